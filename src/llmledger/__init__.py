@@ -1,6 +1,57 @@
-"""llmledger: one ledger for every LLM token you spend."""
+"""llmledger: one ledger for every LLM token you spend.
 
+The public surface: ``Ledger``, ``PriceBook``, ``UsageEvent``, ``instrument`` and
+``attribute`` (SDK capture), and module-level helpers over the default ledger.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llmledger.api import (
+    default_ledger,
+    format_token_usage_report,
+    get_session_token_usage,
+    get_token_usage_summary,
+    record_token_usage,
+    set_default_ledger,
+)
+from llmledger.errors import ConfigError, InvalidEventError, LedgerError, StoreError
 from llmledger.events import UsageEvent
+from llmledger.ledger import Ledger
+from llmledger.pricing.book import PriceBook
 
-__all__ = ["UsageEvent"]
 __version__ = "0.1.0"
+
+__all__ = [
+    "ConfigError",
+    "InvalidEventError",
+    "Ledger",
+    "LedgerError",
+    "PriceBook",
+    "StoreError",
+    "UsageEvent",
+    "attribute",
+    "default_ledger",
+    "format_token_usage_report",
+    "get_session_token_usage",
+    "get_token_usage_summary",
+    "instrument",
+    "record_token_usage",
+    "set_default_ledger",
+]
+
+# Capture helpers load on first use so `import llmledger` stays light.
+_LAZY = {
+    "instrument": ("llmledger.capture.sdk", "instrument"),
+    "attribute": ("llmledger.capture.context", "attribute"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(module), attr)
+    raise AttributeError(f"module 'llmledger' has no attribute {name!r}")

@@ -23,10 +23,23 @@ from datetime import datetime, timezone
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
+from llmledger.errors import InvalidEventError
+
 CostStatus = Literal["computed", "reported", "unpriced"]
 COST_STATUSES: tuple[str, ...] = ("computed", "reported", "unpriced")
 
 NANOS_PER_USD = 1_000_000_000
+
+__all__ = [
+    "ATTRIBUTION_FIELDS",
+    "NANOS_PER_USD",
+    "TOKEN_FIELDS",
+    "InvalidEventError",
+    "UsageEvent",
+    "nanos_to_usd",
+    "parse_timestamp",
+    "usd_to_nanos",
+]
 
 TOKEN_FIELDS: tuple[str, ...] = (
     "input_tokens",
@@ -48,13 +61,14 @@ ATTRIBUTION_FIELDS: tuple[str, ...] = (
 )
 
 
-class InvalidEventError(ValueError):
-    """An event that cannot be recorded (negative tokens, bad timestamp, missing model)."""
-
-
 def usd_to_nanos(value: Decimal | float | int | str) -> int:
     """Convert a USD amount to integer nano-USD, rounding half-even at the nano."""
-    amount = value if isinstance(value, Decimal) else Decimal(str(value))
+    try:
+        amount = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except ArithmeticError:
+        raise InvalidEventError(f"cost {value!r} is not a USD amount") from None
+    if not amount.is_finite() or amount < 0:
+        raise InvalidEventError(f"cost {value!r} must be a non-negative USD amount")
     return int((amount * NANOS_PER_USD).to_integral_value(rounding=ROUND_HALF_EVEN))
 
 

@@ -1,0 +1,323 @@
+"""Turning one finished call into one UsageEvent, and handing it to the ledger off the app's path.
+
+A ``CallRecorder`` is made when an instrumented call starts; exactly one of its ``record_*``
+methods wins (later calls are no-ops), so a stream that is exhausted, closed, cut and garbage
+collected is still recorded once. Recording only builds the event and queues it with
+``Ledger.submit`` (pricing and SQL happen on the ledger's writer thread). Nothing here raises
+into the app: a ledger that cannot take the event is logged at ERROR and counted in ``stats``.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from time import perf_counter
+from typing import TYPE_CHECKING, Any
+
+from llmledger.capture.calls import CallSpec, estimate_input_tokens, shape_of
+from llmledger.capture.context import Attribution
+from llmledger.estimate import estimate_tokens, tokenizer_name
+from llmledger.events import UsageEvent
+from llmledger.usage._access import as_text, get
+from llmledger.usage.compat import with_openrouter_cost
+from llmledger.usage.counts import TokenCounts
+from llmledger.usage.normalize import Normalizer, normalizer_for
+from llmledger.usage.openai import openai_embeddings_usage
+from llmledger.usage.streams import DeferredStream, StreamAccumulator, stream_for
+from llmledger.usage.text import response_text
+
+if TYPE_CHECKING:
+    import weakref
+
+    from llmledger.ledger import Ledger
+
+__all__ = ["CallRecorder", "CaptureStats", "Sink", "StreamRecorder", "build_event", "stats"]
+
+log = logging.getLogger("llmledger.capture")
+
+
+@dataclass
+class CaptureStats:
+    """Events capture could not hand to a ledger (the ledger's own writer counts the events it
+    took but failed to write in ``ledger.writer.failed``)."""
+
+    dropped: int = 0
+    last_error: BaseException | None = None
+
+
+stats = CaptureStats()
+_stats_lock = threading.Lock()
+
+
+def _dropped(event: UsageEvent, exc: BaseException) -> None:
+    with _stats_lock:
+        stats.dropped += 1
+        stats.last_error = exc
+        dropped = stats.dropped
+    log.error(
+        "llmledger could not record usage of %s call %s: %s (%d dropped so far)",
+        event.model,
+        event.id,
+        exc,
+        dropped,
+    )
+
+
+class Sink:
+    """Where a client's events go: the ledger given to ``instrument``, else the default ledger
+    (looked up per event, so ``set_default_ledger`` takes effect at once)."""
+
+    __slots__ = ("ledger",)
+
+    def __init__(self, ledger: Ledger | None) -> None:
+        self.ledger = ledger
+
+    def resolve(self) -> Ledger:
+        if self.ledger is not None:
+            return self.ledger
+        from llmledger.api import default_ledger
+
+        return default_ledger()
+
+    def submit(self, event: UsageEvent) -> None:
+        """Queue ``event`` for the ledger's writer; never raises."""
+        try:
+            ledger = self.resolve()
+            future = ledger.submit(event)
+        except Exception as exc:
+            _dropped(event, exc)
+            return
+        if future.done() and future.exception() is not None:
+            # The writer is closed (interpreter exit ran its atexit hook first): write directly.
+            try:
+                ledger.record(event)
+            except Exception as exc:
+                _dropped(event, exc)
+
+
+def build_event(
+    *,
+    source: str,
+    spec: CallSpec,
+    attribution: Attribution,
+    counts: TokenCounts | None,
+    model: str | None,
+    response_id: str | None,
+    latency_ms: float,
+    success: bool,
+    status: str,
+    details: dict[str, Any],
+) -> UsageEvent:
+    """The UsageEvent of one call (pure apart from the id and timestamp it mints)."""
+    event = UsageEvent(
+        model=model or spec.model or "unknown",
+        id=f"{source}:{response_id or uuid.uuid4().hex}",
+        source=source,
+        provider=spec.provider,
+        latency_ms=round(latency_ms, 3),
+        success=success,
+        status=status,
+        details=details,
+        **attribution.event_fields(),
+    )
+    if counts is not None:
+        counts.apply_to(event)
+    return event
+
+
+@lru_cache(maxsize=64)
+def _normalizer(api: str, provider: str | None) -> Normalizer:
+    if api != "embeddings":
+        return normalizer_for(shape_of(api), provider)  # type: ignore[arg-type]
+    if provider == "openrouter":
+        return lambda payload: with_openrouter_cost(openai_embeddings_usage(payload), payload)
+    return openai_embeddings_usage
+
+
+def _failure_status(exc: BaseException) -> str:
+    code = getattr(exc, "status_code", None)
+    return str(code) if isinstance(code, int) else type(exc).__name__
+
+
+class CallRecorder:
+    """One instrumented call: records its response or its failure, once."""
+
+    __slots__ = ("_done", "_lock", "attribution", "sink", "source", "spec", "started")
+
+    def __init__(
+        self, sink: Sink, spec: CallSpec, attribution: Attribution, *, source: str = "sdk"
+    ) -> None:
+        self.sink = sink
+        self.spec = spec
+        self.attribution = attribution
+        self.source = source
+        self.started = perf_counter()
+        self._done = False
+        self._lock = threading.Lock()
+
+    @property
+    def done(self) -> bool:
+        return self._done
+
+    def _claim(self) -> bool:
+        with self._lock:
+            if self._done:
+                return False
+            self._done = True
+            return True
+
+    def _elapsed_ms(self) -> float:
+        return (perf_counter() - self.started) * 1000.0
+
+    def _details(self) -> dict[str, Any]:
+        return {"api": self.spec.api}
+
+    def record_response(self, response: object) -> None:
+        """A whole (non-streamed) response arrived."""
+        if not self._claim():
+            return
+        latency = self._elapsed_ms()
+        try:
+            spec = self.spec
+            counts = _normalizer(spec.api, spec.provider)(response)
+            if counts is None:
+                counts = self._estimate_response(response)
+            event = build_event(
+                source=self.source,
+                spec=spec,
+                attribution=self.attribution,
+                counts=counts,
+                model=as_text(get(response, "model")),
+                response_id=as_text(get(response, "id")),
+                latency_ms=latency,
+                success=True,
+                status="ok",
+                details=self._details(),
+            )
+        except Exception:
+            log.error("llmledger could not read the usage of a %s response", self.spec.api)
+            log.debug("usage extraction failed", exc_info=True)
+            return
+        self.sink.submit(event)
+
+    def _estimate_response(self, response: object) -> TokenCounts:
+        spec = self.spec
+        output = 0
+        if spec.api != "embeddings":
+            output = estimate_tokens(response_text(shape_of(spec.api), response), spec.model)
+        return TokenCounts(
+            input_tokens=estimate_input_tokens(spec),
+            output_tokens=output,
+            estimated=True,
+            details={"estimator": tokenizer_name()},
+        )
+
+    def record_failure(self, exc: BaseException) -> None:
+        """The call raised before any response: a failed event with no tokens."""
+        if not self._claim():
+            return
+        try:
+            details = self._details()
+            details["error"] = type(exc).__name__
+            event = build_event(
+                source=self.source,
+                spec=self.spec,
+                attribution=self.attribution,
+                counts=None,
+                model=None,
+                response_id=None,
+                latency_ms=self._elapsed_ms(),
+                success=False,
+                status=_failure_status(exc),
+                details=details,
+            )
+        except Exception:
+            log.error("llmledger could not record a failed %s call", self.spec.api, exc_info=True)
+            return
+        self.sink.submit(event)
+
+
+class StreamRecorder(CallRecorder):
+    """A streamed call: events are kept as they pass and read once the stream ends.
+
+    ``end`` is how it ended: ``complete`` (read to the end), ``closed`` (closed by the caller
+    before the end), ``abandoned`` (dropped unclosed, or still open at interpreter exit) or
+    ``error`` (cut by the network or the provider). With the provider's usage the event holds
+    it; without, input and output are estimated offline and the event is ``estimated``.
+    """
+
+    __slots__ = ("deferred", "finalizer", "first_at", "hide_usage_chunk", "iterating")
+
+    def __init__(
+        self,
+        sink: Sink,
+        spec: CallSpec,
+        attribution: Attribution,
+        *,
+        source: str = "sdk",
+        accumulator: StreamAccumulator | None = None,
+    ) -> None:
+        super().__init__(sink, spec, attribution, source=source)
+        acc = accumulator or stream_for(shape_of(spec.api), spec.provider)
+        self.deferred = DeferredStream(acc)
+        self.first_at: float | None = None
+        self.iterating = False  # inside the SDK's next(): its own cleanup must not end us
+        self.hide_usage_chunk = spec.injected_usage_option
+        self.finalizer: weakref.finalize[Any, Any] | None = None
+
+    def add(self, chunk: object) -> None:
+        if self.first_at is None:
+            self.first_at = perf_counter()
+        self.deferred.add(chunk)
+
+    def response_closed(self) -> None:
+        """The HTTP response was closed: outside the SDK's own iteration that is the caller
+        closing the stream early."""
+        if not self.iterating:
+            self.finish("closed")
+
+    def finish(self, end: str, error: BaseException | None = None) -> None:
+        if not self._claim():
+            return
+        latency = self._elapsed_ms()
+        finalizer, self.finalizer = self.finalizer, None
+        if finalizer is not None:
+            finalizer.detach()
+        try:
+            event = self._event(end, error, latency)
+        except Exception:
+            log.error("llmledger could not read the usage of a %s stream", self.spec.api)
+            log.debug("stream usage extraction failed", exc_info=True)
+            return
+        self.sink.submit(event)
+
+    def _event(self, end: str, error: BaseException | None, latency: float) -> UsageEvent:
+        acc = self.deferred.settle()
+        if end == "complete" and acc.usage is not None:
+            counts = acc.usage  # read to the end: the last usage the provider sent is final
+        else:
+            counts = acc.usage_or_estimate(
+                input_tokens=estimate_input_tokens(self.spec) if acc.usage is None else 0
+            )
+        details = self._details()
+        details["stream"] = True
+        details["stream_end"] = end
+        if self.first_at is not None:
+            details["first_chunk_ms"] = round((self.first_at - self.started) * 1000.0, 3)
+        if error is not None:
+            details["error"] = type(error).__name__
+        return build_event(
+            source=self.source,
+            spec=self.spec,
+            attribution=self.attribution,
+            counts=counts,
+            model=acc.model,
+            response_id=acc.response_id,
+            latency_ms=latency,
+            success=error is None,
+            status="ok" if end == "complete" else _failure_status(error) if error else end,
+            details=details,
+        )

@@ -1,0 +1,242 @@
+"""What every command shares: the argument parser, global and report options, the ledger.
+
+Command modules (``cli/<name>.py``) each expose ``register(commands, parents)`` that adds their
+subcommands with ``set_defaults(handler=...)``; a handler takes the parsed ``args`` and returns
+the exit code. Handlers raise ``LedgerError`` for user mistakes: ``main`` turns those into one
+line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any, NoReturn, TextIO
+
+from llmledger.errors import LedgerError
+from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportKind, ReportOptions
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+class UsageError(LedgerError):
+    """A command-line mistake: exit 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line naming it (exit 2), not the usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see '{self.prog} --help')")
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Option sets a command can inherit: ``globals`` on every command, ``report`` on reports."""
+
+    globals: argparse.ArgumentParser
+    report: argparse.ArgumentParser
+
+
+def global_options() -> argparse.ArgumentParser:
+    # SUPPRESS defaults: the same options are accepted before and after the subcommand
+    # without the subcommand's copy overwriting a value given before it.
+    parser = Parser(add_help=False)
+    group = parser.add_argument_group("global options")
+    group.add_argument(
+        "--db",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="ledger database: a path or sqlite:///path (env LLMLEDGER_DB)",
+    )
+    group.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="TOML config file (env LLMLEDGER_CONFIG)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=argparse.SUPPRESS,
+        help="say more; on errors show the traceback",
+    )
+    return parser
+
+
+# Shortcut flags for --source, as ccusage users know them from tokscale.
+SOURCE_SHORTCUTS: dict[str, str] = {
+    "claude": "claude-code",
+    "codex": "codex",
+    "gemini": "gemini-cli",
+    "opencode": "opencode",
+    "qwen": "qwen-code",
+    "amp": "amp",
+}
+
+
+def report_options() -> argparse.ArgumentParser:
+    parser = Parser(add_help=False)
+    when = parser.add_argument_group("time window")
+    when.add_argument("--since", metavar="DATE", help="first day, YYYY-MM-DD or YYYYMMDD")
+    when.add_argument("--until", metavar="DATE", help="last day (inclusive)")
+    when.add_argument("--year", type=_year, help="only this calendar year")
+    when.add_argument(
+        "--tz", metavar="ZONE", help="IANA time zone that decides the days (default: local)"
+    )
+    which = parser.add_argument_group("filters")
+    which.add_argument(
+        "--source",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this source (repeatable): claude-code, codex, gemini-cli, proxy, sdk, ...",
+    )
+    for flag, source in SOURCE_SHORTCUTS.items():
+        which.add_argument(
+            f"--{flag}",
+            dest="source",
+            action="append_const",
+            const=source,
+            help=f"same as --source {source}",
+        )
+    which.add_argument("--model", action="append", default=[], help="only this model")
+    which.add_argument("--user", action="append", default=[], help="only this user id")
+    which.add_argument("--org", action="append", default=[], help="only this org id")
+    which.add_argument("--account", action="append", default=[], help="only this account")
+    which.add_argument("--project", action="append", default=[], help="only this project")
+    shape = parser.add_argument_group("output")
+    shape.add_argument(
+        "--group-by",
+        choices=sorted(GROUP_BY_CHOICES),
+        help="split every row by this dimension",
+    )
+    shape.add_argument("--breakdown", action="store_true", help="add a row per model")
+    fmt = shape.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true", help="JSON (ccusage field names)")
+    fmt.add_argument("--csv", action="store_true", help="CSV")
+    shape.add_argument(
+        "--no-scan", action="store_true", help="do not import new agent-log lines first"
+    )
+    shape.add_argument(
+        "--offline", action="store_true", help="never touch the network (the default for reports)"
+    )
+    return parser
+
+
+def make_parents() -> Parents:
+    return Parents(globals=global_options(), report=report_options())
+
+
+# -- parsing values ----------------------------------------------------------------------------
+
+_DATE_FORMS = (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
+
+
+def parse_day(text: str, option: str) -> date:
+    """YYYY-MM-DD or YYYYMMDD; a UsageError naming the option otherwise."""
+    for form in _DATE_FORMS:
+        found = form.match(text.strip())
+        if found:
+            try:
+                return date(int(found[1]), int(found[2]), int(found[3]))
+            except ValueError:
+                break
+    raise UsageError(f"{option} {text!r} is not a date: use YYYY-MM-DD or YYYYMMDD")
+
+
+def _year(text: str) -> int:
+    if not re.fullmatch(r"\d{4}", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a year (e.g. 2025)")
+    return int(text)
+
+
+def non_negative_int(text: str) -> int:
+    try:
+        value = int(text.replace("_", "").replace(",", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative; token counts must be >= 0")
+    return value
+
+
+def _unique(values: Iterable[str] | None) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(v for v in values or () if v))
+
+
+def report_options_from(args: argparse.Namespace, kind: ReportKind) -> ReportOptions:
+    from llmledger.report.timezones import resolve_zone
+
+    since = parse_day(args.since, "--since") if args.since else None
+    until = parse_day(args.until, "--until") if args.until else None
+    if args.year is not None:
+        since = max(since or date(args.year, 1, 1), date(args.year, 1, 1))
+        until = min(until or date(args.year, 12, 31), date(args.year, 12, 31))
+    if since and until and since > until:
+        raise UsageError(f"--since {since} is after --until {until}")
+    filters = {
+        "source": _unique(args.source),
+        "model": _unique(args.model),
+        "user_id": _unique(args.user),
+        "org_id": _unique(args.org),
+        "account": _unique(args.account),
+        "project": _unique(args.project),
+    }
+    return ReportOptions(
+        kind=kind,
+        zone=resolve_zone(args.tz),
+        since=since,
+        until=until,
+        filters={k: v for k, v in filters.items() if v},
+        group_by=GROUP_BY_CHOICES[args.group_by] if args.group_by else None,
+        breakdown=bool(args.breakdown),
+    )
+
+
+# -- the ledger and the terminal ---------------------------------------------------------------
+
+
+def verbosity(args: argparse.Namespace) -> int:
+    return int(getattr(args, "verbose", 0) or 0)
+
+
+def open_ledger(args: argparse.Namespace) -> Any:
+    """The Ledger named by --db / --config (or their env vars and defaults)."""
+    from llmledger.config import load_config
+    from llmledger.ledger import Ledger
+    from llmledger.paths import default_config_path
+
+    explicit = getattr(args, "config", None)
+    config_path = Path(explicit) if explicit else default_config_path(os.environ)
+    config = load_config(config_path, required=explicit is not None)
+    return Ledger(getattr(args, "db", None), config=config)
+
+
+def terminal_width(stream: TextIO | None = None) -> int:
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+def use_color(stream: TextIO | None = None) -> bool:
+    stream = stream or sys.stdout
+    if os.environ.get("NO_COLOR") or os.environ.get("TERM") == "dumb":
+        return False
+    if os.environ.get("FORCE_COLOR"):
+        return True
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def is_terminal(stream: TextIO | None = None) -> bool:
+    stream = stream or sys.stderr
+    return bool(getattr(stream, "isatty", lambda: False)())
+
+
+def emit(text: str) -> None:
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

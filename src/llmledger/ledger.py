@@ -1,0 +1,251 @@
+"""Ledger: record usage events (priced at ingest) and read them back as summaries and reports.
+
+A Ledger owns one Store and one PriceBook. ``Ledger()`` opens the embedded default (SQLite in
+the data dir); ``Ledger(path_or_url)`` opens another.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future
+from dataclasses import fields as dataclass_fields
+from datetime import date, timedelta, tzinfo
+from pathlib import Path
+from typing import Any
+
+from llmledger.config import Config, load_config
+from llmledger.errors import InvalidEventError
+from llmledger.events import UsageEvent, parse_timestamp
+from llmledger.paths import cache_dir, default_config_path, default_db_path
+from llmledger.pricing.book import PriceBook
+from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
+from llmledger.report.render.jsonout import report_data, totals_fields
+from llmledger.report.render.text import render_report
+from llmledger.report.timezones import resolve_zone, today
+from llmledger.store import SQLiteStore, open_store
+from llmledger.store.query import EventFilter, Totals
+from llmledger.writer import BackgroundWriter
+
+_EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))
+
+
+def resolve_db_url(
+    url: str | Path | None, config: Config | None, env: Mapping[str, str]
+) -> str | Path:
+    """Explicit argument, then ``LLMLEDGER_DB``, then the config's ``db``, then the default."""
+    if url is not None:
+        return url
+    if env.get("LLMLEDGER_DB"):
+        return env["LLMLEDGER_DB"]
+    if config is not None and config.db:
+        return config.db
+    return default_db_path(env)
+
+
+class Ledger:
+    """The ledger of LLM usage events."""
+
+    def __init__(
+        self,
+        url: str | Path | None = None,
+        *,
+        config: Config | None = None,
+        prices: PriceBook | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self._env = os.environ if env is None else env
+        if config is None:
+            config = load_config(default_config_path(self._env))
+        self.config = config
+        self.url = resolve_db_url(url, config, self._env)
+        self.store: SQLiteStore = open_store(self.url)
+        self._prices = prices
+        self._session = Totals()
+        self._session_models: dict[str, Totals] = {}
+        self._session_lock = threading.Lock()
+        self._writer: BackgroundWriter | None = None
+        self._writer_lock = threading.Lock()
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush what was submitted, then close the store."""
+        if self._writer is not None:
+            self._writer.close()
+        self.store.close()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Make everything recorded or submitted so far durable; False if ``timeout`` passed."""
+        if self._writer is None:
+            return True
+        return self._writer.flush(timeout)
+
+    @property
+    def writer(self) -> BackgroundWriter:
+        """The single background writer behind :meth:`submit` (started on first use)."""
+        if self._writer is None:
+            with self._writer_lock:
+                if self._writer is None:
+                    self._writer = BackgroundWriter(self._write_batch)
+        return self._writer
+
+    def _write_batch(self, events: Sequence[UsageEvent]) -> None:
+        self.record_many(list(events))
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def prices(self) -> PriceBook:
+        """The price book, loaded on first use (reports never need it)."""
+        if self._prices is None:
+            self._prices = PriceBook.default(cache_dir(self._env), self.config.pricing)
+        return self._prices
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def record(self, event: UsageEvent | None = None, /, **fields: Any) -> UsageEvent:
+        """Record one event (or build it from keyword fields); returns the priced event.
+
+        Recording an id that is already in the ledger never adds to the totals.
+        """
+        if event is None:
+            event = self.make_event(**fields)
+        elif fields:
+            raise TypeError("pass either a UsageEvent or keyword fields, not both")
+        event.validate()
+        self.prices.price_event(event)
+        per_model: dict[str, Totals] = {}
+        self.store.write_events([event], per_model=per_model)
+        self._remember(per_model)
+        return event
+
+    def submit(self, event: UsageEvent) -> Future[None]:
+        """Record off the caller's path: queue the event for the background writer.
+
+        Returns a Future that resolves once the event is committed. Write failures are
+        counted and logged at ERROR level by the writer, never raised into the caller.
+        """
+        event.validate()
+        return self.writer.submit(event)
+
+    def record_many(self, events: Iterable[UsageEvent]) -> int:
+        """Record many events in one transaction (all or nothing); returns rows written."""
+        batch = events if isinstance(events, list) else list(events)
+        self.prices.price_events(batch)
+        per_model: dict[str, Totals] = {}
+        written = self.store.write_events(batch, per_model=per_model)
+        self._remember(per_model)
+        return written
+
+    @staticmethod
+    def make_event(**fields: Any) -> UsageEvent:
+        unknown = sorted(set(fields) - _EVENT_FIELDS - {"cost"})
+        if unknown:
+            raise InvalidEventError(f"unknown event field(s): {', '.join(unknown)}")
+        if "cost" in fields:
+            from llmledger.events import usd_to_nanos
+
+            cost = fields.pop("cost")
+            if cost is not None:
+                fields["cost_nanos"] = usd_to_nanos(cost)
+                fields.setdefault("cost_status", "reported")
+        if "ts" in fields and fields["ts"] is not None:
+            fields["ts"] = parse_timestamp(fields["ts"])
+        elif "ts" in fields:
+            del fields["ts"]
+        if fields.get("tags") is not None:
+            fields["tags"] = tuple(fields["tags"])
+        try:
+            event = UsageEvent(**fields)
+        except TypeError as exc:
+            raise InvalidEventError(str(exc)) from exc
+        event.validate()
+        return event
+
+    def _remember(self, per_model: Mapping[str, Totals]) -> None:
+        """Add what a write stored to this process's session totals."""
+        with self._session_lock:
+            for model, totals in per_model.items():
+                self._session.add(totals)
+                self._session_models.setdefault(model, Totals()).add(totals)
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def build_report(self, options: ReportOptions) -> Report:
+        return build_report(self.store, options)
+
+    def _window(self, days: int, tz: str | tzinfo | None) -> tuple[ReportOptions, date, date]:
+        if days < 1:
+            raise ValueError("days must be at least 1")
+        zone = tz if isinstance(tz, tzinfo) else resolve_zone(tz)
+        until = today(zone)
+        since = until - timedelta(days=days - 1)
+        return ReportOptions(kind="daily", zone=zone, since=since, until=until), since, until
+
+    def summary(self, days: int = 30, *, tz: str | tzinfo | None = None) -> dict[str, Any]:
+        """Usage of the last ``days`` days (today included) in ccusage-style camelCase fields:
+        ``totals``, ``daily`` rows, ``models`` rows and ``unpricedModels``."""
+        options, since, until = self._window(days, tz)
+        daily = self.build_report(options)
+        models = self.build_report(ReportOptions(**{**options.__dict__, "kind": "models"}))
+        return {
+            "days": days,
+            "since": since.isoformat(),
+            "until": until.isoformat(),
+            "timezone": daily.zone_name,
+            "totals": totals_fields(daily.totals),
+            "daily": report_data(daily)["daily"],
+            "models": report_data(models)["models"],
+            "unpricedModels": daily.unpriced_models,
+        }
+
+    def report(self, days: int = 7, *, tz: str | tzinfo | None = None, width: int = 80) -> str:
+        """A formatted daily table of the last ``days`` days."""
+        options, _, _ = self._window(days, tz)
+        return render_report(self.build_report(options), width=width)
+
+    def report_for(self, kind: ReportKind, **options: Any) -> Report:
+        return self.build_report(ReportOptions(kind=kind, **options))
+
+    def session_usage(self) -> dict[str, Any]:
+        """What this Ledger object recorded in this process, in total and per model."""
+        with self._session_lock:
+            return {
+                "totals": totals_fields(self._session),
+                "models": {m: totals_fields(t) for m, t in sorted(self._session_models.items())},
+            }
+
+    def events(self, flt: EventFilter | None = None) -> Iterator[UsageEvent]:
+        return self.store.iter_events(flt)
+
+    def get(self, event_id: str) -> UsageEvent | None:
+        return self.store.get_event(event_id)
+
+    # -- maintenance ---------------------------------------------------------------------------
+
+    def reprice(self, flt: EventFilter | None = None, *, include_reported: bool = False) -> int:
+        """Recompute stored costs with the current price book; returns events changed."""
+        book = self.prices
+        updates: list[tuple[int | None, str, str | None, str]] = []
+        changed = 0
+        for event in self.store.iter_events(flt):
+            if event.cost_status == "reported" and not include_reported:
+                continue
+            before = (event.cost_nanos, event.cost_status)
+            if include_reported:
+                event.cost_status = "computed"
+            book.price_event(event)
+            if (event.cost_nanos, event.cost_status) != before:
+                updates.append((event.cost_nanos, event.cost_status, event.price_version, event.id))
+            if len(updates) >= 5_000:
+                changed += self.store.update_costs(updates)
+                updates = []
+        if updates:
+            changed += self.store.update_costs(updates)
+        return changed

@@ -1,0 +1,244 @@
+"""PriceBook: match a model name to its price and compute exact costs.
+
+Config overrides win over everything, aliases map custom names to price-list names, then the
+price-list snapshot is searched as described in ``matching.py``. An unknown model has no price:
+``cost()`` returns None and events are marked ``unpriced`` (never a silent $0).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+from llmledger.config import ModelOverride, PricingConfig
+from llmledger.events import UsageEvent, nanos_to_usd
+from llmledger.pricing.matching import NameIndex
+from llmledger.pricing.rates import (
+    ATTO_PER_NANO,
+    ATTO_PER_USD,
+    ModelPrice,
+    Rates,
+    atto_to_nanos,
+    model_price_from_entry,
+)
+from llmledger.pricing.snapshot import Snapshot, load_best, load_bundled
+
+
+@dataclass(frozen=True)
+class PriceMatch:
+    model: str  # the name asked for
+    key: str  # the price-list key (or override name) that priced it
+    origin: str  # "override", "alias→<key>" or "price list"
+    price: ModelPrice
+
+
+def _atto(value: Decimal | None) -> int | None:
+    return None if value is None else int(value * ATTO_PER_USD)
+
+
+def _override_price(override: ModelOverride) -> ModelPrice:
+    def rates(values: dict[str, Decimal], base: Rates | None) -> Rates:
+        atto = {kind: _atto(value) for kind, value in values.items()}
+        if base is None:
+            return Rates(
+                input=atto.get("input") or 0,
+                output=atto.get("output") or 0,
+                cache_read=atto.get("cache_read"),
+                cache_write=atto.get("cache_write"),
+                cache_write_1h=atto.get("cache_write_1h"),
+                reasoning=atto.get("reasoning"),
+            )
+        return Rates(
+            input=atto.get("input", base.input) or 0,
+            output=atto.get("output", base.output) or 0,
+            cache_read=atto.get("cache_read", base.cache_read),
+            cache_write=atto.get("cache_write", base.cache_write),
+            cache_write_1h=atto.get("cache_write_1h", base.cache_write_1h),
+            reasoning=atto.get("reasoning", base.reasoning),
+        )
+
+    base = rates(dict(override.rates), None)
+    tiers = tuple(
+        (tier.above_input_tokens, rates(dict(tier.rates), base)) for tier in override.tiers
+    )
+    anthropic_style = "claude" in override.name.lower() or override.provider == "anthropic"
+    return ModelPrice(override.name, override.provider, base, tiers, anthropic_style)
+
+
+class PriceBook:
+    """Prices from a LiteLLM-format snapshot plus config overrides.
+
+    ``PriceBook()`` uses the snapshot bundled in the package (fully offline);
+    ``PriceBook.default(cache_dir)`` prefers a refreshed copy when one was downloaded.
+    """
+
+    def __init__(
+        self, snapshot: Snapshot | None = None, pricing: PricingConfig | None = None
+    ) -> None:
+        self.snapshot = snapshot if snapshot is not None else load_bundled()
+        self.pricing = pricing if pricing is not None else PricingConfig()
+        self._prices: dict[str, ModelPrice | None] = {}
+        self._overrides = {
+            name: _override_price(override) for name, override in self.pricing.models.items()
+        }
+        self._index: NameIndex | None = None
+        self._matches: dict[tuple[str, str | None], PriceMatch | None] = {}
+
+    @classmethod
+    def default(cls, cache_dir: Path | None, pricing: PricingConfig | None = None) -> PriceBook:
+        return cls(load_best(cache_dir), pricing)
+
+    @property
+    def version(self) -> str:
+        if self._overrides:
+            return f"{self.snapshot.version}+config"
+        return self.snapshot.version
+
+    def _entry_price(self, key: str) -> ModelPrice | None:
+        if key not in self._prices:
+            self._prices[key] = model_price_from_entry(key, self.snapshot.entries[key])
+        return self._prices[key]
+
+    def _find(self, model: str, provider: str | None) -> PriceMatch | None:
+        if model in self._overrides:
+            return PriceMatch(model, model, "override", self._overrides[model])
+        target = self.pricing.aliases.get(model)
+        if target is not None:
+            found = self._find(target, provider)
+            if found is None:
+                return None
+            return PriceMatch(model, found.key, f"alias of {target}", found.price)
+        if self._index is None:
+            self._index = NameIndex(
+                {key: entry.get("litellm_provider") for key, entry in self.snapshot.entries.items()}
+            )
+        key = self._index.find(model, provider)
+        if key is None:
+            return None
+        price = self._entry_price(key)
+        if price is None:
+            return None
+        return PriceMatch(model, key, "price list", price)
+
+    def match(self, model: str, provider: str | None = None) -> PriceMatch | None:
+        """The price used for ``model`` (optionally as served by ``provider``), or None."""
+        cache_key = (model, provider)
+        if cache_key not in self._matches:
+            self._matches[cache_key] = self._find(model, provider)
+        return self._matches[cache_key]
+
+    def cost_nanos(
+        self,
+        model: str,
+        *,
+        provider: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+        requests: int = 1,
+    ) -> int | None:
+        found = self.match(model, provider)
+        if found is None:
+            return None
+        return atto_to_nanos(
+            found.price.cost_atto(
+                input_tokens=input_tokens,
+                output_tokens=output_tokens,
+                cache_read_tokens=cache_read_tokens,
+                cache_write_tokens=cache_write_tokens,
+                cache_write_1h_tokens=cache_write_1h_tokens,
+                reasoning_tokens=reasoning_tokens,
+                requests=requests,
+            )
+        )
+
+    def cost(
+        self,
+        model: str,
+        *,
+        provider: str | None = None,
+        input_tokens: int = 0,
+        output_tokens: int = 0,
+        cache_read_tokens: int = 0,
+        cache_write_tokens: int = 0,
+        cache_write_1h_tokens: int = 0,
+        reasoning_tokens: int = 0,
+    ) -> Decimal | None:
+        """Exact USD cost of one request, or None when the model is unknown."""
+        nanos = self.cost_nanos(
+            model,
+            provider=provider,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+            cache_read_tokens=cache_read_tokens,
+            cache_write_tokens=cache_write_tokens,
+            cache_write_1h_tokens=cache_write_1h_tokens,
+            reasoning_tokens=reasoning_tokens,
+        )
+        return None if nanos is None else nanos_to_usd(nanos)
+
+    def price_event(self, event: UsageEvent) -> None:
+        """Fill ``cost_nanos``, ``cost_status`` and ``price_version`` of an event in place.
+
+        A provider-reported cost is kept as it is.
+        """
+        if event.cost_status == "reported" and event.cost_nanos is not None:
+            return
+        found = self.match(event.model, event.provider)
+        if found is None:
+            event.cost_nanos = None
+            event.cost_status = "unpriced"
+            event.price_version = self.version
+            return
+        event.cost_nanos = atto_to_nanos(
+            found.price.cost_atto(
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                cache_read_tokens=event.cache_read_tokens,
+                cache_write_tokens=event.cache_write_tokens,
+                cache_write_1h_tokens=event.cache_write_1h_tokens,
+                reasoning_tokens=event.reasoning_tokens,
+                requests=max(event.requests, 1),
+            )
+        )
+        event.cost_status = "computed"
+        event.price_version = self.version
+
+    def price_events(self, events: Iterable[UsageEvent]) -> None:
+        """Price many events; the bulk-ingest path, so single-tier models take a fast lane."""
+        flat: dict[tuple[str, str | None], tuple[int, int, int, int, int, int | None] | None] = {}
+        version = self.version
+        half = ATTO_PER_NANO // 2
+        for e in events:
+            key = (e.model, e.provider)
+            try:
+                rates = flat[key]
+            except KeyError:
+                found = self.match(e.model, e.provider)
+                rates = flat[key] = None if found is None else found.price.flat_rates()
+            if rates is None or (e.cost_status == "reported" and e.cost_nanos is not None):
+                self.price_event(e)  # unpriced, tiered or reported: the general path
+                continue
+            ri, ro, rcr, rcw, rcw1, rreason = rates
+            o, reasoning = e.output_tokens, e.reasoning_tokens
+            atto = (
+                e.input_tokens * ri
+                + e.cache_read_tokens * rcr
+                + e.cache_write_tokens * rcw
+                + e.cache_write_1h_tokens * rcw1
+            )
+            if rreason is not None and 0 < reasoning <= o:
+                atto += (o - reasoning) * ro + reasoning * rreason
+            else:
+                atto += o * ro
+            nanos, rest = divmod(atto, ATTO_PER_NANO)
+            if rest > half or (rest == half and nanos & 1):
+                nanos += 1
+            e.cost_nanos = nanos
+            e.cost_status = "computed"
+            e.price_version = version

@@ -1,0 +1,191 @@
+"""What every agent-log source shares: the compact record a parser emits, the result of parsing
+one file (or the appended part of it), and the protocol a source module implements.
+
+Parsers run in worker processes, so what they return must pickle cheaply: a ``Record`` is a
+plain tuple of primitives, turned into a ``UsageEvent`` only in the process that writes the
+ledger (``to_event``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal, NamedTuple, Protocol
+
+from llmledger.events import UsageEvent
+
+# A source file is read either as appended lines (``jsonl``: a byte offset is remembered),
+# as one document re-read whenever it changes (``document``), or as an SQLite database.
+FileKind = Literal["jsonl", "document", "sqlite"]
+
+# Preference among copies of one event id inside a scan: non-sidechain copies first, then the
+# copy with the most tokens (see notes/agent-logs.md). Encoded in one integer, bigger wins.
+PRIMARY_BONUS = 1 << 62
+
+
+class Record(NamedTuple):
+    """One billable call as a parser reports it (cheap to pickle, no validation yet)."""
+
+    id: str
+    ts: datetime
+    model: str
+    provider: str | None
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+    session_id: str | None
+    project: str | None
+    requests: int = 1
+    details: dict[str, Any] | None = None
+    account: str | None = None
+    rank: int = 0  # dedup preference inside one scan; see PRIMARY_BONUS
+
+    @property
+    def total_tokens(self) -> int:
+        return (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.cache_write_1h_tokens
+            + self.output_tokens
+        )
+
+
+def ranked(record: Record, *, primary: bool = True) -> Record:
+    """The record with its dedup rank set: primary copies beat sidechain replays, then size."""
+    rank = record.total_tokens + (PRIMARY_BONUS if primary else 0)
+    return record._replace(rank=rank)
+
+
+def to_event(record: Record, source: str) -> UsageEvent:
+    return UsageEvent(
+        model=record.model,
+        ts=record.ts,
+        id=record.id,
+        source=source,
+        provider=record.provider,
+        input_tokens=record.input_tokens,
+        cache_read_tokens=record.cache_read_tokens,
+        cache_write_tokens=record.cache_write_tokens,
+        cache_write_1h_tokens=record.cache_write_1h_tokens,
+        output_tokens=record.output_tokens,
+        reasoning_tokens=record.reasoning_tokens,
+        requests=record.requests,
+        session_id=record.session_id,
+        project=record.project,
+        account=record.account,
+        details=record.details,
+    )
+
+
+def keep_best(
+    records: Iterable[Record], into: dict[str, Record] | None = None
+) -> dict[str, Record]:
+    """Collapse copies of one id to the preferred one (highest rank; on a tie the later copy)."""
+    best = {} if into is None else into
+    for record in records:
+        seen = best.get(record.id)
+        if seen is None or record.rank >= seen.rank:
+            best[record.id] = record
+    return best
+
+
+@dataclass
+class FileParse:
+    """What parsing one file (from a byte offset) produced.
+
+    ``end_offset`` is where the next incremental read starts (always just after a complete
+    line); ``carry`` is the parser state that reading from there needs (e.g. Codex's model and
+    last cumulative total); ``complete`` is False when the parser stopped at its byte budget
+    and the rest of the file is still to be read.
+    """
+
+    records: list[Record]
+    end_offset: int
+    malformed: int = 0
+    carry: dict[str, Any] | None = None
+    complete: bool = True
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """Identity and state of a file on disk: a change in any field means "read it again"."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+
+def fingerprint(path: Path) -> Fingerprint:
+    """``os.stat`` of a file; raises OSError when it is gone or unreadable."""
+    st = os.stat(path)
+    return Fingerprint(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """One file a source reads."""
+
+    source: str
+    path: Path
+    kind: FileKind
+
+
+@dataclass
+class Location:
+    """A place a source looks in, for ``llmledger sources``."""
+
+    path: Path
+    exists: bool
+    files: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+class Source(Protocol):
+    """An agent whose local logs become UsageEvents. Each source module exposes one."""
+
+    name: str  # the ``source`` value of its events, e.g. "claude-code"
+    title: str  # for people, e.g. "Claude Code"
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        """Where this source looks (directories or files), derived from ``env``."""
+        ...
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        """Every file to read, in a stable order."""
+        ...
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        """Parse ``path`` from ``offset`` (0 for documents and databases), reading at most
+        about ``budget`` bytes. Raises OSError when the file cannot be read."""
+        ...
+
+    def fingerprint(self, path: Path) -> Fingerprint:
+        """The file's identity and state (databases fold in their write-ahead log)."""
+        ...
+
+
+def home_dir(env: Mapping[str, str]) -> Path:
+    home = env.get("HOME") or env.get("USERPROFILE")
+    return Path(home).expanduser() if home else Path.home()
+
+
+def xdg_dir(env: Mapping[str, str], variable: str, default: str) -> Path:
+    """An XDG base directory: ``$variable`` when set and absolute, else ``~/<default>``."""
+    value = env.get(variable, "")
+    if value and os.path.isabs(os.path.expanduser(value)):
+        return Path(value).expanduser()
+    return home_dir(env) / default
+
+
+def utc_from_ms(value: float) -> datetime:
+    return datetime.fromtimestamp(value / 1000, timezone.utc)

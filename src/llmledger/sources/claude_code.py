@@ -1,0 +1,260 @@
+"""Claude Code transcripts: ``<config dir>/projects/<project>/<session>.jsonl`` (and subagent
+files below it).
+
+Every ``assistant`` line with ``message.usage`` (and every ``progress`` line carrying a
+subagent's message in ``data.message``) is one copy of an API call. Copies share the id
+``claude:<message.id>:<requestId>`` (``claude:<message.id>`` when the request id is empty or
+missing): streaming writes several copies with a growing ``output_tokens``, resumed sessions
+and sidechains replay earlier ones. The ledger keeps one copy per id: a non-sidechain copy
+over a sidechain replay, then the copy with the most tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmledger.sources.base import (
+    FileParse,
+    Fingerprint,
+    Record,
+    SourceFile,
+    fingerprint,
+    home_dir,
+    keep_best,
+    ranked,
+    xdg_dir,
+)
+from llmledger.sources.jsonl import JsonlReader, marker_pattern
+from llmledger.sources.walk import existing_dirs, walk_files
+
+NAME = "claude-code"
+PROVIDER = "anthropic"
+SYNTHETIC_MODEL = "<synthetic>"
+
+
+class _CacheCreation(msgspec.Struct):
+    ephemeral_5m_input_tokens: int | None = None
+    ephemeral_1h_input_tokens: int | None = None
+
+
+class _ServerToolUse(msgspec.Struct):
+    web_search_requests: int | None = None
+    web_fetch_requests: int | None = None
+
+
+class _OutputDetails(msgspec.Struct):
+    thinking_tokens: int | None = None
+
+
+class _Usage(msgspec.Struct):
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    cache_creation_input_tokens: int | None = None
+    cache_read_input_tokens: int | None = None
+    cache_creation: _CacheCreation | None = None
+    server_tool_use: _ServerToolUse | None = None
+    output_tokens_details: _OutputDetails | None = None
+    service_tier: str | None = None
+    speed: str | None = None
+
+
+class _Message(msgspec.Struct):
+    id: str | None = None
+    model: str | None = None
+    usage: _Usage | None = None
+
+
+class _Entry(msgspec.Struct):
+    """A transcript line, or the subagent line nested in a progress line's ``data.message``."""
+
+    type: str | None = None
+    timestamp: datetime | None = None
+    sessionId: str | None = None
+    cwd: str | None = None
+    requestId: str | None = None
+    uuid: str | None = None
+    isSidechain: bool | None = None
+    message: _Message | None = None
+    data: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _ProgressData(msgspec.Struct):
+    message: _Entry | None = None
+
+
+_decode_entry = msgspec.json.Decoder(_Entry).decode
+_decode_progress = msgspec.json.Decoder(_ProgressData).decode
+USAGE_MARKER = marker_pattern(b'"usage"')
+
+
+class Malformed(Exception):
+    """A line that is not a valid transcript record."""
+
+
+def _n(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
+
+
+def record_from_entry(
+    entry: _Entry, outer: _Entry | None, session: str | None, project: str | None
+) -> Record | None:
+    """The usage record of one transcript entry (``outer`` is the progress line around a
+    nested subagent entry), or None when it carries no billable usage."""
+    message = entry.message
+    if message is None or message.usage is None:
+        return None
+    model = message.model or "unknown"
+    if model == SYNTHETIC_MODEL:
+        return None
+    ts = entry.timestamp or (outer.timestamp if outer is not None else None)
+    if ts is None:
+        return None
+    message_id = message.id or entry.uuid
+    if not message_id:
+        return None
+    request_id = entry.requestId
+    record_id = f"claude:{message_id}:{request_id}" if request_id else f"claude:{message_id}"
+    usage = message.usage
+    cache_total = _n(usage.cache_creation_input_tokens)
+    cache_1h = 0
+    if usage.cache_creation is not None:
+        cache_1h = _n(usage.cache_creation.ephemeral_1h_input_tokens)
+        split_total = _n(usage.cache_creation.ephemeral_5m_input_tokens) + cache_1h
+        if usage.cache_creation_input_tokens is None:
+            cache_total = split_total
+        cache_1h = min(cache_1h, cache_total)
+    output = _n(usage.output_tokens)
+    reasoning = 0
+    if usage.output_tokens_details is not None:
+        reasoning = min(_n(usage.output_tokens_details.thinking_tokens), output)
+    details: dict[str, Any] | None = None
+    if usage.speed and usage.speed != "standard":
+        details = {"speed": usage.speed}
+    if usage.server_tool_use is not None:
+        searches = _n(usage.server_tool_use.web_search_requests)
+        fetches = _n(usage.server_tool_use.web_fetch_requests)
+        if searches or fetches:
+            details = details or {}
+            if searches:
+                details["web_search_requests"] = searches
+            if fetches:
+                details["web_fetch_requests"] = fetches
+    context = outer if outer is not None else entry
+    sidechain = bool(entry.isSidechain) or bool(outer is not None and outer.isSidechain)
+    record = Record(
+        id=record_id,
+        ts=ts,
+        model=model,
+        provider=PROVIDER,
+        input_tokens=_n(usage.input_tokens),
+        cache_read_tokens=_n(usage.cache_read_input_tokens),
+        cache_write_tokens=cache_total - cache_1h,
+        cache_write_1h_tokens=cache_1h,
+        output_tokens=output,
+        reasoning_tokens=reasoning,
+        session_id=entry.sessionId or context.sessionId or session,
+        project=entry.cwd or context.cwd or project,
+        details=details,
+    )
+    return ranked(record, primary=not sidechain)
+
+
+def parse_line(line: bytes, session: str | None, project: str | None) -> Record | None:
+    """Pure: one JSONL line to its usage record (None if it has none). Raises Malformed."""
+    try:
+        entry = _decode_entry(line)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(str(exc)) from None
+    if entry.type == "assistant":
+        return record_from_entry(entry, None, session, project)
+    if entry.type == "progress":
+        try:
+            nested = _decode_progress(entry.data).message
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            return None  # a progress payload of another shape: no usage in it
+        if nested is not None:
+            return record_from_entry(nested, entry, session, project)
+    return None
+
+
+def _context(path: Path) -> tuple[str | None, str | None]:
+    """Fallback session and project from the path: ``projects/<project>/<session>.jsonl``."""
+    parts = path.parts
+    if "projects" in parts:
+        index = len(parts) - 1 - parts[::-1].index("projects")
+        project = parts[index + 1] if index + 1 < len(parts) - 1 else None
+        session = parts[index + 2] if index + 2 < len(parts) - 1 else path.stem
+        return session.removesuffix(".jsonl"), project
+    return path.stem, None
+
+
+def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
+    session, project = _context(path)
+    reader = JsonlReader(path, offset, USAGE_MARKER, budget)
+    best: dict[str, Record] = {}
+    malformed = reader.oversized
+
+    def take(line: bytes) -> None:
+        nonlocal malformed
+        try:
+            record = parse_line(line, session, project)
+        except Malformed:
+            malformed += 1
+            return
+        if record is not None:
+            seen = best.get(record.id)
+            if seen is None or record.rank >= seen.rank:
+                best[record.id] = record
+
+    for line in reader.lines():
+        take(line)
+    if reader.tail is not None and reader.tail_is_record():
+        if USAGE_MARKER.search(reader.tail):
+            take(reader.tail)
+        reader.accept_tail()
+    return FileParse(
+        list(best.values()),
+        reader.end_offset,
+        malformed + reader.oversized,
+        None,
+        reader.complete,
+    )
+
+
+def config_dirs(env: Mapping[str, str]) -> list[Path]:
+    """``CLAUDE_CONFIG_DIR`` (one path or a comma-separated list), else ``~/.config/claude``
+    (``$XDG_CONFIG_HOME/claude``) and ``~/.claude``."""
+    configured = env.get("CLAUDE_CONFIG_DIR", "").strip()
+    if configured:
+        return [Path(p.strip()).expanduser() for p in configured.split(",") if p.strip()]
+    return [xdg_dir(env, "XDG_CONFIG_HOME", ".config") / "claude", home_dir(env) / ".claude"]
+
+
+class ClaudeCode:
+    name = NAME
+    title = "Claude Code"
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        return [directory / "projects" for directory in config_dirs(env)]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        for root in existing_dirs(self.roots(env)):
+            for path in walk_files(root, lambda name: name.endswith(".jsonl")):
+                yield SourceFile(NAME, path, "jsonl")
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        return parse_file(path, offset, carry, budget)
+
+    def fingerprint(self, path: Path) -> Fingerprint:
+        return fingerprint(path)
+
+
+SOURCE = ClaudeCode()
+__all__ = ["SOURCE", "keep_best", "parse_file", "parse_line"]

@@ -1,0 +1,127 @@
+"""Reading JSON Lines logs fast and in bounded memory.
+
+A file is read from a byte offset in fixed-size blocks; only lines that contain one of a
+source's marker strings (e.g. ``"usage"``) are handed to its decoder, the rest are never
+decoded. Memory is bounded by the block size plus the longest line. ``end_offset`` always
+stops after a complete line, so the next incremental read starts on a line boundary.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import msgspec
+
+BLOCK_SIZE = 8 * 1024 * 1024
+# A "line" longer than this is not a log record: skip it (counted as malformed) instead of
+# holding it in memory.
+MAX_LINE = 256 * 1024 * 1024
+
+_generic_decode = msgspec.json.Decoder().decode
+
+
+def marker_pattern(*markers: bytes) -> re.Pattern[bytes]:
+    return re.compile(b"|".join(re.escape(m) for m in markers))
+
+
+class JsonlReader:
+    """Candidate lines of one file from ``offset``, at most about ``budget`` bytes.
+
+    Iterate ``lines()``; afterwards ``end_offset`` is where the next read starts, ``complete``
+    says whether the end of the file was reached, ``oversized`` counts skipped giant lines and
+    ``tail`` holds an unterminated last line (``accept_tail`` moves past it once it proved to
+    be a whole record).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        offset: int,
+        pattern: re.Pattern[bytes],
+        budget: int,
+        block_size: int = BLOCK_SIZE,
+    ) -> None:
+        self.path = path
+        self.start = offset
+        self.pattern = pattern
+        self.budget = max(budget, 1)
+        self.block_size = block_size
+        self.end_offset = offset
+        self.complete = False
+        self.oversized = 0
+        self.tail: bytes | None = None
+        self._tail_end = offset
+        self.first_line: bytes | None = None  # the file's first line, when reading from 0
+
+    def lines(self) -> Iterator[bytes]:
+        position = self.start  # file offset of buf[0]
+        buf = b""
+        skipping = False  # inside an oversized line: drop bytes until its newline
+        with open(self.path, "rb") as handle:
+            handle.seek(self.start)
+            while True:
+                block = handle.read(self.block_size)
+                if not block:
+                    break
+                if skipping:
+                    cut = block.find(b"\n")
+                    if cut == -1:
+                        position += len(block)
+                        continue
+                    position += cut + 1
+                    block = block[cut + 1 :]
+                    skipping = False
+                buf = buf + block if buf else block
+                last = buf.rfind(b"\n")
+                if last == -1:
+                    if len(buf) > MAX_LINE:
+                        self.oversized += 1
+                        position += len(buf)
+                        buf = b""
+                        skipping = True
+                    continue
+                if self.first_line is None and position == 0:
+                    self.first_line = buf[: buf.find(b"\n")]
+                yield from self._candidates(buf, last + 1)
+                position += last + 1
+                buf = buf[last + 1 :]
+                self.end_offset = position
+                if position - self.start >= self.budget:
+                    return
+        self.complete = True
+        self.end_offset = position
+        if skipping:
+            self.end_offset = position + len(buf)
+        elif buf.strip():
+            self.tail = buf
+            self._tail_end = position + len(buf)
+            if self.first_line is None and position == 0:
+                self.first_line = buf
+        else:
+            self.end_offset = position + len(buf)
+
+    def _candidates(self, buf: bytes, end: int) -> Iterator[bytes]:
+        search = self.pattern.search
+        found = search(buf, 0, end)
+        while found is not None:
+            hit = found.start()
+            line_start = buf.rfind(b"\n", 0, hit) + 1
+            line_end = buf.find(b"\n", hit, end)
+            yield buf[line_start:line_end]
+            found = search(buf, line_end + 1, end)
+
+    def tail_is_record(self) -> bool:
+        """True when the unterminated last line is complete JSON (its writer finished it)."""
+        if self.tail is None:
+            return False
+        try:
+            _generic_decode(self.tail)
+        except msgspec.DecodeError:
+            return False
+        return True
+
+    def accept_tail(self) -> None:
+        self.end_offset = self._tail_end
+        self.tail = None

@@ -1,0 +1,174 @@
+"""Qwen Code chats: ``~/.qwen/projects/<project>/chats/<sessionId>.jsonl`` (older versions:
+``~/.qwen/tmp/<hash>/chats/``).
+
+Each ``assistant`` record with ``usageMetadata`` is one API call, id ``qwen-code:<uuid>``
+(``/branch`` copies records verbatim, uuid included, so a branched session counts once).
+The counts follow Gemini's conventions: ``promptTokenCount`` includes
+``cachedContentTokenCount``; ``thoughtsTokenCount`` is not in ``candidatesTokenCount`` but is
+billed as output. Older Gemini-style ``session-*.json`` chats are read like Gemini CLI's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmledger.sources import gemini_cli
+from llmledger.sources.base import (
+    FileParse,
+    Fingerprint,
+    Record,
+    SourceFile,
+    fingerprint,
+    home_dir,
+)
+from llmledger.sources.jsonl import JsonlReader, marker_pattern
+from llmledger.sources.walk import walk_files
+
+NAME = "qwen-code"
+
+
+class _UsageMetadata(msgspec.Struct):
+    promptTokenCount: int | None = None
+    candidatesTokenCount: int | None = None
+    thoughtsTokenCount: int | None = None
+    cachedContentTokenCount: int | None = None
+    toolUsePromptTokenCount: int | None = None
+
+
+class _Record(msgspec.Struct):
+    uuid: str | None = None
+    sessionId: str | None = None
+    timestamp: datetime | None = None
+    type: str | None = None
+    cwd: str | None = None
+    model: str | None = None
+    usageMetadata: _UsageMetadata | None = None
+
+
+_decode = msgspec.json.Decoder(_Record).decode
+MARKERS = marker_pattern(b'"usageMetadata"')
+
+
+class Malformed(Exception):
+    """A line that is not a valid Qwen Code chat record."""
+
+
+def _n(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
+
+
+def parse_line(line: bytes, session: str, project: str | None) -> Record | None:
+    """Pure: one chat record to its usage record (None when it has no usage). Raises Malformed."""
+    try:
+        entry = _decode(line)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        raise Malformed(str(exc)) from None
+    usage = entry.usageMetadata
+    if entry.type != "assistant" or usage is None or not entry.uuid or entry.timestamp is None:
+        return None
+    prompt = _n(usage.promptTokenCount)
+    cached = min(_n(usage.cachedContentTokenCount), prompt)
+    thoughts = _n(usage.thoughtsTokenCount)
+    output = _n(usage.candidatesTokenCount) + thoughts
+    fresh = prompt - cached + _n(usage.toolUsePromptTokenCount)
+    if not (fresh or cached or output):
+        return None
+    return Record(
+        id=f"{NAME}:{entry.uuid}",
+        ts=entry.timestamp,
+        model=entry.model or "unknown",
+        provider=None,
+        input_tokens=fresh,
+        cache_read_tokens=cached,
+        cache_write_tokens=0,
+        cache_write_1h_tokens=0,
+        output_tokens=output,
+        reasoning_tokens=thoughts,
+        session_id=entry.sessionId or session,
+        project=entry.cwd or project,
+        rank=fresh + cached + output,
+    )
+
+
+def _project(path: Path) -> str | None:
+    parts = path.parts
+    if "chats" in parts:
+        index = len(parts) - 1 - parts[::-1].index("chats")
+        return parts[index - 1] if index > 0 else None
+    return None
+
+
+def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
+    if path.suffix == ".json":  # an older, Gemini-style chat
+        parsed = gemini_cli.parse_file(path, 0, None, budget)
+        prefix = len(gemini_cli.NAME)
+        parsed.records = [
+            r._replace(id=NAME + r.id[prefix:], provider=None) for r in parsed.records
+        ]
+        return parsed
+    session, project = path.stem, _project(path)
+    reader = JsonlReader(path, offset, MARKERS, budget)
+    found: dict[str, Record] = {}
+    malformed = 0
+
+    def take(line: bytes) -> None:
+        nonlocal malformed
+        try:
+            record = parse_line(line, session, project)
+        except Malformed:
+            malformed += 1
+            return
+        if record is not None:
+            found[record.id] = record
+
+    for line in reader.lines():
+        take(line)
+    if reader.tail is not None and reader.tail_is_record():
+        if MARKERS.search(reader.tail):
+            take(reader.tail)
+        reader.accept_tail()
+    return FileParse(
+        list(found.values()), reader.end_offset, malformed + reader.oversized, None, reader.complete
+    )
+
+
+def _is_chat(name: str) -> bool:
+    return name.endswith((".jsonl", ".json")) and not name.startswith(".")
+
+
+class QwenCode:
+    name = NAME
+    title = "Qwen Code"
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        base = home_dir(env) / ".qwen"
+        return [base / "projects", base / "tmp"]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        for root in self.roots(env):
+            try:
+                projects = sorted(p for p in root.iterdir() if p.is_dir())
+            except OSError:
+                continue
+            for project in projects:
+                for path in walk_files(project / "chats", _is_chat, max_depth=2):
+                    if path.suffix == ".jsonl":
+                        yield SourceFile(NAME, path, "jsonl")
+                    else:
+                        yield SourceFile(NAME, path, "document")
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        return parse_file(path, offset, carry, budget)
+
+    def fingerprint(self, path: Path) -> Fingerprint:
+        return fingerprint(path)
+
+
+SOURCE = QwenCode()

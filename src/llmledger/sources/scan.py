@@ -1,0 +1,309 @@
+"""Import agent logs into the ledger, incrementally.
+
+    result = scan(ledger)                      # every known source
+    result = scan(ledger, sources=["codex"])   # only these
+
+Each file's cursor (identity, size, mtime, byte offset, parser state) says what was read last
+time; only new bytes are parsed (see ``cursors.py``). Parsing runs in worker processes when there
+is enough to read (a cold scan), in this process otherwise. Records are de-duplicated by id,
+priced with the ledger's price book, and written in batches: each batch's events and the cursors
+of the files they came from go to the store in ONE transaction, so a crash never leaves a cursor
+past events that were not written (the next scan reads those bytes again; ids make that safe).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmledger.sources import registry
+from llmledger.sources.base import Fingerprint, Record, SourceFile, keep_best, to_event
+from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
+from llmledger.sources.work import Outcome, Task, run_task, run_tasks
+from llmledger.store.sqlite import ScanCursor
+
+# Below this much to read, worker processes cost more than they save.
+PARALLEL_MIN_BYTES = 24 * 1024 * 1024
+# A worker parses at most this much of one file before handing back (bounded memory).
+PART_BYTES = 64 * 1024 * 1024
+# Files handed to a worker at once, up to this many bytes or files.
+GROUP_BYTES = 6 * 1024 * 1024
+GROUP_FILES = 64
+# Records written per transaction.
+BATCH_RECORDS = 25_000
+
+ProgressFn = Callable[[int, int], None]  # (bytes read so far, bytes to read)
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    source: str
+    path: str
+    reason: str
+
+
+@dataclass
+class SourceSummary:
+    files: int = 0
+    read: int = 0
+    records: int = 0
+    malformed: int = 0
+    skipped: int = 0
+
+
+@dataclass
+class ScanResult:
+    files: int = 0  # files found
+    read: int = 0  # files (re)read, in whole or in part
+    unchanged: int = 0
+    records: int = 0  # usage records parsed (before de-duplication across files)
+    written: int = 0  # ledger rows inserted or replaced
+    malformed: int = 0  # lines/entries that were not valid records
+    bytes: int = 0
+    seconds: float = 0.0
+    workers: int = 1
+    skipped: list[SkippedFile] = field(default_factory=list)
+    sources: dict[str, SourceSummary] = field(default_factory=dict)
+
+
+@dataclass
+class _Pending:
+    file: SourceFile
+    fp: Fingerprint
+    plan: ReadPlan
+    cursor: ScanCursor | None  # what the store remembered before this scan
+
+    def task(self, offset: int, carry: dict[str, Any] | None, check: str | None) -> Task:
+        return Task(
+            self.file.source, str(self.file.path), self.file.kind, offset, carry, check, PART_BYTES
+        )
+
+    @property
+    def to_read(self) -> int:
+        return max(self.fp.size - self.plan.offset, 0)
+
+
+class _Writer:
+    """Collects parsed records and cursors; writes them to the ledger in batches."""
+
+    def __init__(self, ledger: Any, result: ScanResult) -> None:
+        self.ledger = ledger
+        self.result = result
+        self.records: dict[str, dict[str, Record]] = {}
+        self.count = 0
+        self.cursors: list[ScanCursor] = []
+
+    def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
+        bucket = self.records.setdefault(source, {})
+        before = len(bucket)
+        keep_best(records, bucket)
+        self.count += len(bucket) - before
+        self.cursors.append(cursor)
+        if self.count >= BATCH_RECORDS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.cursors:
+            return
+        events = [
+            to_event(record, source)
+            for source, bucket in self.records.items()
+            for record in bucket.values()
+        ]
+        if events:
+            self.ledger.prices.price_events(events)
+        self.result.written += self.ledger.store.save_scan(events, self.cursors)
+        self.records, self.count, self.cursors = {}, 0, []
+
+
+def _plan(
+    sources: list[Any],
+    env: Mapping[str, str],
+    cursors: dict[str, ScanCursor],
+    full: bool,
+    result: ScanResult,
+) -> list[_Pending]:
+    pending: list[_Pending] = []
+    seen: set[str] = set()
+    for source in sources:
+        summary = result.sources.setdefault(source.name, SourceSummary())
+        for file in source.discover(env):
+            key = str(file.path)
+            if key in seen:
+                continue
+            seen.add(key)
+            summary.files += 1
+            result.files += 1
+            try:
+                fp = source.fingerprint(file.path)
+            except OSError as exc:
+                reason = (
+                    "vanished during the scan" if isinstance(exc, FileNotFoundError) else str(exc)
+                )
+                result.skipped.append(SkippedFile(source.name, key, reason))
+                summary.skipped += 1
+                continue
+            cursor = cursors.get(key)
+            plan = plan_read(file.kind, fp, cursor, full=full)
+            if plan is None:
+                result.unchanged += 1
+                continue
+            pending.append(_Pending(file, fp, plan, cursor))
+    return pending
+
+
+def _groups(items: list[_Pending]) -> Iterator[list[_Pending]]:
+    """Biggest files first (balances the workers), small ones bundled together."""
+    group: list[_Pending] = []
+    size = 0
+    for item in sorted(items, key=lambda p: p.to_read, reverse=True):
+        group.append(item)
+        size += item.to_read
+        if size >= GROUP_BYTES or len(group) >= GROUP_FILES:
+            yield group
+            group, size = [], 0
+    if group:
+        yield group
+
+
+def _pool(workers: int) -> ProcessPoolExecutor:
+    methods = multiprocessing.get_all_start_methods()
+    # fork is the fastest start and safe while this process runs no other thread.
+    if "fork" in methods and threading.active_count() == 1:
+        method = "fork"
+    else:
+        method = "forkserver" if "forkserver" in methods else "spawn"
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+
+
+class _Run:
+    """One scan's bookkeeping: what each outcome means for the ledger and the progress bar."""
+
+    def __init__(self, ledger: Any, result: ScanResult, progress: ProgressFn | None) -> None:
+        self.writer = _Writer(ledger, result)
+        self.result = result
+        self.progress = progress
+        self.total = 0
+        self.done = 0
+        self.previous: dict[str, ScanCursor | None] = {}
+
+    def settle(self, item: _Pending, outcome: Outcome) -> Task | None:
+        """Record an outcome; returns the task that continues a file read only in part."""
+        result, task = self.result, outcome.task
+        summary = result.sources[item.file.source]
+        parsed = outcome.parsed
+        if outcome.error is not None or parsed is None:
+            result.skipped.append(SkippedFile(task.source, task.path, outcome.error or "failed"))
+            summary.skipped += 1
+            self._advance(item.to_read)
+            return None
+        plan = item.plan
+        if outcome.restarted:
+            plan = ReadPlan(0, None, None, "rewritten")
+        elif task.offset != item.plan.offset:
+            plan = ReadPlan(task.offset, task.carry, task.check, "continued")
+        previous = self.previous.get(task.path, item.cursor)
+        cursor = next_cursor(task.source, task.path, item.fp, plan, parsed, outcome.check, previous)
+        self.previous[task.path] = cursor
+        if task.offset == item.plan.offset:
+            summary.read += 1
+            result.read += 1
+        summary.records += len(parsed.records)
+        summary.malformed += parsed.malformed
+        result.records += len(parsed.records)
+        result.malformed += parsed.malformed
+        read = (
+            max(parsed.end_offset - plan.offset, 0) if item.file.kind == "jsonl" else item.to_read
+        )
+        result.bytes += read
+        self.writer.add(task.source, parsed.records, cursor)
+        if parsed.complete:
+            self._advance(read)
+            return None
+        self._advance(read)
+        return item.task(parsed.end_offset, parsed.carry, outcome.check)
+
+    def _advance(self, amount: int) -> None:
+        self.done += amount
+        if self.progress is not None:
+            self.total = max(self.total, self.done)
+            self.progress(self.done, self.total)
+
+
+def _run_serial(run: _Run, items: list[_Pending]) -> None:
+    for item in items:
+        task: Task | None = item.task(item.plan.offset, item.plan.carry, item.plan.check)
+        while task is not None:
+            task = run.settle(item, run_task(task))
+
+
+def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
+    by_path = {str(item.file.path): item for item in items}
+    groups = iter(list(_groups(items)))
+    window = workers * 2  # groups in flight: bounds the memory parsed results can take
+    with _pool(workers) as pool:
+        running: set[Future[list[Outcome]]] = set()
+
+        def submit(tasks: list[Task]) -> None:
+            running.add(pool.submit(run_tasks, tasks))
+
+        def refill() -> None:
+            while len(running) < window:
+                group = next(groups, None)
+                if group is None:
+                    return
+                submit([i.task(i.plan.offset, i.plan.carry, i.plan.check) for i in group])
+
+        refill()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                running.discard(future)
+                for outcome in future.result():
+                    follow = run.settle(by_path[outcome.task.path], outcome)
+                    if follow is not None:
+                        submit([follow])
+            refill()
+
+
+def default_workers() -> int:
+    return max(os.cpu_count() or 1, 1)
+
+
+def scan(
+    ledger: Any,
+    *,
+    sources: Iterable[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    full: bool = False,
+    workers: int | None = None,
+    progress: ProgressFn | None = None,
+) -> ScanResult:
+    """Read what is new in the agents' logs into ``ledger``; returns what happened.
+
+    ``full`` re-reads every file from the start (safe: ids de-duplicate). ``workers`` caps the
+    worker processes (default: all cores; 1 parses in this process).
+    """
+    started = time.perf_counter()
+    env = os.environ if env is None else env
+    result = ScanResult()
+    selected = registry.select(sources)
+    cursors = ledger.store.scan_cursors()
+    items = _plan(selected, env, cursors, full, result)
+    run = _Run(ledger, result, progress)
+    run.total = sum(item.to_read for item in items)
+    workers = default_workers() if workers is None else max(workers, 1)
+    if workers > 1 and len(items) > 1 and run.total >= PARALLEL_MIN_BYTES:
+        result.workers = min(workers, len(items))
+        _run_parallel(run, items, result.workers)
+    else:
+        _run_serial(run, items)
+    run.writer.flush()
+    result.seconds = time.perf_counter() - started
+    return result

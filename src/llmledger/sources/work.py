@@ -1,0 +1,86 @@
+"""One unit of scan work: parse one file from an offset, in this process or a worker process.
+
+Everything that can go wrong with one file (it vanished, is unreadable, is a locked or corrupt
+database, or its parser hit something unexpected) becomes an ``Outcome`` with an ``error``: the
+file is skipped and counted, the scan goes on, and none of that file's events are written.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from llmledger.sources.base import FileKind, FileParse
+from llmledger.sources.cursors import CHECK_BYTES
+from llmledger.sources.registry import get_source
+
+
+@dataclass(frozen=True)
+class Task:
+    source: str
+    path: str
+    kind: FileKind
+    offset: int
+    carry: dict[str, Any] | None
+    check: str | None  # hex of the bytes expected just before ``offset``
+    budget: int
+
+
+@dataclass
+class Outcome:
+    task: Task
+    parsed: FileParse | None
+    check: str | None = None  # hex of the bytes just before ``parsed.end_offset``
+    restarted: bool = False  # the bytes before the offset changed: read from the start
+    error: str | None = None
+
+
+def _bytes_before(path: str, offset: int) -> bytes | None:
+    if offset <= 0:
+        return None
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        start = max(offset - CHECK_BYTES, 0)
+        return os.pread(fd, offset - start, start)
+    finally:
+        os.close(fd)
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "vanished during the scan"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory"
+    text = str(exc) or type(exc).__name__
+    if isinstance(exc, (OSError, sqlite3.Error)):
+        return text
+    return f"unexpected {type(exc).__name__}: {text}"
+
+
+def run_task(task: Task) -> Outcome:
+    source = get_source(task.source)
+    path = Path(task.path)
+    offset, carry, restarted = task.offset, task.carry, False
+    try:
+        if offset and task.check is not None:
+            before = _bytes_before(task.path, offset)
+            if before is None or before.hex() != task.check:
+                offset, carry, restarted = 0, None, True
+        parsed = source.parse(path, offset, carry, task.budget)
+        check = None
+        if task.kind == "jsonl" and parsed.end_offset > 0:
+            before = _bytes_before(task.path, parsed.end_offset)
+            check = before.hex() if before else None
+    except Exception as exc:  # one bad file must never stop the scan
+        return Outcome(task, None, error=_describe(exc))
+    return Outcome(task, parsed, check, restarted)
+
+
+def run_tasks(tasks: list[Task]) -> list[Outcome]:
+    """A group of tasks (what a worker process is handed at once)."""
+    return [run_task(task) for task in tasks]

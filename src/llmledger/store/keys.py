@@ -1,0 +1,125 @@
+"""Ledger keys in the store: the gateway's client credentials, kept as SHA-256 hashes only.
+
+``KeyStore`` works on a ``SQLiteStore``'s connection, under its lock and transactions (the
+store stays the one owner of the database).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from dataclasses import dataclass
+
+from llmledger.errors import StoreError
+from llmledger.store.sqlite import SQLiteStore
+
+__all__ = ["KeyRecord", "KeyStore"]
+
+_COLUMNS = "id, key_hash, prefix, user_id, org_id, project, name, created_at, revoked_at"
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One issued key. ``prefix`` is the first characters of the key, for recognising it."""
+
+    id: str
+    key_hash: str
+    prefix: str
+    user_id: str
+    org_id: str | None = None
+    project: str | None = None
+    name: str | None = None
+    created_at: int = 0  # microseconds since the epoch, UTC
+    revoked_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+def _int(value: object) -> int:
+    if not isinstance(value, int):
+        raise StoreError(f"corrupt gateway_keys row: expected an integer, got {value!r}")
+    return value
+
+
+def _record(row: tuple[object, ...]) -> KeyRecord:
+    return KeyRecord(
+        id=str(row[0]),
+        key_hash=str(row[1]),
+        prefix=str(row[2]),
+        user_id=str(row[3]),
+        org_id=None if row[4] is None else str(row[4]),
+        project=None if row[5] is None else str(row[5]),
+        name=None if row[6] is None else str(row[6]),
+        created_at=_int(row[7]),
+        revoked_at=None if row[8] is None else _int(row[8]),
+    )
+
+
+class KeyStore:
+    """Create, list, find and revoke ledger keys in one store."""
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self.store = store
+
+    def add(self, record: KeyRecord) -> KeyRecord:
+        created = record.created_at or int(time.time() * 1_000_000)
+        try:
+            with self.store._transaction() as conn:
+                conn.execute(
+                    f"INSERT INTO gateway_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        record.id,
+                        record.key_hash,
+                        record.prefix,
+                        record.user_id,
+                        record.org_id,
+                        record.project,
+                        record.name,
+                        created,
+                        record.revoked_at,
+                    ),
+                )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot store the key in {self.store.path}: {exc}") from exc
+        return KeyRecord(**{**record.__dict__, "created_at": created})
+
+    def all(self, *, include_revoked: bool = True) -> list[KeyRecord]:
+        sql = f"SELECT {_COLUMNS} FROM gateway_keys"
+        if not include_revoked:
+            sql += " WHERE revoked_at IS NULL"
+        sql += " ORDER BY created_at, id"
+        try:
+            with self.store._lock:
+                rows = self.store._conn.execute(sql).fetchall()
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot read keys from {self.store.path}: {exc}") from exc
+        return [_record(row) for row in rows]
+
+    def active(self) -> list[KeyRecord]:
+        return self.all(include_revoked=False)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        with self.store._lock:
+            row = self.store._conn.execute(
+                f"SELECT {_COLUMNS} FROM gateway_keys WHERE id = ?", (key_id,)
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def find_hash(self, key_hash: str) -> KeyRecord | None:
+        with self.store._lock:
+            row = self.store._conn.execute(
+                f"SELECT {_COLUMNS} FROM gateway_keys WHERE key_hash = ?", (key_hash,)
+            ).fetchone()
+        return None if row is None else _record(row)
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key by id; False when no active key has that id."""
+        now = int(time.time() * 1_000_000)
+        with self.store._transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE gateway_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (now, key_id),
+            )
+            return cursor.rowcount > 0

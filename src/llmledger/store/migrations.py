@@ -1,0 +1,110 @@
+"""Append-only schema migrations. Never edit a released migration: add a new one.
+
+Each migration is a name and a list of SQL statements, applied in one transaction and recorded
+in ``_llmledger_migrations``.
+"""
+
+from __future__ import annotations
+
+MIGRATIONS_TABLE = "_llmledger_migrations"
+
+# Timestamps are integer microseconds since the Unix epoch, UTC. Cost is integer nano-USD.
+MIGRATIONS: list[tuple[str, list[str]]] = [
+    (
+        "0001_events",
+        [
+            """
+            CREATE TABLE events (
+                id TEXT NOT NULL UNIQUE,
+                ts INTEGER NOT NULL,
+                source TEXT NOT NULL,
+                provider TEXT,
+                model TEXT NOT NULL,
+                input_tokens INTEGER NOT NULL DEFAULT 0,
+                cache_read_tokens INTEGER NOT NULL DEFAULT 0,
+                cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+                cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0,
+                output_tokens INTEGER NOT NULL DEFAULT 0,
+                reasoning_tokens INTEGER NOT NULL DEFAULT 0,
+                cost_nanos INTEGER,
+                cost_status TEXT NOT NULL,
+                price_version TEXT,
+                estimated INTEGER NOT NULL DEFAULT 0,
+                requests INTEGER NOT NULL DEFAULT 1,
+                user_id TEXT,
+                org_id TEXT,
+                account TEXT,
+                api_key_id TEXT,
+                session_id TEXT,
+                project TEXT,
+                request_type TEXT,
+                tags TEXT,
+                latency_ms REAL,
+                success INTEGER NOT NULL DEFAULT 1,
+                status TEXT,
+                details TEXT
+            )
+            """,
+            "CREATE INDEX events_ts ON events (ts)",
+            """
+            CREATE TABLE scan_files (
+                path TEXT PRIMARY KEY,
+                source TEXT NOT NULL,
+                device INTEGER,
+                inode INTEGER,
+                size INTEGER NOT NULL,
+                mtime_ns INTEGER NOT NULL,
+                offset INTEGER NOT NULL,
+                carry TEXT,
+                events INTEGER NOT NULL DEFAULT 0,
+                malformed INTEGER NOT NULL DEFAULT 0,
+                scanned_at INTEGER NOT NULL
+            )
+            """,
+            "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            # Sums per UTC hour and (model, source, provider, cost status): see store/rollup.py.
+            """
+            CREATE TABLE rollup_hourly (
+                hour INTEGER NOT NULL,
+                model TEXT NOT NULL,
+                source TEXT NOT NULL,
+                provider TEXT NOT NULL,
+                cost_status TEXT NOT NULL,
+                input_tokens INTEGER NOT NULL,
+                cache_read_tokens INTEGER NOT NULL,
+                cache_write_tokens INTEGER NOT NULL,
+                cache_write_1h_tokens INTEGER NOT NULL,
+                output_tokens INTEGER NOT NULL,
+                reasoning_tokens INTEGER NOT NULL,
+                cost_nanos INTEGER NOT NULL,
+                requests INTEGER NOT NULL,
+                events INTEGER NOT NULL,
+                estimated INTEGER NOT NULL,
+                failed INTEGER NOT NULL,
+                min_ts INTEGER NOT NULL,
+                max_ts INTEGER NOT NULL,
+                PRIMARY KEY (hour, model, source, provider, cost_status)
+            ) WITHOUT ROWID
+            """,
+        ],
+    ),
+    (
+        # Ledger keys the gateway issues. Only a SHA-256 of each key is stored.
+        "0003_gateway_keys",
+        [
+            """
+            CREATE TABLE gateway_keys (
+                id TEXT PRIMARY KEY,
+                key_hash TEXT NOT NULL UNIQUE,
+                prefix TEXT NOT NULL,
+                user_id TEXT NOT NULL,
+                org_id TEXT,
+                project TEXT,
+                name TEXT,
+                created_at INTEGER NOT NULL,
+                revoked_at INTEGER
+            )
+            """,
+        ],
+    ),
+]

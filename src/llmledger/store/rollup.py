@@ -1,0 +1,197 @@
+"""Hourly rollup of the events table: what keeps reports fast on millions of events.
+
+``rollup_hourly`` holds sums per (UTC hour, model, source, provider, cost status). Reports that
+group and filter only by those dimensions, in a time zone whose offsets are whole hours, read the
+rollup (a few rows per hour) instead of every event. Anything else reads the events.
+
+The store keeps it exact in the same transaction as the events: each written batch is summed
+per key in Python and added, a replaced copy of a stored id is subtracted, and a cost update
+moves its event from the old sums to the new. ``min_ts``/``max_ts`` only grow, so after a
+replacement they may be wider than the events they cover (they feed only "last activity").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from llmledger.store.query import (
+    DIMENSIONS,
+    DaySegments,
+    EventFilter,
+    day_sql,
+)
+from llmledger.store.rows import HOUR_US, Row
+
+ROLLUP_DIMENSIONS: dict[str, str] = {
+    "model": "model",
+    "source": "source",
+    "provider": "provider",
+    "cost_status": "cost_status",
+}
+ROLLUP_FILTERS = frozenset({"model", "source"})
+
+_SUMS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "requests",
+    "events",
+    "estimated",
+    "failed",
+)
+
+CREATE_SQL = f"""
+CREATE TABLE rollup_hourly (
+    hour INTEGER NOT NULL,
+    model TEXT NOT NULL,
+    source TEXT NOT NULL,
+    provider TEXT NOT NULL,
+    cost_status TEXT NOT NULL,
+    {", ".join(f"{name} INTEGER NOT NULL" for name in _SUMS)},
+    min_ts INTEGER NOT NULL,
+    max_ts INTEGER NOT NULL,
+    PRIMARY KEY (hour, model, source, provider, cost_status)
+) WITHOUT ROWID
+"""
+
+# Sums of events rows, in _SUMS order; provider '' stands for NULL (a key cannot hold NULL).
+_EVENT_SUMS = (
+    "SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
+    "SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
+    "SUM(COALESCE(cost_nanos, 0)), SUM(requests), COUNT(*), SUM(estimated), "
+    "SUM(1 - success), MIN(ts), MAX(ts)"
+)
+_KEY_OF_EVENT = f"ts / {HOUR_US}, model, source, COALESCE(provider, ''), cost_status"
+_COLUMNS = f"hour, model, source, provider, cost_status, {', '.join(_SUMS)}, min_ts, max_ts"
+_ON_CONFLICT = (
+    " ON CONFLICT (hour, model, source, provider, cost_status) DO UPDATE SET "
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in _SUMS)
+    + ", min_ts = MIN(min_ts, excluded.min_ts), max_ts = MAX(max_ts, excluded.max_ts)"
+)
+
+ADD_ROW_SQL = (
+    f"INSERT INTO rollup_hourly ({_COLUMNS}) VALUES ({', '.join('?' * (len(_SUMS) + 7))})"
+    + _ON_CONFLICT
+)
+REBUILD_SQL = (
+    "DELETE FROM rollup_hourly",
+    f"INSERT INTO rollup_hourly ({_COLUMNS}) "
+    f"SELECT {_KEY_OF_EVENT}, {_EVENT_SUMS} FROM events GROUP BY 1, 2, 3, 4, 5",
+)
+# What a stored row contributes, to subtract it when a larger copy replaces it.
+OLD_ROW_SQL = (
+    f"SELECT {_KEY_OF_EVENT}, input_tokens, cache_read_tokens, cache_write_tokens, "
+    "cache_write_1h_tokens, output_tokens, reasoning_tokens, COALESCE(cost_nanos, 0), requests, "
+    "1, estimated, 1 - success, ts, ts FROM events WHERE id = ?"
+)
+
+
+def row_contribution(values: Sequence[Any], sign: int) -> tuple[Any, ...]:
+    """Parameters for ADD_ROW_SQL from an OLD_ROW_SQL-shaped tuple, negated when sign < 0."""
+    key = tuple(values[:5])
+    sums = tuple(sign * int(v) for v in values[5 : 5 + len(_SUMS)])
+    return (*key, *sums, values[-2], values[-1])
+
+
+def accumulate(rows: Iterable[Row]) -> list[tuple[Any, ...]]:
+    """ADD_ROW_SQL parameters summing ``rows`` per rollup key."""
+    acc: dict[tuple[Any, ...], list[int]] = {}
+    for row in rows:
+        s = row.sums
+        a = acc.get(row.key)
+        if a is None:
+            acc[row.key] = [*s[:11], s[11], s[11]]
+            continue
+        a[0] += s[0]
+        a[1] += s[1]
+        a[2] += s[2]
+        a[3] += s[3]
+        a[4] += s[4]
+        a[5] += s[5]
+        a[6] += s[6]
+        a[7] += s[7]
+        a[8] += 1
+        a[9] += s[9]
+        a[10] += s[10]
+        if s[11] < a[11]:
+            a[11] = s[11]
+        elif s[11] > a[12]:
+            a[12] = s[11]
+    return [(*key, *sums) for key, sums in acc.items()]
+
+
+# Totals over rollup rows, in the order query.totals_from_row expects.
+TOTALS_SQL = (
+    "SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
+    "SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens), SUM(cost_nanos), "
+    "SUM(requests), SUM(events), "
+    "SUM(CASE WHEN cost_status = 'unpriced' THEN events ELSE 0 END), SUM(estimated), "
+    "SUM(failed), MIN(min_ts), MAX(max_ts)"
+)
+
+
+def _aligned(value: int | None) -> bool:
+    return value is None or value % HOUR_US == 0
+
+
+def usable(flt: EventFilter, dims: Sequence[str], segments: DaySegments | None) -> bool:
+    """Whether the rollup answers this query exactly."""
+    if any(column not in ROLLUP_FILTERS for column, values in flt.equals.items() if values):
+        return False
+    if not (_aligned(flt.since_us) and _aligned(flt.until_us)):
+        return False
+    for dim in dims:
+        if dim == "day":
+            if segments is None:
+                return False
+            if not all(_aligned(v) for v in (*segments.bounds, *segments.offsets)):
+                return False
+        elif dim not in ROLLUP_DIMENSIONS:
+            return False
+    return True
+
+
+def where_sql(flt: EventFilter) -> tuple[str, list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if flt.since_us is not None:
+        clauses.append("hour >= ?")
+        params.append(flt.since_us // HOUR_US)
+    if flt.until_us is not None:
+        clauses.append("hour < ?")
+        params.append(flt.until_us // HOUR_US)
+    for column, values in sorted(flt.equals.items()):
+        if values:
+            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
+            params.extend(values)
+    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+
+def aggregate_sql(
+    flt: EventFilter, dims: Sequence[str], segments: DaySegments | None
+) -> tuple[str, list[Any]]:
+    select: list[str] = []
+    params: list[Any] = []
+    for dim in dims:
+        if dim == "day":
+            assert segments is not None
+            expr, expr_params = day_sql(segments, column=f"(hour * {HOUR_US})")
+            select.append(expr)
+            params += expr_params
+        elif dim == "provider":
+            select.append("NULLIF(provider, '')")
+        else:
+            select.append(ROLLUP_DIMENSIONS[dim])
+    where, where_params = where_sql(flt)
+    sql = f"SELECT {', '.join([*select, TOTALS_SQL])} FROM rollup_hourly{where}"
+    if dims:
+        sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
+    return sql, params + where_params
+
+
+assert set(ROLLUP_DIMENSIONS) <= set(DIMENSIONS)

@@ -1,0 +1,502 @@
+"""The embedded default store: one SQLite file in WAL mode, owned by one SQLiteStore object.
+
+All writes go through this object and are serialized by its lock (one writer). Recording an id
+that is already stored keeps the copy with more tokens (ties: the newer copy), so re-scans and
+retries never double-count and a streamed log's growing copies converge on the final one.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmledger.errors import NotALedgerError, StoreError
+from llmledger.events import TOKEN_FIELDS, UsageEvent
+from llmledger.store import rollup
+from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
+from llmledger.store.query import (
+    DIMENSIONS,
+    TOTALS_SQL,
+    DaySegments,
+    EventFilter,
+    GroupRow,
+    Totals,
+    day_sql,
+    totals_from_row,
+    where_sql,
+)
+from llmledger.store.rows import Row, event_row, insert_sql
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "ts",
+    "source",
+    "provider",
+    "model",
+    *TOKEN_FIELDS,
+    "cost_nanos",
+    "cost_status",
+    "price_version",
+    "estimated",
+    "requests",
+    "user_id",
+    "org_id",
+    "account",
+    "api_key_id",
+    "session_id",
+    "project",
+    "request_type",
+    "tags",
+    "latency_ms",
+    "success",
+    "status",
+    "details",
+)
+
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def from_us(value: int) -> datetime:
+    return datetime.fromtimestamp(value // 1_000_000, timezone.utc).replace(
+        microsecond=value % 1_000_000
+    )
+
+
+_ROWS_PER_STATEMENT = 50
+
+
+def _dedupe(rows: list[Row]) -> list[Row]:
+    """One row per id: the copy with the most tokens (ties: the later one)."""
+    if len({row.id for row in rows}) == len(rows):
+        return rows
+    best: dict[str, Row] = {}
+    for row in rows:
+        kept = best.get(row.id)
+        if kept is None or row.total >= kept.total:
+            best[row.id] = row
+    return list(best.values())
+
+
+def _replace_if_larger(conn: sqlite3.Connection, row: Row) -> bool:
+    """Replace the stored copy of ``row.id`` when ``row`` has at least as many tokens, taking
+    the old copy out of the rollup (the caller adds the new one). True when replaced."""
+    old = conn.execute(rollup.OLD_ROW_SQL, (row.id,)).fetchone()
+    if old is None or row.total < sum(old[5:10]):
+        return False
+    conn.execute("DELETE FROM events WHERE id = ?", (row.id,))
+    conn.execute(insert_sql(row.mask), row.values)
+    conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
+    return True
+
+
+def _write_rows(
+    conn: sqlite3.Connection, rows: list[Row], per_model: dict[str, Totals] | None = None
+) -> int:
+    """Insert new ids and replace stored ones that grew; keep the rollup exact. Returns rows
+    written. New rows go in 50 to a statement (rows binding the same columns together); a
+    statement that hits a stored id is redone row by row."""
+    rows = _dedupe(rows)
+    by_mask: dict[int, list[Row]] = {}
+    for row in rows:
+        group = by_mask.get(row.mask)
+        if group is None:
+            by_mask[row.mask] = [row]
+        else:
+            group.append(row)
+    lost: list[Row] = []  # rows whose stored copy is larger: not written
+    for mask, group in by_mask.items():
+        many = insert_sql(mask, _ROWS_PER_STATEMENT)
+        for begin in range(0, len(group), _ROWS_PER_STATEMENT):
+            chunk = group[begin : begin + _ROWS_PER_STATEMENT]
+            if len(chunk) == _ROWS_PER_STATEMENT:
+                try:
+                    conn.execute(many, [v for row in chunk for v in row.values])
+                    continue
+                except sqlite3.IntegrityError:
+                    pass  # an id is stored already: this chunk goes row by row
+            one = insert_sql(mask)
+            for row in chunk:
+                try:
+                    conn.execute(one, row.values)
+                except sqlite3.IntegrityError:
+                    if not _replace_if_larger(conn, row):
+                        lost.append(row)
+    if lost:
+        skipped = {id(row) for row in lost}
+        rows = [row for row in rows if id(row) not in skipped]
+    sums = rollup.accumulate(rows)
+    conn.executemany(rollup.ADD_ROW_SQL, sums)
+    if per_model is not None:
+        for item in sums:
+            totals = totals_from_row((*item[5:14], 0, *item[14:16], item[16], item[17]))
+            if item[4] == "unpriced":
+                totals.unpriced = totals.events
+            per_model.setdefault(item[1], Totals()).add(totals)
+    return len(rows)
+
+
+def event_from_row(row: Sequence[Any]) -> UsageEvent:
+    data = dict(zip(EVENT_COLUMNS, row))
+    data["ts"] = from_us(data["ts"])
+    data["estimated"] = bool(data["estimated"])
+    data["success"] = bool(data["success"])
+    data["tags"] = tuple(_json_decode(data["tags"])) if data["tags"] else ()
+    data["details"] = _json_decode(data["details"]) if data["details"] else None
+    return UsageEvent(**data)
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector around bulk row building.
+
+    Ingest allocates millions of small acyclic objects; each allocation burst would trigger
+    collections that walk every live object (the caller's events included). Nothing made here
+    forms a cycle, so nothing is left for the collector to find afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+@dataclass
+class ScanCursor:
+    """What a previous scan read of one log file."""
+
+    path: str
+    source: str
+    device: int | None
+    inode: int | None
+    size: int
+    mtime_ns: int
+    offset: int
+    carry: dict[str, Any] | None
+    events: int
+    malformed: int
+
+
+class SQLiteStore:
+    """The ledger database. Thread-safe; writes are serialized."""
+
+    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+        self.path = Path(path) if str(path) != ":memory:" else None
+        self._lock = threading.RLock()
+        try:
+            if self.path is not None and not readonly:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                str(path), timeout=30, check_same_thread=False, isolation_level=None
+            )
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"cannot open the ledger database {path}: {exc}") from exc
+        try:
+            self._configure()
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._conn.close()
+            raise NotALedgerError(
+                f"{path} is not an llmledger database ({exc}); "
+                "point --db / LLMLEDGER_DB at another file"
+            ) from exc
+        except Exception:
+            self._conn.close()
+            raise
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _configure(self) -> None:
+        conn = self._conn
+        if self.path is not None:
+            conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA temp_store=MEMORY")
+        conn.execute("PRAGMA cache_size=-65536")
+
+    def _migrate(self) -> None:
+        with self._lock:
+            conn = self._conn
+            tables = {
+                row[0]
+                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+            if tables and MIGRATIONS_TABLE not in tables:
+                raise NotALedgerError(
+                    f"{self.path} is an SQLite database but not an llmledger ledger "
+                    f"(it has tables {', '.join(sorted(tables)[:5])}); "
+                    "point --db / LLMLEDGER_DB at another file"
+                )
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
+                "(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
+            )
+            applied = {row[0] for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")}
+            known = {name for name, _ in MIGRATIONS}
+            unknown = applied - known
+            if unknown:
+                raise StoreError(
+                    f"{self.path} was written by a newer llmledger "
+                    f"(migrations {', '.join(sorted(unknown))}); upgrade llmledger"
+                )
+            for name, statements in MIGRATIONS:
+                if name in applied:
+                    continue
+                with self._transaction():
+                    for statement in statements:
+                        conn.execute(statement)
+                    conn.execute(
+                        f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
+                        (name, int(time.time())),
+                    )
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    def applied_migrations(self) -> list[str]:
+        with self._lock:
+            rows = self._conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")
+            return [row[0] for row in rows]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write_events(
+        self,
+        events: Iterable[UsageEvent],
+        batch_size: int = 5_000,
+        *,
+        per_model: dict[str, Totals] | None = None,
+    ) -> int:
+        """Record events in one transaction (all or nothing); returns rows written.
+
+        Rows are built and validated in batches inside the transaction, so memory stays
+        bounded and an invalid event rolls back everything the call wrote. ``per_model``,
+        when given, receives the sums of what was written, per model.
+        """
+        iterator = iter(events)
+        try:
+            with self._transaction() as conn, paused_gc():
+                written = 0
+                while batch := [event_row(e) for e in itertools.islice(iterator, batch_size)]:
+                    written += _write_rows(conn, batch, per_model)
+                return written
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+
+    def update_costs(self, updates: Iterable[tuple[int | None, str, str | None, str]]) -> int:
+        """Set (cost_nanos, cost_status, price_version) for event ids, rollup included."""
+        changed = 0
+        with self._transaction() as conn:
+            for cost, status, version, event_id in updates:
+                old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
+                if old is None:
+                    continue
+                conn.execute(
+                    "UPDATE events SET cost_nanos = ?, cost_status = ?, price_version = ? "
+                    "WHERE id = ?",
+                    (cost, status, version, event_id),
+                )
+                new = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
+                conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
+                conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(new, +1))
+                changed += 1
+        return changed
+
+    def rebuild_rollup(self) -> None:
+        """Recompute the rollup from the events (repair; normal writes keep it exact)."""
+        with self._transaction() as conn:
+            for statement in rollup.REBUILD_SQL:
+                conn.execute(statement)
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def count(self, flt: EventFilter | None = None) -> int:
+        where, params = where_sql(flt or EventFilter())
+        with self._lock:
+            return int(
+                self._conn.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0]
+            )
+
+    def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
+        flt = flt or EventFilter()
+        if rollup.usable(flt, [], None):
+            where, params = rollup.where_sql(flt)
+            sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
+            sql = sql if where else sql.replace(" AND ", " WHERE ", 1)
+        else:
+            where, params = where_sql(flt)
+            sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
+        with self._lock:
+            row = self._conn.execute(sql, params).fetchone()
+        return None if row[0] is None else (int(row[0]), int(row[1]))
+
+    def aggregate(
+        self,
+        flt: EventFilter,
+        dims: Sequence[str],
+        segments: DaySegments | None = None,
+    ) -> list[GroupRow]:
+        """Summed totals per group. ``dims`` names keys of DIMENSIONS, plus ``day`` (which
+        needs ``segments``: the local day number of each event)."""
+        if rollup.usable(flt, dims, segments):
+            sql, params = rollup.aggregate_sql(flt, dims, segments)
+            return self._grouped(sql, params, len(dims), dims)
+        select: list[str] = []
+        params = []
+        for dim in dims:
+            if dim == "day":
+                if segments is None:
+                    raise ValueError("grouping by day needs the time zone's day segments")
+                expr, expr_params = day_sql(segments)
+                select.append(expr)
+                params += expr_params
+            elif dim in DIMENSIONS:
+                select.append(DIMENSIONS[dim])
+            else:
+                raise ValueError(f"unknown dimension {dim!r}")
+        where, where_params = where_sql(flt)
+        columns = ", ".join([*select, TOTALS_SQL])
+        sql = f"SELECT {columns} FROM events{where}"
+        if dims:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
+        return self._grouped(sql, params + where_params, len(dims), dims)
+
+    def _grouped(
+        self, sql: str, params: list[Any], width: int, dims: Sequence[str]
+    ) -> list[GroupRow]:
+        with self._lock:
+            rows = self._conn.execute(sql, params).fetchall()
+        result = []
+        for row in rows:
+            totals = totals_from_row(row[width:])
+            if totals.events:
+                result.append(GroupRow(dict(zip(dims, row[:width])), totals))
+        return result
+
+    def unpriced_models(self, flt: EventFilter) -> list[str]:
+        table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
+        where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
+        joiner = " AND " if where else " WHERE "
+        sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
+        if table != "events":
+            sql += " AND events > 0"
+        with self._lock:
+            return sorted(row[0] for row in self._conn.execute(sql, params))
+
+    def iter_events(
+        self, flt: EventFilter | None = None, chunk: int = 5_000
+    ) -> Iterator[UsageEvent]:
+        """All matching events ordered by time, read in chunks (bounded memory)."""
+        where, params = where_sql(flt or EventFilter())
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts, id"
+        with self._lock:
+            cursor = self._conn.execute(sql, params)
+            rows = cursor.fetchmany(chunk)
+        while rows:
+            for row in rows:
+                yield event_from_row(row)
+            with self._lock:
+                rows = cursor.fetchmany(chunk)
+
+    def get_event(self, event_id: str) -> UsageEvent | None:
+        sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?"
+        with self._lock:
+            row = self._conn.execute(sql, (event_id,)).fetchone()
+        return None if row is None else event_from_row(row)
+
+    # -- scan cursors --------------------------------------------------------------------------
+
+    def scan_cursors(self) -> dict[str, ScanCursor]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT path, source, device, inode, size, mtime_ns, offset, carry, events, "
+                "malformed FROM scan_files"
+            ).fetchall()
+        cursors = {}
+        for row in rows:
+            carry = _json_decode(row[7]) if row[7] else None
+            cursors[row[0]] = ScanCursor(
+                path=row[0],
+                source=row[1],
+                device=row[2],
+                inode=row[3],
+                size=row[4],
+                mtime_ns=row[5],
+                offset=row[6],
+                carry=carry,
+                events=row[8],
+                malformed=row[9],
+            )
+        return cursors
+
+    def save_scan(self, events: Sequence[UsageEvent], cursors: Sequence[ScanCursor]) -> int:
+        """Write a scan's events and advance its cursors in ONE transaction: a crash never
+        leaves events without their cursor or a cursor past events not written."""
+        with paused_gc():
+            rows = [event_row(e) for e in events]
+        now = int(time.time())
+        try:
+            with self._transaction() as conn:
+                changed = _write_rows(conn, rows) if rows else 0
+                conn.executemany(
+                    "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
+                    "mtime_ns, offset, carry, events, malformed, scanned_at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [
+                        (
+                            c.path,
+                            c.source,
+                            c.device,
+                            c.inode,
+                            c.size,
+                            c.mtime_ns,
+                            c.offset,
+                            _json_encode(c.carry).decode() if c.carry else None,
+                            c.events,
+                            c.malformed,
+                            now,
+                        )
+                        for c in cursors
+                    ],
+                )
+                return changed
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+
+    # -- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._lock:
+            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))

@@ -1,0 +1,101 @@
+"""TokenCounts: what a normalizer hands back, in the ledger's token semantics."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, TypedDict
+
+from llmledger.events import TOKEN_FIELDS, UsageEvent, usd_to_nanos
+
+__all__ = ["TokenCounts", "TokenFields"]
+
+
+class TokenFields(TypedDict):
+    """The six token fields of a UsageEvent, by name."""
+
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    output_tokens: int
+    reasoning_tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class TokenCounts:
+    """Normalized usage of one call, with the semantics of ``UsageEvent``.
+
+    ``input_tokens`` is fresh input (no cache reads or writes), ``cache_write_tokens`` the
+    5-minute writes, ``cache_write_1h_tokens`` the 1-hour writes, ``output_tokens`` includes
+    ``reasoning_tokens``. ``reported_cost`` is a provider-reported USD cost (OpenRouter);
+    ``details`` holds JSON-friendly provider extras; ``estimated`` marks offline estimates.
+    """
+
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    reported_cost: Decimal | None = None
+    details: Mapping[str, Any] | None = field(default=None, hash=False, compare=True)
+    estimated: bool = False
+
+    def __post_init__(self) -> None:
+        for name in TOKEN_FIELDS:
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+                raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+        if self.reasoning_tokens > self.output_tokens:
+            raise ValueError("reasoning_tokens is part of output_tokens and cannot exceed it")
+        if self.reported_cost is not None and not (
+            isinstance(self.reported_cost, Decimal)
+            and self.reported_cost.is_finite()
+            and self.reported_cost >= 0
+        ):
+            raise ValueError(f"reported_cost must be a finite Decimal >= 0: {self.reported_cost!r}")
+
+    @property
+    def total_tokens(self) -> int:
+        """input + cache_read + cache_write + cache_write_1h + output (reasoning is inside)."""
+        return (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.cache_write_1h_tokens
+            + self.output_tokens
+        )
+
+    @property
+    def cache_creation_tokens(self) -> int:
+        """All cache writes, 5-minute + 1-hour."""
+        return self.cache_write_tokens + self.cache_write_1h_tokens
+
+    def token_fields(self) -> TokenFields:
+        """The six token fields by name, ready for ``UsageEvent(**…)`` or ``Ledger.record``."""
+        return TokenFields(
+            input_tokens=self.input_tokens,
+            cache_read_tokens=self.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens,
+            cache_write_1h_tokens=self.cache_write_1h_tokens,
+            output_tokens=self.output_tokens,
+            reasoning_tokens=self.reasoning_tokens,
+        )
+
+    def apply_to(self, event: UsageEvent) -> UsageEvent:
+        """Copy counts, ``estimated``, details and any reported cost onto ``event``; return it.
+
+        Details are merged over the event's own. A reported cost sets ``cost_nanos`` and
+        ``cost_status='reported'``; otherwise the event's cost fields are left alone.
+        """
+        for name in TOKEN_FIELDS:
+            setattr(event, name, getattr(self, name))
+        event.estimated = self.estimated
+        if self.details:
+            event.details = {**(event.details or {}), **self.details}
+        if self.reported_cost is not None:
+            event.cost_nanos = usd_to_nanos(self.reported_cost)
+            event.cost_status = "reported"
+        return event

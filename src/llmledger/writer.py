@@ -1,0 +1,139 @@
+"""The single background writer: events submitted from any thread become group commits.
+
+Callers on a request path (SDK capture, middleware, the gateway) must never wait on the
+database or fail because of it. They ``submit`` an event and go on; one thread drains the
+queue and writes everything waiting in one transaction. ``submit`` returns a Future that
+resolves once the event's transaction committed, so a caller that must know (the gateway,
+before it sends a response's last byte) can wait for exactly that.
+
+A failed write is never swallowed quietly: it is counted, logged at ERROR level, and set on
+the futures of the events it held.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import queue
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from llmledger.events import UsageEvent
+
+log = logging.getLogger("llmledger.writer")
+
+_MAX_BATCH = 2_000
+
+
+class _FlushMarker:
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+_Item = tuple[UsageEvent, "Future[None]"] | _FlushMarker | None
+
+
+class BackgroundWriter:
+    """Batches submitted events into group commits on one daemon thread."""
+
+    def __init__(
+        self,
+        write: Callable[[Sequence[UsageEvent]], object],
+        *,
+        name: str = "llmledger-writer",
+        max_batch: int = _MAX_BATCH,
+    ) -> None:
+        self._write = write
+        self._max_batch = max_batch
+        self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
+        self._closed = False
+        self.written = 0
+        self.failed = 0
+        self.last_error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+        # Interpreter exit flushes whatever is still queued.
+        atexit.register(_close_at_exit, weakref.ref(self))
+
+    def submit(self, event: UsageEvent) -> Future[None]:
+        """Queue one event; the Future resolves when it is committed (or fails)."""
+        future: Future[None] = Future()
+        if self._closed:
+            future.set_exception(RuntimeError("the ledger writer is closed"))
+            return future
+        self._queue.put((event, future))
+        return future
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted before this call is written; False on timeout."""
+        if not self._thread.is_alive():
+            return True
+        marker = _FlushMarker()
+        self._queue.put(marker)
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+    @property
+    def pending(self) -> int:
+        return self._queue.qsize()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            item = self._queue.get()
+            batch: list[tuple[UsageEvent, Future[None]]] = []
+            markers: list[_FlushMarker] = []
+            while True:
+                if item is None:
+                    stop = True
+                elif isinstance(item, _FlushMarker):
+                    markers.append(item)
+                else:
+                    batch.append(item)
+                if stop or len(batch) >= self._max_batch:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if batch:
+                self._commit(batch)
+            for marker in markers:
+                marker.done.set()
+
+    def _commit(self, batch: list[tuple[UsageEvent, Future[None]]]) -> None:
+        try:
+            self._write([event for event, _ in batch])
+        except BaseException as exc:
+            self.failed += len(batch)
+            self.last_error = exc
+            log.error(
+                "llmledger could not record %d usage event(s): %s (%d lost so far)",
+                len(batch),
+                exc,
+                self.failed,
+            )
+            for _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        self.written += len(batch)
+        for _, future in batch:
+            if not future.done():
+                future.set_result(None)
+
+
+def _close_at_exit(ref: weakref.ref[BackgroundWriter]) -> None:
+    writer = ref()
+    if writer is not None:
+        writer.close(timeout=10.0)

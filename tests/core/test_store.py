@@ -1,0 +1,127 @@
+"""The SQLite store: idempotent ids, migrations, one transaction per batch, foreign files."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+
+from llmledger import Ledger, UsageEvent
+from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
+from llmledger.pricing.book import PriceBook
+from llmledger.store import SQLiteStore, open_store
+
+T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
+
+
+def event(event_id: str, output: int = 10, **fields: object) -> UsageEvent:
+    return UsageEvent(
+        id=event_id, model="gpt-4o", ts=T0, input_tokens=100, output_tokens=output, **fields
+    )
+
+
+def test_fresh_store_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "l.db")
+    assert store.applied_migrations()[0].startswith("0001")
+    store.close()
+    conn = sqlite3.connect(tmp_path / "l.db")
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    names = [r[0] for r in conn.execute("SELECT name FROM _llmledger_migrations")]
+    assert names == sorted(names) and names
+
+
+def test_same_id_twice_is_stored_once(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "l.db")
+    store.write_events([event("a"), event("b")])
+    store.write_events([event("a"), event("a")])
+    assert store.count() == 2
+
+
+def test_same_id_keeps_the_larger_copy(tmp_path: Path) -> None:
+    # Streaming logs write growing copies of one message: the final (largest) one counts.
+    store = SQLiteStore(tmp_path / "l.db")
+    store.write_events([event("a", output=5)])
+    store.write_events([event("a", output=50)])
+    store.write_events([event("a", output=7)])
+    stored = store.get_event("a")
+    assert stored is not None and stored.output_tokens == 50
+    assert store.count() == 1
+
+
+def test_invalid_event_in_a_batch_writes_nothing(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "l.db")
+    bad = event("bad")
+    bad.input_tokens = -1
+    with pytest.raises(InvalidEventError):
+        store.write_events([event("ok1"), event("ok2"), bad])
+    assert store.count() == 0
+
+
+def test_reopening_keeps_events_and_does_not_reapply_migrations(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    first = SQLiteStore(path)
+    first.write_events([event("a")])
+    migrations = first.applied_migrations()
+    first.close()
+    again = SQLiteStore(path)
+    assert again.applied_migrations() == migrations
+    assert again.count() == 1
+
+
+def test_foreign_sqlite_database_is_refused_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "other.db"
+    conn = sqlite3.connect(path)
+    conn.execute("CREATE TABLE invoices (id INTEGER)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(NotALedgerError, match="not an llmledger"):
+        SQLiteStore(path)
+    tables = {r[0] for r in sqlite3.connect(path).execute("SELECT name FROM sqlite_master")}
+    assert tables == {"invoices"}
+
+
+def test_garbage_file_is_not_a_ledger(tmp_path: Path) -> None:
+    path = tmp_path / "garbage.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    before = path.read_bytes()
+    with pytest.raises(NotALedgerError):
+        SQLiteStore(path)
+    assert path.read_bytes() == before
+
+
+def test_ledger_from_a_newer_version_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    SQLiteStore(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO _llmledger_migrations VALUES ('9999_future', 0)")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer llmledger"):
+        SQLiteStore(path)
+
+
+def test_open_store_urls(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path / 'u.db'}")
+    assert store.path == tmp_path / "u.db"
+    with pytest.raises(StoreError):
+        open_store("mysql://nope")
+
+
+def test_unwritable_location_is_a_store_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(StoreError):
+        SQLiteStore(blocker / "sub" / "l.db")
+
+
+def test_costs_are_exact_integers_with_price_version(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.db", prices=PriceBook(), env={})
+    ledger.record_many([event(f"e{i}", output=1) for i in range(3)])
+    stored = ledger.get("e0")
+    assert stored is not None
+    # gpt-4o: 100 x $2.5/M + 1 x $10/M = $0.00026 = 260,000 nano-USD
+    assert stored.cost_nanos == 260_000
+    assert stored.cost_status == "computed"
+    assert stored.price_version == ledger.prices.version
