@@ -136,10 +136,10 @@ class Ledger:
 
     def record_many(self, events: Iterable[UsageEvent]) -> int:
         """Record many events in one transaction (all or nothing); returns rows written."""
-        batch = events if isinstance(events, list) else list(events)
-        self.prices.price_events(batch)
         per_model: dict[str, Totals] = {}
-        written = self.store.write_events(batch, per_model=per_model)
+        written = self.store.write_events(
+            events, per_model=per_model, prepare=self.prices.price_events
+        )
         self._remember(per_model)
         return written
 

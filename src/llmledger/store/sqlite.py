@@ -12,7 +12,7 @@ import itertools
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -293,20 +293,26 @@ class SQLiteStore:
         batch_size: int = 5_000,
         *,
         per_model: dict[str, Totals] | None = None,
+        prepare: Callable[[list[UsageEvent]], None] | None = None,
     ) -> int:
         """Record events in one transaction (all or nothing); returns rows written.
 
         Rows are built and validated in batches inside the transaction, so memory stays
-        bounded and an invalid event rolls back everything the call wrote. ``per_model``,
-        when given, receives the sums of what was written, per model.
+        bounded and an invalid event rolls back everything the call wrote. ``prepare`` (e.g.
+        pricing) runs on each batch first. ``per_model``, when given, receives the sums of what
+        was written, per model.
         """
         iterator = iter(events)
+
+        def batches() -> Iterator[list[Row]]:
+            while batch := list(itertools.islice(iterator, batch_size)):
+                if prepare is not None:
+                    prepare(batch)
+                yield [event_row(e) for e in batch]
+
         try:
             with self._transaction() as conn, paused_gc():
-                written = 0
-                while batch := [event_row(e) for e in itertools.islice(iterator, batch_size)]:
-                    written += _write_rows(conn, batch, per_model)
-                return written
+                return sum(_write_rows(conn, rows, per_model) for rows in batches())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
 
