@@ -70,6 +70,9 @@ class Row(NamedTuple):
     sums: tuple[int, ...]  # rollup sums (input, ..., events, estimated, failed), then ts
 
 
+_new_tuple = tuple.__new__
+
+
 def event_row(e: UsageEvent) -> Row:
     """The row for an event, validating it on the way."""
     i, cr, cw, cw1, o, r = (
@@ -157,7 +160,8 @@ def event_row(e: UsageEvent) -> Row:
     requests = e.requests
     key = (ts // HOUR_US, e.model, e.source, e.provider or "", e.cost_status)
     sums = (i, cr, cw, cw1, o, r, cost, requests, 1, mask >> 5 & 1, mask >> 16 & 1, ts)
-    return Row(e.id, i + cr + cw + cw1 + o, mask, values, key, sums)
+    # tuple.__new__ skips NamedTuple's Python-level __new__: half the cost, on the hot path.
+    return _new_tuple(Row, (e.id, i + cr + cw + cw1 + o, mask, values, key, sums))
 
 
 @lru_cache(maxsize=512)
