@@ -41,13 +41,13 @@ class JsonlReader:
         offset: int,
         pattern: re.Pattern[bytes],
         budget: int,
-        block_size: int = BLOCK_SIZE,
+        block_size: int | None = None,
     ) -> None:
         self.path = path
         self.start = offset
         self.pattern = pattern
         self.budget = max(budget, 1)
-        self.block_size = block_size
+        self.block_size = block_size or BLOCK_SIZE
         self.end_offset = offset
         self.complete = False
         self.oversized = 0
