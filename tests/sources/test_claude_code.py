@@ -176,3 +176,19 @@ def test_malformed_lines_are_skipped_and_counted(ledger: Ledger, isolated_home: 
 def test_parse_line_ids(line: dict[str, object], expected: str) -> None:
     record = claude_code.parse_line(json.dumps(line).encode(), "s", "p")
     assert record is not None and record.id == expected
+
+
+def test_sidechain_replay_in_a_later_batch_loses_too(
+    ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmledger.sources import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "BATCH_RECORDS", 1)  # one write per file
+    primary = claude_line("msg_1", "req_1", output=10, session="main")
+    replay = claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")
+    write_jsonl(project_dir(isolated_home) / "b-main.jsonl", [primary])
+    write_jsonl(project_dir(isolated_home) / "a-agent.jsonl", [replay])
+    run_scan(ledger, isolated_home)
+    event = ledger.get("claude:msg_1:req_1")
+    assert event is not None
+    assert (event.output_tokens, event.session_id) == (10, "main")

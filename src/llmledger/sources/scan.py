@@ -98,10 +98,16 @@ class _Writer:
         self.records: dict[str, dict[str, Record]] = {}
         self.count = 0
         self.cursors: list[ScanCursor] = []
+        # Rank of every id written by an earlier batch of this scan: a copy that loses to it
+        # (e.g. a sidechain replay of a call already written) is not written again.
+        self.written_rank: dict[str, int] = {}
 
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
         bucket = self.records.setdefault(source, {})
         before = len(bucket)
+        if self.written_rank:
+            ranks = self.written_rank
+            records = [r for r in records if r.rank >= ranks.get(r.id, -1)]
         keep_best(records, bucket)
         self.count += len(bucket) - before
         self.cursors.append(cursor)
@@ -116,6 +122,9 @@ class _Writer:
             for source, bucket in self.records.items()
             for record in bucket.values()
         ]
+        for bucket in self.records.values():
+            for record in bucket.values():
+                self.written_rank[record.id] = record.rank
         if events:
             self.ledger.prices.price_events(events)
         self.result.written += self.ledger.store.save_scan(events, self.cursors)
