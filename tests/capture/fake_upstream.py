@@ -92,13 +92,19 @@ class FakeUpstream:
     def respond(self, request: Request) -> Reply:
         with self._lock:
             self.requests.append(request)
+            fn = self._find(request)
+        # Responders run outside the lock: they may wait for other requests (a barrier).
+        if fn is None:
+            return Reply(json={"error": {"message": f"no route for {request.path}"}}, status=404)
+        return fn(request)
+
+    def _find(self, request: Request) -> Responder | None:
+        path_only = request.path.split("?")[0]
+        for wanted in (request.model, None):
             for (path, model), fn in self._routes.items():
-                if request.path.split("?")[0].endswith(path) and model == request.model:
-                    return fn(request)
-            for (path, model), fn in self._routes.items():
-                if request.path.split("?")[0].endswith(path) and model is None:
-                    return fn(request)
-        return Reply(json={"error": {"message": f"no route for {request.path}"}}, status=404)
+                if path_only.endswith(path) and model == wanted:
+                    return fn
+        return None
 
 
 class _Server(ThreadingHTTPServer):

@@ -46,7 +46,7 @@ def test_chat_completion_with_cached_and_reasoning_tokens(
 
     assert reply.choices[0].message.content == "Hello there!"
     event = only(ledger)
-    assert event.id == f"sdk:{reply.id}"
+    assert event.id == f"call:{reply.id}"
     assert (event.source, event.provider, event.model) == ("sdk", "openai", "gpt-4o")
     assert tokens(event) == {
         "input": 27,  # 125 prompt - 98 cached
@@ -83,7 +83,7 @@ def test_stream_gets_usage_chunk_injected_and_hidden(
     assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello there!"
     assert upstream.requests[-1].body["stream_options"] == {"include_usage": True}
     event = only(ledger)
-    assert event.id == f"sdk:{chunks[0].id}"
+    assert event.id == f"call:{chunks[0].id}"
     assert tokens(event)["input"] == 27 and tokens(event)["output"] == 48
     assert event.cache_read_tokens == 98 and event.reasoning_tokens == 16
     assert event.user_id == "u2" and not event.estimated and event.success
@@ -192,7 +192,7 @@ def test_responses_api_json_and_terminal_events(
         list(client.responses.create(model="gpt-5", input="Say hello", stream=True))
 
     events = recorded(ledger)
-    assert events[0].id == f"sdk:{response.id}"
+    assert events[0].id == f"call:{response.id}"
     assert len(events) == 4
     for event in events:
         assert tokens(event) == {
@@ -327,7 +327,7 @@ def test_raw_response_is_recorded_when_parsed(
     completion = raw.parse()
     assert completion.usage is not None
     event = only(ledger)
-    assert event.id == f"sdk:{completion.id}" and event.total_tokens == 173
+    assert event.id == f"call:{completion.id}" and event.total_tokens == 173
 
     raw_stream = client.chat.completions.with_raw_response.create(
         model="gpt-4o", messages=MESSAGES, stream=True

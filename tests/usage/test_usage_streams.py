@@ -481,7 +481,13 @@ def test_partial_usage_larger_than_the_estimate_is_kept() -> None:
     stream.feed(ANTHROPIC_EVENTS[0])
     stream.feed(ANTHROPIC_EVENTS[8])  # message_delta: output_tokens 40, no stop reason
     assert not stream.finished
-    assert stream.usage_or_estimate() is stream.usage
+    assert stream.usage is not None
+    estimate = stream.usage_or_estimate()
+    # The reported 40 beats the estimate of no text, but the stream never finished: flagged.
+    assert estimate.output_tokens == stream.usage.output_tokens == 40
+    assert estimate.input_tokens == stream.usage.input_tokens
+    assert estimate.estimated and not stream.usage.estimated
+    assert estimate.details is not None and estimate.details["reported_output_tokens"] == 40
 
 
 # --- Responses API --------------------------------------------------------------------------

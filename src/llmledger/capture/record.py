@@ -98,6 +98,15 @@ class Sink:
                 _dropped(event, exc)
 
 
+def event_id(source: str, response_id: str | None) -> str:
+    """The ledger key of a captured call: ``call:<provider response id>`` whichever capture
+    path saw it (an app metered by both ``instrument`` and the middleware records the call
+    once), else a fresh ``<source>:<uuid>``."""
+    if response_id:
+        return f"call:{response_id}"
+    return f"{source}:{uuid.uuid4().hex}"
+
+
 def build_event(
     *,
     source: str,
@@ -114,7 +123,7 @@ def build_event(
     """The UsageEvent of one call (pure apart from the id and timestamp it mints)."""
     event = UsageEvent(
         model=model or spec.model or "unknown",
-        id=f"{source}:{response_id or uuid.uuid4().hex}",
+        id=event_id(source, response_id),
         source=source,
         provider=spec.provider,
         latency_ms=round(latency_ms, 3),
@@ -273,11 +282,12 @@ class StreamRecorder(CallRecorder):
             self.first_at = perf_counter()
         self.deferred.add(chunk)
 
-    def response_closed(self) -> None:
-        """The HTTP response was closed: outside the SDK's own iteration that is the caller
-        closing the stream early."""
+    def response_closed(self, *, by_sdk: bool = False) -> None:
+        """The HTTP response was closed. Inside the SDK's own iteration that is the end of
+        the stream (recorded by the iterator); otherwise the caller closed the stream early,
+        or (``by_sdk``: the SDK's generator cleaning up as it is collected) abandoned it."""
         if not self.iterating:
-            self.finish("closed")
+            self.finish("abandoned" if by_sdk else "closed")
 
     def finish(self, end: str, error: BaseException | None = None) -> None:
         if not self._claim():

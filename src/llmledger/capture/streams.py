@@ -7,7 +7,8 @@ the recording, exactly once:
 
 * the iterator is exhausted (``complete``) or raises (``error``: cut by the network);
 * the HTTP response is closed by the app or a helper (``stream.close()``, leaving ``with``) while
-  not inside the SDK's own iteration (``closed``);
+  not inside the SDK's own iteration (``closed``), or by the SDK's generator cleanup when the
+  stream is collected (``abandoned``);
 * the stream object is garbage collected, or still alive at interpreter exit (``abandoned``).
 """
 
@@ -85,7 +86,8 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
-    stream._iterator = _iterate(stream._iterator, rec)
+    inner = stream._iterator
+    stream._iterator = _iterate(inner, rec)
     response = stream.response
     close: Callable[[], None] = response.close
 
@@ -93,7 +95,9 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
         try:
             close()
         finally:
-            rec.response_closed()
+            # The SDK's own generator closes the response in its cleanup when it is
+            # collected: that stream was abandoned, not closed by the app.
+            rec.response_closed(by_sdk=getattr(inner, "gi_running", False) is True)
 
     response.close = close_and_record
     _track(stream, rec)
@@ -105,15 +109,17 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
-    stream._iterator = _aiterate(stream._iterator, rec)
+    inner = stream._iterator
+    stream._iterator = _aiterate(inner, rec)
     response = stream.response
     aclose: Callable[[], Awaitable[None]] = response.aclose
 
     async def aclose_and_record() -> None:
+        by_sdk = getattr(inner, "ag_running", False) is True  # see watch_stream
         try:
             await aclose()
         finally:
-            rec.response_closed()
+            rec.response_closed(by_sdk=by_sdk)
 
     response.aclose = aclose_and_record
     _track(stream, rec)

@@ -135,7 +135,8 @@ class StreamAccumulator:
         With no usage at all, output is estimated from the text seen and ``input_tokens``
         comes from the caller (e.g. ``estimate_messages_tokens`` of the request). With partial
         usage (an Anthropic stream cut after ``message_start``), the reported input side is
-        kept and output is the larger of the reported and the estimated count.
+        kept, output is the larger of the reported and the estimated count, and the result is
+        flagged ``estimated``.
         """
         reported = self._usage
         if reported is not None and self.finished:
@@ -148,15 +149,20 @@ class StreamAccumulator:
                 estimated=True,
                 details={"estimator": tokenizer_name()},
             )
-        if output <= reported.output_tokens:
-            return reported
+        # The stream never reached its final usage: what came is partial (Anthropic's
+        # ``message_start`` says output 1), so the result is flagged even when the reported
+        # output is the larger number.
         details = {
             **(reported.details or {}),
             "estimator": tokenizer_name(),
             "reported_output_tokens": reported.output_tokens,
         }
         return replace(
-            reported, output_tokens=output, reported_cost=None, estimated=True, details=details
+            reported,
+            output_tokens=max(output, reported.output_tokens),
+            reported_cost=None,
+            estimated=True,
+            details=details,
         )
 
     @staticmethod
