@@ -123,7 +123,7 @@ class Fingerprint:
     mtime_ns: int
 
 
-def fingerprint(path: Path) -> Fingerprint:
+def fingerprint(path: str | Path) -> Fingerprint:
     """``os.stat`` of a file; raises OSError when it is gone or unreadable."""
     st = os.stat(path)
     return Fingerprint(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
@@ -134,7 +134,7 @@ class SourceFile:
     """One file a source reads."""
 
     source: str
-    path: Path
+    path: str
     kind: FileKind
 
 
@@ -169,7 +169,7 @@ class Source(Protocol):
         about ``budget`` bytes. Raises OSError when the file cannot be read."""
         ...
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         """The file's identity and state (databases fold in their write-ahead log)."""
         ...
 

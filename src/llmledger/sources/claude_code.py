@@ -19,6 +19,7 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import (
+    PRIMARY_BONUS,
     FileParse,
     Fingerprint,
     Record,
@@ -26,7 +27,6 @@ from llmledger.sources.base import (
     fingerprint,
     home_dir,
     keep_best,
-    ranked,
     xdg_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -146,22 +146,28 @@ def record_from_entry(
                 details["web_fetch_requests"] = fetches
     context = outer if outer is not None else entry
     sidechain = bool(entry.isSidechain) or bool(outer is not None and outer.isSidechain)
-    record = Record(
-        id=record_id,
-        ts=ts,
-        model=model,
-        provider=PROVIDER,
-        input_tokens=_n(usage.input_tokens),
-        cache_read_tokens=_n(usage.cache_read_input_tokens),
-        cache_write_tokens=cache_total - cache_1h,
-        cache_write_1h_tokens=cache_1h,
-        output_tokens=output,
-        reasoning_tokens=reasoning,
-        session_id=entry.sessionId or context.sessionId or session,
-        project=entry.cwd or context.cwd or project,
-        details=details,
+    fresh = _n(usage.input_tokens)
+    cache_read = _n(usage.cache_read_input_tokens)
+    # The dedup rank (see base.ranked), computed here: this runs once per usage line.
+    rank = fresh + cache_read + cache_total + output + (0 if sidechain else PRIMARY_BONUS)
+    return Record(
+        record_id,
+        ts,
+        model,
+        PROVIDER,
+        fresh,
+        cache_read,
+        cache_total - cache_1h,
+        cache_1h,
+        output,
+        reasoning,
+        entry.sessionId or context.sessionId or session,
+        entry.cwd or context.cwd or project,
+        1,
+        details,
+        None,
+        rank,
     )
-    return ranked(record, primary=not sidechain)
 
 
 def parse_line(line: bytes, session: str | None, project: str | None) -> Record | None:
@@ -252,7 +258,7 @@ class ClaudeCode:
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         return fingerprint(path)
 
 

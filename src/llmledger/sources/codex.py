@@ -12,6 +12,7 @@ and running total), never from the file: a replayed event has the id of the orig
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator, Mapping
 from datetime import datetime
@@ -236,10 +237,10 @@ class Codex:
         sessions, archived = self.roots(env)
         names: set[str] = set()
         for path in walk_files(sessions, _is_rollout):
-            names.add(path.name)
+            names.add(os.path.basename(path))
             yield SourceFile(NAME, path, "jsonl")
         for path in walk_files(archived, _is_rollout):
-            if path.name not in names:
+            if os.path.basename(path) not in names:
                 yield SourceFile(NAME, path, "jsonl")
 
     def parse(
@@ -247,7 +248,7 @@ class Codex:
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         return fingerprint(path)
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import (
+    FileKind,
     FileParse,
     Fingerprint,
     Record,
@@ -246,14 +247,15 @@ class GeminiCli:
                 continue
             for project in projects:
                 for path in walk_files(project / "chats", _is_chat, max_depth=2):
-                    yield SourceFile(NAME, path, "jsonl" if path.suffix == ".jsonl" else "document")
+                    kind: FileKind = "jsonl" if path.endswith(".jsonl") else "document"
+                    yield SourceFile(NAME, path, kind)
 
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         return fingerprint(path)
 
 

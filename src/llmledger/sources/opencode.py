@@ -210,7 +210,7 @@ class OpenCode:
             names = []
         for name in names:
             if _is_database(name) and (base / name).is_file():
-                yield SourceFile(NAME, base / name, "sqlite")
+                yield SourceFile(NAME, str(base / name), "sqlite")
         accept = lambda name: name.startswith("msg_") and name.endswith(".json")  # noqa: E731
         for path in walk_files(legacy, accept, max_depth=2):
             yield SourceFile(NAME, path, "document")
@@ -220,10 +220,10 @@ class OpenCode:
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         """A database's state includes its write-ahead log, where recent writes sit."""
         main = fingerprint(path)
-        if path.suffix != ".db":
+        if not path.endswith(".db"):
             return main
         try:
             wal = os.stat(f"{path}-wal")

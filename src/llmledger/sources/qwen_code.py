@@ -157,7 +157,7 @@ class QwenCode:
                 continue
             for project in projects:
                 for path in walk_files(project / "chats", _is_chat, max_depth=2):
-                    if path.suffix == ".jsonl":
+                    if path.endswith(".jsonl"):
                         yield SourceFile(NAME, path, "jsonl")
                     else:
                         yield SourceFile(NAME, path, "document")
@@ -167,7 +167,7 @@ class QwenCode:
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         return fingerprint(path)
 
 

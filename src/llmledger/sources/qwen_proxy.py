@@ -112,14 +112,14 @@ class QwenProxy:
     def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
         for path in self.roots(env):
             if path.is_file():
-                yield SourceFile(NAME, path, "document")
+                yield SourceFile(NAME, str(path), "document")
 
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_file(path, offset, carry, budget)
 
-    def fingerprint(self, path: Path) -> Fingerprint:
+    def fingerprint(self, path: str) -> Fingerprint:
         return fingerprint(path)
 
 

@@ -13,20 +13,21 @@ past events that were not written (the next scan reads those bytes again; ids ma
 
 from __future__ import annotations
 
-import multiprocessing
+import gc
 import os
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmledger.sources import registry
 from llmledger.sources.base import Fingerprint, Record, SourceFile, keep_best, to_event
 from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
 from llmledger.sources.work import Outcome, Task, run_task, run_tasks
 from llmledger.store.sqlite import ScanCursor
+
+if TYPE_CHECKING:  # the pool is imported only when a scan needs it (fast warm runs)
+    from concurrent.futures import Future, ProcessPoolExecutor
 
 # Below this much to read, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
@@ -81,7 +82,7 @@ class _Pending:
 
     def task(self, offset: int, carry: dict[str, Any] | None, check: str | None) -> Task:
         return Task(
-            self.file.source, str(self.file.path), self.file.kind, offset, carry, check, PART_BYTES
+            self.file.source, self.file.path, self.file.kind, offset, carry, check, PART_BYTES
         )
 
     @property
@@ -143,7 +144,7 @@ def _plan(
     for source in sources:
         summary = result.sources.setdefault(source.name, SourceSummary())
         for file in source.discover(env):
-            key = str(file.path)
+            key = file.path
             if key in seen:
                 continue
             seen.add(key)
@@ -182,6 +183,10 @@ def _groups(items: list[_Pending]) -> Iterator[list[_Pending]]:
 
 
 def _pool(workers: int) -> ProcessPoolExecutor:
+    import multiprocessing
+    import threading
+    from concurrent.futures import ProcessPoolExecutor
+
     methods = multiprocessing.get_all_start_methods()
     # fork is the fastest start and safe while this process runs no other thread.
     if "fork" in methods and threading.active_count() == 1:
@@ -253,9 +258,13 @@ def _run_serial(run: _Run, items: list[_Pending]) -> None:
 
 
 def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
-    by_path = {str(item.file.path): item for item in items}
+    from concurrent.futures import FIRST_COMPLETED, wait
+
+    by_path = {item.file.path: item for item in items}
     groups = iter(list(_groups(items)))
-    window = workers * 2  # groups in flight: bounds the memory parsed results can take
+    # Groups in flight: enough to keep the workers busy while this process writes a batch,
+    # few enough to bound the memory that parsed results waiting here can take.
+    window = workers * 4
     with _pool(workers) as pool:
         running: set[Future[list[Outcome]]] = set()
 
@@ -275,7 +284,7 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
             for future in finished:
                 running.discard(future)
                 for outcome in future.result():
-                    follow = run.settle(by_path[outcome.task.path], outcome)
+                    follow = run.settle(by_path[outcome.task.path], outcome.unpack())
                     if follow is not None:
                         submit([follow])
             refill()
@@ -308,11 +317,19 @@ def scan(
     run = _Run(ledger, result, progress)
     run.total = sum(item.to_read for item in items)
     workers = default_workers() if workers is None else max(workers, 1)
-    if workers > 1 and len(items) > 1 and run.total >= PARALLEL_MIN_BYTES:
-        result.workers = min(workers, len(items))
-        _run_parallel(run, items, result.workers)
-    else:
-        _run_serial(run, items)
-    run.writer.flush()
+    # Parsed records are plain tuples without cycles: the cyclic collector would only walk
+    # them again and again on a big scan.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        if workers > 1 and len(items) > 1 and run.total >= PARALLEL_MIN_BYTES:
+            result.workers = min(workers, len(items))
+            _run_parallel(run, items, result.workers)
+        else:
+            _run_serial(run, items)
+        run.writer.flush()
+    finally:
+        if collecting:
+            gc.enable()
     result.seconds = time.perf_counter() - started
     return result

@@ -13,8 +13,9 @@ def walk_files(
     *,
     max_depth: int = 8,
     skip_dir: Callable[[str], bool] | None = None,
-) -> Iterator[Path]:
-    """Files under ``root`` whose name passes ``accept``, depth-first, sorted per directory.
+) -> Iterator[str]:
+    """Paths (str: cheap) of the files under ``root`` whose name passes ``accept``, depth-first,
+    sorted per directory.
 
     Symlinked directories are not followed (no cycles); unreadable directories are skipped.
     """
@@ -32,7 +33,7 @@ def walk_files(
                     if depth < max_depth and not (skip_dir and skip_dir(entry.name)):
                         stack.append((entry.path, depth + 1))
                 elif accept(entry.name) and entry.is_file():
-                    yield Path(entry.path)
+                    yield entry.path
             except OSError:
                 continue
 

@@ -7,15 +7,21 @@ file is skipped and counted, the scan goes on, and none of that file's events ar
 
 from __future__ import annotations
 
+import gc
 import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileKind, FileParse
+import msgspec
+
+from llmledger.sources.base import FileKind, FileParse, Record
 from llmledger.sources.cursors import CHECK_BYTES
 from llmledger.sources.registry import get_source
+
+_encode_records = msgspec.msgpack.Encoder().encode
+_decode_records = msgspec.msgpack.Decoder(list[Record]).decode
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,21 @@ class Outcome:
     check: str | None = None  # hex of the bytes just before ``parsed.end_offset``
     restarted: bool = False  # the bytes before the offset changed: read from the start
     error: str | None = None
+    packed: bytes | None = None  # ``parsed.records`` as MessagePack, between processes
+
+    def pack(self) -> Outcome:
+        """Move the records into ``packed``: MessagePack crosses a process boundary about
+        ten times cheaper than pickled named tuples."""
+        if self.parsed is not None and self.parsed.records:
+            self.packed = _encode_records(self.parsed.records)
+            self.parsed.records = []
+        return self
+
+    def unpack(self) -> Outcome:
+        if self.packed is not None and self.parsed is not None:
+            self.parsed.records = _decode_records(self.packed)
+            self.packed = None
+        return self
 
 
 def _bytes_before(path: str, offset: int) -> bytes | None:
@@ -82,5 +103,11 @@ def run_task(task: Task) -> Outcome:
 
 
 def run_tasks(tasks: list[Task]) -> list[Outcome]:
-    """A group of tasks (what a worker process is handed at once)."""
-    return [run_task(task) for task in tasks]
+    """A group of tasks (what a worker process is handed at once), results packed."""
+    collecting = gc.isenabled()
+    gc.disable()  # parsers build many small acyclic objects
+    try:
+        return [run_task(task).pack() for task in tasks]
+    finally:
+        if collecting:
+            gc.enable()
