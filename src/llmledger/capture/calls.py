@@ -16,6 +16,7 @@ __all__ = [
     "API_PATHS",
     "Api",
     "CallSpec",
+    "api_of",
     "estimate_input_tokens",
     "is_usage_option_rejection",
     "needs_usage_option",
@@ -23,7 +24,7 @@ __all__ = [
     "with_usage_option",
 ]
 
-Api = Literal["chat", "completions", "responses", "embeddings", "messages"]
+Api = Literal["chat", "completions", "responses", "embeddings", "messages", "generate_content"]
 
 # The SDK request path of each metered API (the path handed to the resource's ``_post``).
 API_PATHS: dict[str, Api] = {
@@ -40,6 +41,7 @@ _SHAPES: dict[Api, UsageShape] = {
     "responses": "openai_responses",
     "embeddings": "openai_chat",
     "messages": "anthropic",
+    "generate_content": "gemini",
 }
 
 # APIs whose streams carry usage only when asked with ``stream_options.include_usage``.
@@ -48,6 +50,19 @@ _USAGE_OPTION_APIS = frozenset({"chat", "completions"})
 
 def shape_of(api: Api) -> UsageShape:
     return _SHAPES[api]
+
+
+_APIS: dict[UsageShape, Api] = {
+    "openai_chat": "chat",
+    "openai_responses": "responses",
+    "anthropic": "messages",
+    "gemini": "generate_content",
+}
+
+
+def api_of(shape: UsageShape) -> Api:
+    """The API a payload of ``shape`` most likely answered (for reading its request)."""
+    return _APIS[shape]
 
 
 @dataclass(slots=True)
@@ -142,6 +157,21 @@ def _input_tokens(value: object, model: str | None) -> int:
     return total
 
 
+def _gemini_tokens(value: object, model: str | None) -> int:
+    """Gemini ``contents`` (or one Content): the text of every part."""
+    value = _given(value)
+    contents = [value] if isinstance(value, Mapping) else value
+    if not isinstance(contents, (list, tuple)):
+        return 0
+    total = 0
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, Mapping) else None
+        for part in parts if isinstance(parts, (list, tuple)) else ():
+            text = part.get("text") if isinstance(part, Mapping) else None
+            total += estimate_tokens(text, model) if isinstance(text, str) else 0
+    return total
+
+
 def estimate_input_tokens(spec: CallSpec) -> int:
     """Offline estimate of the tokens the request sent (messages, system, tools); 0 if the
     body cannot be read. Used only when the provider reported no usage."""
@@ -151,6 +181,10 @@ def estimate_input_tokens(spec: CallSpec) -> int:
             return _input_tokens(body.get("prompt"), model)
         if spec.api == "embeddings":
             return _input_tokens(body.get("input"), model)
+        if spec.api == "generate_content":
+            return _gemini_tokens(body.get("contents"), model) + _gemini_tokens(
+                body.get("systemInstruction") or body.get("system_instruction"), model
+            )
         if spec.api == "responses":
             prompt = _input_tokens(body.get("input"), model)
             prompt += _input_tokens(body.get("instructions"), model)
