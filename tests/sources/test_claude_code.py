@@ -181,9 +181,9 @@ def test_parse_line_ids(line: dict[str, object], expected: str) -> None:
 def test_sidechain_replay_in_a_later_batch_loses_too(
     ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmledger.sources import scan as scan_module
+    from llmledger.sources import ingest
 
-    monkeypatch.setattr(scan_module, "BATCH_RECORDS", 1)  # one write per file
+    monkeypatch.setattr(ingest, "BATCH_RECORDS", 1)  # one write per file
     primary = claude_line("msg_1", "req_1", output=10, session="main")
     replay = claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")
     write_jsonl(project_dir(isolated_home) / "b-main.jsonl", [primary])

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmledger.sources import registry
-from llmledger.sources.base import Fingerprint, Record, SourceFile, keep_best, to_event
+from llmledger.sources.base import Fingerprint, SourceFile
 from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
+from llmledger.sources.ingest import BatchWriter
 from llmledger.sources.work import Outcome, Task, run_task, run_tasks
 from llmledger.store.sqlite import ScanCursor
 
@@ -36,8 +37,6 @@ PART_BYTES = 64 * 1024 * 1024
 # Files handed to a worker at once, up to this many bytes or files.
 GROUP_BYTES = 6 * 1024 * 1024
 GROUP_FILES = 64
-# Records written per transaction.
-BATCH_RECORDS = 25_000
 
 ProgressFn = Callable[[int, int], None]  # (bytes read so far, bytes to read)
 
@@ -88,48 +87,6 @@ class _Pending:
     @property
     def to_read(self) -> int:
         return max(self.fp.size - self.plan.offset, 0)
-
-
-class _Writer:
-    """Collects parsed records and cursors; writes them to the ledger in batches."""
-
-    def __init__(self, ledger: Any, result: ScanResult) -> None:
-        self.ledger = ledger
-        self.result = result
-        self.records: dict[str, dict[str, Record]] = {}
-        self.count = 0
-        self.cursors: list[ScanCursor] = []
-        # Rank of every id written by an earlier batch of this scan: a copy that loses to it
-        # (e.g. a sidechain replay of a call already written) is not written again.
-        self.written_rank: dict[str, int] = {}
-
-    def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
-        bucket = self.records.setdefault(source, {})
-        before = len(bucket)
-        if self.written_rank:
-            ranks = self.written_rank
-            records = [r for r in records if r.rank >= ranks.get(r.id, -1)]
-        keep_best(records, bucket)
-        self.count += len(bucket) - before
-        self.cursors.append(cursor)
-        if self.count >= BATCH_RECORDS:
-            self.flush()
-
-    def flush(self) -> None:
-        if not self.cursors:
-            return
-        events = [
-            to_event(record, source)
-            for source, bucket in self.records.items()
-            for record in bucket.values()
-        ]
-        for bucket in self.records.values():
-            for record in bucket.values():
-                self.written_rank[record.id] = record.rank
-        if events:
-            self.ledger.prices.price_events(events)
-        self.result.written += self.ledger.store.save_scan(events, self.cursors)
-        self.records, self.count, self.cursors = {}, 0, []
 
 
 def _plan(
@@ -200,7 +157,7 @@ class _Run:
     """One scan's bookkeeping: what each outcome means for the ledger and the progress bar."""
 
     def __init__(self, ledger: Any, result: ScanResult, progress: ProgressFn | None) -> None:
-        self.writer = _Writer(ledger, result)
+        self.writer = BatchWriter(ledger)
         self.result = result
         self.progress = progress
         self.total = 0
@@ -327,7 +284,8 @@ def scan(
             _run_parallel(run, items, result.workers)
         else:
             _run_serial(run, items)
-        run.writer.flush()
+        run.writer.close()
+        result.written = run.writer.written
     finally:
         if collecting:
             gc.enable()

@@ -1,0 +1,262 @@
+"""Benchmark: cold and warm ``llmledger --json`` on a generated agent-log corpus, side by side
+with ccusage on the same files.
+
+    python benchmarks/bench_scan.py [--out DIR] [--runs 3] [--no-ccusage]
+
+Builds (or reuses) the corpus of ``agent_corpus.py`` (default size: 1,000 Claude Code session
+files with 100,000 assistant messages, plus Codex, Gemini CLI and OpenCode logs), then times:
+
+* cold: ``llmledger --json`` into an empty ledger (scan everything + daily report);
+* warm: the same command again, nothing new to read;
+* peak memory: the largest summed RSS of the whole process tree (workers included), sampled;
+* ccusage: ``npx -y ccusage@20.0.24 daily --json --offline`` with HOME and CLAUDE_CONFIG_DIR
+  pointing at the corpus (skipped when npx is missing or fails);
+
+and compares the per-agent totals of both tools with the generator's exact expected totals.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from agent_corpus import generate
+from corpus_common import Spec
+
+CCUSAGE = ["npx", "-y", "ccusage@20.0.24"]
+FIELDS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens", "totalTokens")
+
+
+class TreeMemory:
+    """Samples the summed RSS of a process and all its descendants (Linux /proc)."""
+
+    def __init__(self, pid: int, interval: float = 0.01) -> None:
+        self.pid, self.interval = pid, interval
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _tree_rss(self) -> int:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+                parents[int(entry)] = int(fields[1])
+            except (OSError, IndexError, ValueError):
+                continue
+        tree, frontier = {self.pid}, [self.pid]
+        while frontier:
+            parent = frontier.pop()
+            for child, ppid in parents.items():
+                if ppid == parent and child not in tree:
+                    tree.add(child)
+                    frontier.append(child)
+        total = 0
+        for pid in tree:
+            try:
+                with open(f"/proc/{pid}/statm", "rb") as handle:
+                    total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self._tree_rss())
+            self._stop.wait(self.interval)
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall seconds, peak tree RSS (bytes) and stdout of one command."""
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    memory = TreeMemory(process.pid)
+    out, err = process.communicate()
+    wall = time.perf_counter() - started
+    peak = memory.stop()
+    if process.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {err.strip()[-500:]}")
+    return wall, peak, out
+
+
+def llmledger_argv() -> list[str]:
+    script = shutil.which("llmledger")
+    return [script] if script else [sys.executable, "-m", "llmledger.cli.main"]
+
+
+def build_corpus(out: Path, spec: Spec) -> dict[str, Any]:
+    expected_path = out / "expected.json"
+    if expected_path.is_file():
+        expected: dict[str, Any] = json.loads(expected_path.read_text())
+        if expected.get("spec") == spec.__dict__:
+            print(f"reusing the corpus in {out}")
+            return expected
+        shutil.rmtree(out / "home", ignore_errors=True)
+    started = time.perf_counter()
+    generate(out, spec)
+    print(f"wrote the corpus in {time.perf_counter() - started:.1f} s")
+    result: dict[str, Any] = json.loads(expected_path.read_text())
+    return result
+
+
+def corpus_size(home: Path) -> tuple[int, int]:
+    files = size = 0
+    for root, _, names in os.walk(home):
+        for name in names:
+            files += 1
+            size += os.path.getsize(os.path.join(root, name))
+    return files, size
+
+
+def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
+    """The same agent locations for both tools: the corpus HOME, and both Claude Code config
+    dirs (``~/.claude`` and ``~/.config/claude``) named in CLAUDE_CONFIG_DIR."""
+    env = {k: v for k, v in os.environ.items() if k != "CODEX_HOME"}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), TZ="UTC")
+    env["CLAUDE_CONFIG_DIR"] = f"{home / '.claude'},{home / '.config' / 'claude'}"
+    for name in ("XDG_CONFIG_HOME", "LLMLEDGER_DB", "LLMLEDGER_CONFIG"):
+        env.pop(name, None)
+    if ledger_home is not None:
+        env["LLMLEDGER_HOME"] = str(ledger_home)
+    return env
+
+
+def run_llmledger(home: Path, runs: int) -> dict[str, Any]:
+    cold, warm, peaks = [], [], []
+    output = ""
+    for _ in range(runs):
+        with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
+            env = agent_env(home, Path(ledger_home))
+            wall, peak, output = timed([*llmledger_argv(), "--json"], env)
+            cold.append(wall)
+            peaks.append(peak)
+            for _ in range(3):
+                wall, peak, _ = timed([*llmledger_argv(), "--json"], env)
+                warm.append(wall)
+                peaks.append(peak)
+    return {"cold": cold, "warm": warm, "peak": max(peaks), "output": json.loads(output)}
+
+
+def per_agent_llmledger(home: Path) -> dict[str, dict[str, int]]:
+    totals = {}
+    with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
+        env = agent_env(home, Path(ledger_home))
+        for agent, flag in (("claude-code", "--claude"), ("codex", "--codex")):
+            _, _, out = timed([*llmledger_argv(), "daily", "--json", "--tz", "UTC", flag], env)
+            totals[agent] = {f: json.loads(out)["totals"][f] for f in FIELDS}
+    return totals
+
+
+def run_ccusage(home: Path, runs: int) -> dict[str, Any] | None:
+    if shutil.which("npx") is None:
+        print("ccusage: skipped (npx is not installed)")
+        return None
+    env = agent_env(home)
+    try:  # fetch the package once, untimed
+        subprocess.run(
+            [*CCUSAGE, "--version"], env=env, capture_output=True, check=True, timeout=600
+        )
+        walls, peaks, output = [], [], ""
+        for _ in range(runs):
+            wall, peak, output = timed([*CCUSAGE, "daily", "--json", "--offline"], env)
+            walls.append(wall)
+            peaks.append(peak)
+        totals = {}
+        for agent, command in (("claude-code", "claude"), ("codex", "codex")):
+            argv = [*CCUSAGE, command, "daily", "--json", "--offline", "-z", "UTC"]
+            _, _, out = timed(argv, env)
+            totals[agent] = {f: json.loads(out)["totals"].get(f, 0) for f in FIELDS}
+    except (OSError, RuntimeError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+        print(f"ccusage: skipped ({exc})")
+        return None
+    return {"wall": walls, "peak": max(peaks), "output": json.loads(output), "agents": totals}
+
+
+def truth(expected: dict[str, Any]) -> dict[str, dict[str, int]]:
+    result = {}
+    for agent in ("claude-code", "codex"):
+        t = expected["by_zone"]["UTC"][agent]["all_days"]
+        result[agent] = {
+            "inputTokens": t["input"],
+            "outputTokens": t["output"],
+            "cacheCreationTokens": t["cache_write"],
+            "cacheReadTokens": t["cache_read"],
+            "totalTokens": t["total"],
+        }
+    return result
+
+
+def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any] | None) -> None:
+    cold, warm = min(ours["cold"]), statistics.median(ours["warm"])
+    print(f"\nllmledger cold  : {cold:.2f} s (runs: {', '.join(f'{w:.2f}' for w in ours['cold'])})")
+    print(f"llmledger warm  : {warm:.3f} s median (min {min(ours['warm']):.3f})")
+    print(f"llmledger peak  : {ours['peak'] / 2**20:.0f} MB (summed RSS of the process tree)")
+    if theirs is not None:
+        best = min(theirs["wall"])
+        runs = ", ".join(f"{w:.2f}" for w in theirs["wall"])
+        print(f"ccusage daily   : {best:.2f} s (runs: {runs})")
+        print(f"ccusage peak    : {theirs['peak'] / 2**20:.0f} MB")
+        print(f"cold ratio      : llmledger / ccusage = {cold / best:.2f}")
+    print("\ntotals (all days, UTC)             " + "".join(f"{f:>20}" for f in FIELDS))
+    right = truth(expected)
+    ours_agents = per_agent_llmledger(Path(expected["_home"]))
+    for agent in ("claude-code", "codex"):
+        rows = [("expected", right[agent]), ("llmledger", ours_agents[agent])]
+        if theirs is not None:
+            rows.append(("ccusage", theirs["agents"][agent]))
+        for label, values in rows:
+            mark = "" if values == right[agent] else "  <- differs"
+            cells = "".join(f"{values[f]:>20,}" for f in FIELDS)
+            print(f"{agent:<12} {label:<21}{cells}{mark}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--out", type=Path, default=Path(tempfile.gettempdir()) / "agent-corpus")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--claude-files", type=int, default=1000)
+    parser.add_argument("--claude-messages", type=int, default=100_000)
+    parser.add_argument("--no-ccusage", action="store_true")
+    args = parser.parse_args(argv)
+    spec = Spec(claude_files=args.claude_files, claude_messages=args.claude_messages)
+    expected = build_corpus(args.out, spec)
+    home = args.out / "home"
+    expected["_home"] = str(home)
+    files, size = corpus_size(home)
+    print(
+        f"corpus: {files:,} files, {size / 1e6:,.0f} MB; machine: {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}"
+    )
+    ours = run_llmledger(home, args.runs)
+    theirs = None if args.no_ccusage else run_ccusage(home, args.runs)
+    report(expected, ours, theirs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

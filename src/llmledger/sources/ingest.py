@@ -1,0 +1,89 @@
+"""Writing a scan's records to the ledger: de-duplicated, priced, in batches, each batch's
+events and the cursors of the files they came from in ONE store transaction.
+
+The store call runs in a background thread while the scan goes on collecting the next batch
+(SQLite releases the GIL while it works); at most one batch is being written at a time, and a
+failed write is raised to the scan at its next flush or at ``close``.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from llmledger.sources.base import Record, keep_best, to_event
+from llmledger.store.sqlite import ScanCursor
+
+# Records written per transaction: small enough that writing keeps pace with parsing (and the
+# last batch, written after parsing ends, is short), big enough that commits stay cheap.
+BATCH_RECORDS = 25_000
+
+
+class BatchWriter:
+    """Collects parsed records and cursors; writes them to the ledger in batches."""
+
+    def __init__(self, ledger: Any, batch_records: int | None = None) -> None:
+        self.ledger = ledger
+        self.batch_records = batch_records or BATCH_RECORDS
+        self.records: dict[str, dict[str, Record]] = {}
+        self.count = 0
+        self.cursors: list[ScanCursor] = []
+        self.written = 0  # rows the store inserted or replaced
+        # Rank of every id written by an earlier batch of this scan: a copy that loses to it
+        # (e.g. a sidechain replay of a call already written) is not written again.
+        self.written_rank: dict[str, int] = {}
+        self._thread: threading.Thread | None = None
+        self._failure: BaseException | None = None
+
+    def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
+        bucket = self.records.setdefault(source, {})
+        before = len(bucket)
+        if self.written_rank:
+            ranks = self.written_rank
+            records = [r for r in records if r.rank >= ranks.get(r.id, -1)]
+        keep_best(records, bucket)
+        self.count += len(bucket) - before
+        self.cursors.append(cursor)
+        if self.count >= self.batch_records:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand the collected batch to the store (in the background)."""
+        if not self.cursors:
+            return
+        events = [
+            to_event(record, source)
+            for source, bucket in self.records.items()
+            for record in bucket.values()
+        ]
+        for bucket in self.records.values():
+            for record in bucket.values():
+                self.written_rank[record.id] = record.rank
+        if events:
+            self.ledger.prices.price_events(events)
+        cursors = self.cursors
+        self.records, self.count, self.cursors = {}, 0, []
+        self._join()
+        self._thread = threading.Thread(
+            target=self._save, args=(events, cursors), name="llmledger-scan-writer", daemon=True
+        )
+        self._thread.start()
+
+    def _save(self, events: list[Any], cursors: list[ScanCursor]) -> None:
+        try:
+            self.written += self.ledger.store.save_scan(events, cursors)
+        except BaseException as exc:  # raised in the scanning thread by _join
+            self._failure = exc
+
+    def _join(self) -> None:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._failure is not None:
+            failure, self._failure = self._failure, None
+            raise failure
+
+    def close(self) -> None:
+        """Write what is left and wait until it is in the ledger."""
+        self.flush()
+        self._join()
