@@ -31,7 +31,7 @@ def standard_config(upstream_port: int, workdir: Path, extra: str = "") -> str:
     return f"""
 [gateway]
 access_log = "{workdir / "access.log"}"
-drain_timeout = 1.0
+drain_timeout = 2.0
 request_timeout = 2.0
 max_header_bytes = 16384
 max_body_bytes = 1048576
@@ -188,3 +188,47 @@ def wait_for(predicate: Any, timeout: float = 10.0, interval: float = 0.02) -> A
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(interval)
+
+
+TOKEN_NAMES = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+)
+
+
+def tagged(fake: FakeUpstream, tag: str) -> list[dict[str, Any]]:
+    """What the fake upstream served for requests sent with ``x-test-tag: <tag>``."""
+    return [e for e in list(fake.log) if e.get("headers", {}).get("x-test-tag") == tag]
+
+
+def token_sums(rows: list[dict[str, int]]) -> dict[str, int]:
+    return {name: sum(row[name] for row in rows) for name in TOKEN_NAMES}
+
+
+def event_tokens(event: Any) -> dict[str, int]:
+    return {name: getattr(event, name) for name in TOKEN_NAMES}
+
+
+def assert_ledger_matches_fake(
+    process: GatewayProcess, fake: FakeUpstream, key_id: str, tag: str, requests: int
+) -> list[Any]:
+    """Per request and per key: the ledger holds exactly the usage the fake reported."""
+    served = [e for e in tagged(fake, tag) if "expected" in e]
+    events = process.events(api_key_id=key_id)
+    assert len(served) == requests
+    assert len(events) == requests
+    by_response = {e["response_id"]: e for e in served if "response_id" in e}
+    for event in events:
+        response_id = (event.details or {}).get("response_id")
+        if response_id is not None:
+            assert event_tokens(event) == by_response.pop(response_id)["expected"], event
+        assert event.success and not event.estimated and event.status == "200"
+    assert not by_response, f"served but not in the ledger: {sorted(by_response)}"
+    assert token_sums([event_tokens(e) for e in events]) == token_sums(
+        [e["expected"] for e in served]
+    )
+    return events

@@ -97,7 +97,7 @@ class FakeUpstream:
         if key.startswith("sk-fail-"):
             status = int(key.removeprefix("sk-fail-")[:3])
             extra = [("retry-after", "0")] if status == 429 else []
-            entry = {"path": path, "key": key, "status": status}
+            entry = {"path": path, "key": key, "status": status, "headers": headers}
             if self.record:
                 self.log.append(entry)
             kind = "rate_limit_error" if status == 429 else "api_error"
@@ -318,18 +318,26 @@ class FakeUpstream:
                 payload = {"type": kind, "sequence_number": next(seq), **data}
                 return f"event: {kind}\n".encode() + b"data: " + _encode(payload) + b"\n\n"
 
+            item_id = f"msg_fake{n}"
+            part = {"type": "output_text", "text": "", "annotations": [], "logprobs": []}
+            item = {
+                "type": "message",
+                "id": item_id,
+                "status": "in_progress",
+                "role": "assistant",
+                "content": [],
+            }
+            where = {"item_id": item_id, "output_index": 0, "content_index": 0}
             yield event("response.created", {"response": response("in_progress", False, False)})
+            yield event("response.in_progress", {"response": response("in_progress", False, False)})
+            yield event("response.output_item.added", {"output_index": 0, "item": item})
+            yield event("response.content_part.added", {**where, "part": part})
             for word in words:
-                yield event(
-                    "response.output_text.delta",
-                    {
-                        "item_id": f"msg_fake{n}",
-                        "output_index": 0,
-                        "content_index": 0,
-                        "delta": word,
-                        "logprobs": [],
-                    },
-                )
+                yield event("response.output_text.delta", {**where, "delta": word, "logprobs": []})
+            yield event("response.output_text.done", {**where, "text": text, "logprobs": []})
+            yield event("response.content_part.done", {**where, "part": {**part, "text": text}})
+            done_item = {**item, "status": "completed", "content": [{**part, "text": text}]}
+            yield event("response.output_item.done", {"output_index": 0, "item": done_item})
             yield event("response.completed", {"response": response("completed", True, True)})
 
         return conn.sse(events(), model, self)

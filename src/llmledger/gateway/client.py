@@ -58,6 +58,7 @@ class UpstreamResponse:
         "_buffered",
         "_chunks",
         "_conn",
+        "_deadline",
         "_done",
         "_error",
         "_waiter",
@@ -74,6 +75,7 @@ class UpstreamResponse:
         self._done = False
         self._error: UpstreamError | None = None
         self._waiter: asyncio.Future[None] | None = None
+        self._deadline: float | None = None
 
     def header(self, name: bytes) -> bytes | None:
         """The first value of a header (``name`` lower-case)."""
@@ -111,6 +113,11 @@ class UpstreamResponse:
 
     # -- read by the proxy ---------------------------------------------------------------------
 
+    def set_deadline(self, deadline: float) -> None:
+        """Bound the rest of the body to ``deadline`` (``loop.time()``), waking a reader now."""
+        self._deadline = deadline
+        self._wake()
+
     async def _wait(self, timeout: float) -> None:
         loop = self._conn.loop
         waiter = loop.create_future()
@@ -126,9 +133,12 @@ class UpstreamResponse:
         """The next piece of body (everything buffered so far), or None at its end.
 
         Raises UpstreamTimeout after ``timeout`` seconds without data or past ``deadline``
-        (``loop.time()``), UpstreamClosed if the upstream went away mid-body.
+        (``loop.time()``; or the one given to ``set_deadline``), UpstreamClosed if the upstream
+        went away mid-body.
         """
         while not self._chunks:
+            if deadline is None:
+                deadline = self._deadline
             if self._done:
                 return None
             if self._error is not None:

@@ -139,7 +139,8 @@ class HTTPConnection(asyncio.Protocol):
         # state of the request being parsed
         self._url = b""
         self._headers: dict[str, str] = {}
-        self._head_bytes = 0
+        self._head_bytes = 0  # URL and headers of the request being parsed, as parsed
+        self._head_raw = 0  # bytes received while its head is incomplete
         self._in_head = False
         self._receiving = False
         self._body: list[bytes] = []
@@ -178,11 +179,6 @@ class HTTPConnection(asyncio.Protocol):
         return False  # a half-closed client is gone: close
 
     def data_received(self, data: bytes) -> None:
-        if self._in_head:
-            self._head_bytes += len(data)
-            if self._head_bytes > self._limits.max_header_bytes:
-                self._reject(431, "request headers too large", "header_too_large")
-                return
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -194,6 +190,13 @@ class HTTPConnection(asyncio.Protocol):
             else:
                 message = str(exc.args[0] if exc.args else exc).strip() or "malformed request"
                 self._reject(400, f"malformed HTTP request: {message}", "bad_request")
+            return
+        if self._in_head:
+            # Still in the head after all of ``data``: it was all head. This bounds a header
+            # that never ends, which the parser would buffer before calling ``on_header``.
+            self._head_raw += len(data)
+            if self._head_raw > self._limits.max_header_bytes:
+                self._reject(431, "request headers too large", "header_too_large")
 
     # -- httptools callbacks -------------------------------------------------------------------
 
@@ -201,6 +204,7 @@ class HTTPConnection(asyncio.Protocol):
         self._url = b""
         self._headers = {}
         self._head_bytes = 0
+        self._head_raw = 0
         self._in_head = True
         self._receiving = True
         self._body = []
@@ -210,10 +214,12 @@ class HTTPConnection(asyncio.Protocol):
 
     def on_url(self, url: bytes) -> None:
         self._url += url
+        self._head_bytes += len(url)
         if len(self._url) > self._limits.max_header_bytes:
             raise _Reject(414, "request URL too long", "url_too_long")
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        self._head_bytes += len(name) + len(value) + 4
         if self._head_bytes > self._limits.max_header_bytes:
             raise _Reject(431, "request headers too large", "header_too_large")
         key = name.decode("latin-1").lower()

@@ -314,16 +314,22 @@ async def _relay_stream(
     conn.start(200, headers)
     conn.send(b"")  # the head goes out now, as the upstream's did
     client_left_at: float | None = None
-    deadline: float | None = None
     failure: str | None = None
-    while True:
-        if client_left_at is None and conn.closed:
+
+    def client_left(_: object) -> None:
+        # Wakes a reader waiting on a silent upstream: from now on the drain is bounded.
+        nonlocal client_left_at
+        if client_left_at is None:
             client_left_at = loop.time()
-            deadline = client_left_at + drain_timeout
+            response.set_deadline(client_left_at + drain_timeout)
+
+    closed = conn.wait_closed()
+    closed.add_done_callback(client_left)
+    while True:
         try:
-            chunk = await response.next_chunk(timeout, deadline)
+            chunk = await response.next_chunk(timeout)
         except UpstreamError as exc:
-            failure = "drain_timeout" if deadline is not None else f"upstream: {exc}"
+            failure = "drain_timeout" if client_left_at is not None else f"upstream: {exc}"
             break
         if chunk is None:
             break
@@ -331,6 +337,9 @@ async def _relay_stream(
         if out and not conn.closed:
             conn.send(out)
             await conn.drain()
+    closed.remove_done_callback(client_left)
+    if conn.closed:
+        client_left(None)
     tail = meter.close()
     complete = failure is None and response.complete
     response.release()  # reused if it ended cleanly, closed otherwise
