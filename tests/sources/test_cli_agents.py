@@ -146,3 +146,34 @@ def test_blocks_json_and_text(capsys: pytest.CaptureFixture[str], logs: Path) ->
     assert "2025-09-28 06:00" in text and "no active block" in text
     code, _, err = cli(capsys, "blocks", "--token-limit", "lots")
     assert code == 2 and "--token-limit" in err
+
+
+def test_progress_bar_draws_on_a_terminal_only() -> None:
+    import io
+    import os
+
+    from llmledger.cli.agents import Progress
+
+    master, slave = os.openpty()
+    with os.fdopen(slave, "w") as terminal:
+        bar = Progress(terminal, after=0.0)
+        bar(50, 100)
+        bar.close()
+    chunks = []
+    while True:  # the terminal is closed: read until it reports the end (EIO on Linux)
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(master)
+    drawn = b"".join(chunks).decode()
+    assert "scanning agent logs [###############---------------]  50.0%" in drawn
+    assert drawn.endswith("\r\x1b[2K")
+    piped = io.StringIO()
+    quiet = Progress(piped, after=0.0)
+    quiet(50, 100)
+    quiet.close()
+    assert piped.getvalue() == ""

@@ -7,6 +7,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from llmledger.ledger import Ledger
 
 from .conftest import claude_line, codex_count, codex_turn, run_scan, totals, write_jsonl
@@ -143,3 +145,36 @@ def test_scan_cursors_are_kept_per_file(ledger: Ledger, isolated_home: Path) -> 
         path.stat().st_size,
         1,
     )
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_big_files_are_read_in_parts_with_the_same_result(
+    ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, workers: int
+) -> None:
+    from llmledger.sources import jsonl, scan
+
+    monkeypatch.setattr(scan, "PART_BYTES", 2000)  # a worker hands back every ~2 KB
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(jsonl, "BLOCK_SIZE", 700)
+    lines = [claude_line(f"m{n}", "r", output=n, stop=None) for n in range(1, 40)]
+    lines += [claude_line(f"m{n}", "r", output=1000 + n) for n in range(1, 40)]  # final copies
+    write_jsonl(transcript(isolated_home, "a"), lines)
+    write_jsonl(transcript(isolated_home, "b"), [claude_line("other", "r", output=7)])
+    rollout = isolated_home / ".codex" / "sessions" / "2026" / "07" / "03" / "rollout-p.jsonl"
+    codex_lines: list[object] = [codex_turn("2026-07-03T10:00:00Z", "gpt-5.1-codex")]
+    for n in range(1, 30):
+        total = [100 * n, 0, 10 * n, 0]
+        codex_lines.append(codex_count(f"2026-07-03T10:00:{n:02d}Z", total, [100, 0, 10, 0]))
+        codex_lines.append(codex_count(f"2026-07-03T10:00:{n:02d}Z", total, [100, 0, 10, 0]))
+    write_jsonl(rollout, codex_lines)
+    result = run_scan(ledger, isolated_home, workers=workers)
+    assert result.read == 3
+    assert (
+        totals(ledger, "claude-code")["2025-09-28"]["output"]
+        == sum(1000 + n for n in range(1, 40)) + 7
+    )
+    codex = totals(ledger, "codex")["2026-07-03"]
+    assert (codex["messages"], codex["output"]) == (29, 290)
+    assert {e.model for e in ledger.events() if e.source == "codex"} == {"gpt-5.1-codex"}
+    again = run_scan(ledger, isolated_home, workers=workers)
+    assert again.read == 0 and again.unchanged == 3
