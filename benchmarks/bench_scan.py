@@ -146,20 +146,17 @@ def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def run_llmledger(home: Path, runs: int) -> dict[str, Any]:
-    cold, warm, peaks = [], [], []
-    output = ""
-    for _ in range(runs):
-        with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
-            env = agent_env(home, Path(ledger_home))
-            wall, peak, output = timed([*llmledger_argv(), "--json"], env)
-            cold.append(wall)
-            peaks.append(peak)
-            for _ in range(3):
-                wall, peak, _ = timed([*llmledger_argv(), "--json"], env)
-                warm.append(wall)
-                peaks.append(peak)
-    return {"cold": cold, "warm": warm, "peak": max(peaks), "output": json.loads(output)}
+def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], int, str]:
+    """One cold run into an empty ledger, then ``warm_runs`` re-runs with nothing new."""
+    with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
+        env = agent_env(home, Path(ledger_home))
+        cold, peak, output = timed([*llmledger_argv(), "--json"], env)
+        warm = []
+        for _ in range(warm_runs):
+            wall, warm_peak, _ = timed([*llmledger_argv(), "--json"], env)
+            warm.append(wall)
+            peak = max(peak, warm_peak)
+    return cold, warm, peak, output
 
 
 def per_agent_llmledger(home: Path) -> dict[str, dict[str, int]]:
@@ -172,29 +169,62 @@ def per_agent_llmledger(home: Path) -> dict[str, dict[str, int]]:
     return totals
 
 
-def run_ccusage(home: Path, runs: int) -> dict[str, Any] | None:
+def ccusage_ready(home: Path) -> bool:
+    """Fetch the package once, untimed; False (and why) when npx is missing or fails."""
     if shutil.which("npx") is None:
         print("ccusage: skipped (npx is not installed)")
-        return None
-    env = agent_env(home)
-    try:  # fetch the package once, untimed
+        return False
+    try:
         subprocess.run(
-            [*CCUSAGE, "--version"], env=env, capture_output=True, check=True, timeout=600
+            [*CCUSAGE, "--version"],
+            env=agent_env(home),
+            capture_output=True,
+            check=True,
+            timeout=600,
         )
-        walls, peaks, output = [], [], ""
-        for _ in range(runs):
-            wall, peak, output = timed([*CCUSAGE, "daily", "--json", "--offline"], env)
-            walls.append(wall)
-            peaks.append(peak)
-        totals = {}
-        for agent, command in (("claude-code", "claude"), ("codex", "codex")):
-            argv = [*CCUSAGE, command, "daily", "--json", "--offline", "-z", "UTC"]
-            _, _, out = timed(argv, env)
-            totals[agent] = {f: json.loads(out)["totals"].get(f, 0) for f in FIELDS}
-    except (OSError, RuntimeError, subprocess.SubprocessError, ValueError, KeyError) as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         print(f"ccusage: skipped ({exc})")
-        return None
-    return {"wall": walls, "peak": max(peaks), "output": json.loads(output), "agents": totals}
+        return False
+    return True
+
+
+def ccusage_once(home: Path) -> tuple[float, int]:
+    wall, peak, _ = timed([*CCUSAGE, "daily", "--json", "--offline"], agent_env(home))
+    return wall, peak
+
+
+def ccusage_agents(home: Path) -> dict[str, dict[str, int]]:
+    totals = {}
+    for agent, command in (("claude-code", "claude"), ("codex", "codex")):
+        argv = [*CCUSAGE, command, "daily", "--json", "--offline", "-z", "UTC"]
+        _, _, out = timed(argv, agent_env(home))
+        totals[agent] = {f: json.loads(out)["totals"].get(f, 0) for f in FIELDS}
+    return totals
+
+
+def run_both(
+    home: Path, runs: int, with_ccusage: bool
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Runs interleaved (ours, then ccusage, again and again) so that both see the same load."""
+    ours: dict[str, Any] = {"cold": [], "warm": [], "peak": 0}
+    theirs: dict[str, Any] | None = {"wall": [], "peak": 0} if with_ccusage else None
+    for _ in range(runs):
+        cold, warm, peak, _ = llmledger_once(home)
+        ours["cold"].append(cold)
+        ours["warm"] += warm
+        ours["peak"] = max(ours["peak"], peak)
+        if theirs is not None:
+            try:
+                wall, peak = ccusage_once(home)
+            except RuntimeError as exc:
+                print(f"ccusage: skipped ({exc})")
+                theirs = None
+                continue
+            theirs["wall"].append(wall)
+            theirs["peak"] = max(theirs["peak"], peak)
+    if theirs is not None:
+        theirs["agents"] = ccusage_agents(home)
+    return ours, theirs
 
 
 def truth(expected: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -212,16 +242,21 @@ def truth(expected: dict[str, Any]) -> dict[str, dict[str, int]]:
 
 
 def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any] | None) -> None:
-    cold, warm = min(ours["cold"]), statistics.median(ours["warm"])
-    print(f"\nllmledger cold  : {cold:.2f} s (runs: {', '.join(f'{w:.2f}' for w in ours['cold'])})")
+    cold, warm = statistics.median(ours["cold"]), statistics.median(ours["warm"])
+    runs = ", ".join(f"{w:.2f}" for w in ours["cold"])
+    print(f"\nllmledger cold  : {cold:.2f} s median (runs: {runs})")
     print(f"llmledger warm  : {warm:.3f} s median (min {min(ours['warm']):.3f})")
     print(f"llmledger peak  : {ours['peak'] / 2**20:.0f} MB (summed RSS of the process tree)")
     if theirs is not None:
-        best = min(theirs["wall"])
+        median = statistics.median(theirs["wall"])
         runs = ", ".join(f"{w:.2f}" for w in theirs["wall"])
-        print(f"ccusage daily   : {best:.2f} s (runs: {runs})")
+        print(f"ccusage daily   : {median:.2f} s median (runs: {runs})")
         print(f"ccusage peak    : {theirs['peak'] / 2**20:.0f} MB")
-        print(f"cold ratio      : llmledger / ccusage = {cold / best:.2f}")
+        pairs = [a / b for a, b in zip(ours["cold"], theirs["wall"])]
+        print(
+            f"cold ratio      : llmledger / ccusage = {cold / median:.2f} (medians); "
+            f"per interleaved pair: {', '.join(f'{r:.2f}' for r in pairs)}"
+        )
     print("\ntotals (all days, UTC)             " + "".join(f"{f:>20}" for f in FIELDS))
     right = truth(expected)
     ours_agents = per_agent_llmledger(Path(expected["_home"]))
@@ -252,8 +287,10 @@ def main(argv: list[str] | None = None) -> int:
         f"corpus: {files:,} files, {size / 1e6:,.0f} MB; machine: {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}"
     )
-    ours = run_llmledger(home, args.runs)
-    theirs = None if args.no_ccusage else run_ccusage(home, args.runs)
+    with_ccusage = not args.no_ccusage and ccusage_ready(home)
+    print(f"load average before: {os.getloadavg()[0]:.2f}")
+    ours, theirs = run_both(home, args.runs, with_ccusage)
+    print(f"load average after: {os.getloadavg()[0]:.2f}")
     report(expected, ours, theirs)
     return 0
 
