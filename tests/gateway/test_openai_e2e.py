@@ -101,7 +101,13 @@ def test_stream_with_include_usage_keeps_the_usage_chunk(
     served = tagged(fake, tag)[0]
     assert last.usage.model_dump(exclude_none=True) == served["usage"]
     assert sum(1 for c in chunks if c.usage is not None) == 1
-    assert_ledger_matches_fake(gateway, fake, key_id, tag, 1)
+    (event,) = assert_ledger_matches_fake(gateway, fake, key_id, tag, 1)
+    # The usage chunk comes back with what the ledger committed, cost included.
+    committed = (last.model_extra or {})["llmledger"]
+    assert committed["request_id"] == event.id.removeprefix("proxy:")
+    assert event.cost_nanos is not None
+    assert Decimal(committed["cost"]) == Decimal(event.cost_nanos) / 10**9
+    assert committed["total_tokens"] == event.total_tokens
 
 
 def test_legacy_completions_json_and_stream(

@@ -16,7 +16,14 @@ from llmledger.gateway.endpoints import Endpoint
 from llmledger.gateway.keys import Identity
 from llmledger.usage.counts import TokenCounts
 
-__all__ = ["RequestContext", "build_event", "estimate_input_tokens", "usage_headers"]
+__all__ = [
+    "RequestContext",
+    "build_event",
+    "estimate_input_tokens",
+    "usage_comment",
+    "usage_headers",
+    "usage_summary",
+]
 
 _PID = os.getpid()
 _counter = 0
@@ -120,11 +127,10 @@ def usage_headers(event: UsageEvent) -> list[tuple[str, str]]:
     return headers
 
 
-def usage_comment(event: UsageEvent) -> bytes:
-    """An SSE comment with the committed usage, sent before a stream's last event. SSE
-    clients ignore comment lines, so the stream stays byte-compatible."""
+def usage_summary(event: UsageEvent) -> dict[str, Any]:
+    """The committed usage and cost of a request, for the end of its stream."""
     cost = None if event.cost_nanos is None else str(nanos_to_usd(event.cost_nanos))
-    summary = {
+    return {
         "request_id": event.id.removeprefix("proxy:"),
         "cost": cost,
         "input_tokens": event.input_tokens,
@@ -134,6 +140,11 @@ def usage_comment(event: UsageEvent) -> bytes:
         "total_tokens": event.total_tokens,
         "estimated": event.estimated,
     }
+
+
+def usage_comment(summary: dict[str, Any]) -> bytes:
+    """An SSE comment with the committed usage, sent before a stream's last event. SSE
+    clients ignore comment lines, so the stream stays byte-compatible."""
     return b": llmledger " + msgspec.json.encode(summary) + b"\n\n"
 
 

@@ -38,6 +38,7 @@ from llmledger.gateway.metering import (
     estimate_input_tokens,
     usage_comment,
     usage_headers,
+    usage_summary,
 )
 from llmledger.gateway.relay import StreamMeter
 from llmledger.gateway.upstreams import UpstreamState, report_outcome, utc_day
@@ -371,7 +372,8 @@ async def _relay_stream(
     if conn.closed:
         pass
     elif committed and failure is None:
-        conn.send(usage_comment(event) + meter.held + tail)
+        summary = usage_summary(event)
+        conn.send(usage_comment(summary) + meter.usage_chunk(summary) + meter.held + tail)
         conn.finish()
     else:
         conn.abort()  # the client must not take a cut or unrecorded stream for a whole one

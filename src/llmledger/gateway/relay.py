@@ -5,13 +5,18 @@ and sends on whatever ``feed`` returns, byte for byte, event by event. Meanwhile
 
 * every event is fed to the usage accumulator from ``llmledger.usage.streams``;
 * the usage-only chunk the gateway asked for (``stream_options.include_usage``) is dropped
-  when the client did not ask for it;
+  when the client did not ask for it, and held back when it did: the proxy sends it with the
+  committed cost added (``usage_chunk``);
 * the terminal event (``data: [DONE]``, ``message_stop``, ``response.completed`` …) and
   anything after it are held in ``held``: the proxy sends them only once the usage is
   committed, so a client that saw the end of a stream has its usage in the ledger.
 """
 
 from __future__ import annotations
+
+from typing import Any
+
+import msgspec
 
 from llmledger.usage.sse import decode_json
 from llmledger.usage.streams import StreamAccumulator
@@ -38,6 +43,8 @@ class StreamMeter:
         self.terminal_seen = False
         self.framing = True
         self.hidden_chunks = 0
+        self._usage_block = b""  # the client's usage-only chunk, raw, while held back
+        self._usage_payload: dict[str, Any] | None = None
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> bytes:
@@ -58,6 +65,9 @@ class StreamMeter:
             if self.terminal_seen:
                 self.held += block
             elif self._event(block):
+                if self._usage_block:  # something follows the usage chunk: keep the order
+                    out.append(self._usage_block)
+                    self._usage_block, self._usage_payload = b"", None
                 out.append(block)
         if start:
             del buffer[:start]
@@ -119,14 +129,25 @@ class StreamMeter:
             self.held += block
             return False
         if (
-            self.hide_usage_chunk
-            and isinstance(payload, dict)
+            isinstance(payload, dict)
             and payload.get("choices") == []
             and isinstance(payload.get("usage"), dict)
         ):
-            self.hidden_chunks += 1
+            if self.hide_usage_chunk:
+                self.hidden_chunks += 1
+            elif not self._usage_block:
+                self._usage_block, self._usage_payload = block, payload
+            else:
+                return True
             return False
         return True
+
+    def usage_chunk(self, annotation: dict[str, Any]) -> bytes:
+        """The held usage-only chunk with ``"llmledger": annotation`` added (b"" if none)."""
+        if self._usage_payload is None:
+            return self._usage_block
+        payload = {**self._usage_payload, "llmledger": annotation}
+        return b"data: " + msgspec.json.encode(payload) + b"\n\n"
 
 
 def _frame_end(buffer: bytearray, start: int) -> int:
