@@ -308,7 +308,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def _reject(self, status: int, message: str, code: str) -> None:
         """Answer a request the parser refused, then close."""
-        if self.closed or self.transport is None:
+        if self.closed or self.transport is None or self.transport.is_closing():
             return
         if self.responding:  # mid-response: nothing sane to say
             self.abort()
@@ -337,7 +337,7 @@ class HTTPConnection(asyncio.Protocol):
         content_type: str = "application/json",
     ) -> None:
         """Send a whole response (``content-length`` is set here)."""
-        if self.closed or self.transport is None:
+        if self.closed or self.transport is None or self.transport.is_closing():
             self.responding = False
             return
         extra = b"content-type: %s\r\ncontent-length: %d\r\n\r\n" % (
@@ -359,7 +359,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def send(self, data: bytes) -> None:
         """One chunk of a started response (empty data sends nothing)."""
-        if self.closed or self.transport is None:
+        if self.closed or self.transport is None or self.transport.is_closing():
             return
         head, self._head = self._head, None
         if not data:
@@ -371,7 +371,7 @@ class HTTPConnection(asyncio.Protocol):
 
     def finish(self, tail: bytes = b"") -> None:
         """Last chunk (optional) and the end of a chunked response."""
-        if self.closed or self.transport is None:
+        if self.closed or self.transport is None or self.transport.is_closing():
             self.responding = False
             return
         head, self._head = self._head, None
