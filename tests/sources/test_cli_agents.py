@@ -61,6 +61,8 @@ def test_scan_json_then_nothing_new(capsys: pytest.CaptureFixture[str], logs: Pa
         "skipped": 0,
     }
     assert data["skipped"] == []
+    path = str(logs / ".claude" / "projects" / "-Users-x-proj" / "s1.jsonl")
+    assert data["malformedFiles"] == [{"source": "claude-code", "path": path, "entries": 1}]
     _, again, _ = cli(capsys, "scan", "--json")
     assert json.loads(again)["read"] == 0 and json.loads(again)["unchanged"] == 2
 
@@ -72,6 +74,8 @@ def test_scan_verbose_lists_skipped_files(capsys: pytest.CaptureFixture[str], lo
     code, out, _ = cli(capsys, "scan", "-v")
     assert code == 0
     assert f"skipped {db} (opencode): " in out
+    transcript = logs / ".claude" / "projects" / "-Users-x-proj" / "s1.jsonl"
+    assert f"malformed {transcript} (claude-code): 1 entries skipped" in out
     assert "1 files skipped" in out
     _, quiet, _ = cli(capsys, "scan")
     assert "(-v lists the skipped files)" in quiet

@@ -120,6 +120,10 @@ def scan_json(result: Any) -> dict[str, Any]:
         "skipped": [
             {"source": s.source, "path": s.path, "reason": s.reason} for s in result.skipped
         ],
+        "malformedFiles": [
+            {"source": source, "path": path, "entries": count}
+            for source, path, count in result.malformed_files
+        ],
         "sources": {
             name: {
                 "files": s.files,
@@ -149,6 +153,8 @@ def scan_text(result: Any, verbose: int) -> str:
     if verbose:
         for skipped in result.skipped:
             lines.append(f"skipped {skipped.path} ({skipped.source}): {skipped.reason}")
+        for source, path, count in result.malformed_files:
+            lines.append(f"malformed {path} ({source}): {count:,} entries skipped")
     elif result.skipped:
         lines.append("(-v lists the skipped files)")
     return "\n".join(lines)

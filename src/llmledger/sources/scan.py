@@ -69,6 +69,8 @@ class ScanResult:
     seconds: float = 0.0
     workers: int = 1
     skipped: list[SkippedFile] = field(default_factory=list)
+    # Files read with malformed entries in them: (source, path, entries skipped).
+    malformed_files: list[tuple[str, str, int]] = field(default_factory=list)
     sources: dict[str, SourceSummary] = field(default_factory=dict)
 
 
@@ -187,6 +189,8 @@ class _Run:
             result.read += 1
         summary.records += len(parsed.records)
         summary.malformed += parsed.malformed
+        if parsed.malformed:
+            result.malformed_files.append((task.source, task.path, parsed.malformed))
         result.records += len(parsed.records)
         result.malformed += parsed.malformed
         read = (
