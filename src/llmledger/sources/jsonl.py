@@ -56,58 +56,70 @@ class JsonlReader:
         self.first_line: bytes | None = None  # the file's first line, when reading from 0
 
     def lines(self) -> Iterator[bytes]:
-        position = self.start  # file offset of buf[0]
-        buf = b""
+        position = self.start  # file offset just after the last complete line handled
+        parts: list[bytes] = []  # the unfinished line, begun in earlier blocks
+        pending = 0  # its length
         skipping = False  # inside an oversized line: drop bytes until its newline
+        search = self.pattern.search
         with open(self.path, "rb") as handle:
             handle.seek(self.start)
             while True:
                 block = handle.read(self.block_size)
                 if not block:
                     break
-                if skipping:
-                    cut = block.find(b"\n")
-                    if cut == -1:
+                first = block.find(b"\n")
+                if first == -1:  # the whole block belongs to the unfinished line
+                    if skipping:
                         position += len(block)
                         continue
-                    position += cut + 1
-                    block = block[cut + 1 :]
-                    skipping = False
-                buf = buf + block if buf else block
-                last = buf.rfind(b"\n")
-                if last == -1:
-                    if len(buf) > MAX_LINE:
+                    parts.append(block)
+                    pending += len(block)
+                    if pending > MAX_LINE:
                         self.oversized += 1
-                        position += len(buf)
-                        buf = b""
-                        skipping = True
+                        position += pending
+                        parts, pending, skipping = [], 0, True
                     continue
-                if self.first_line is None and position == 0:
-                    self.first_line = buf[: buf.find(b"\n")]
-                yield from self._candidates(buf, last + 1)
-                position += last + 1
-                buf = buf[last + 1 :]
+                if skipping:
+                    skipping = False
+                else:  # the unfinished line ends at ``first``
+                    line = b"".join((*parts, block[:first])) if parts else block[:first]
+                    if self.first_line is None and position == 0:
+                        self.first_line = line
+                    if search(line):
+                        yield line
+                position += pending + first + 1
+                parts, pending = [], 0
+                # Whole lines in the block are searched in place (no copy of the block).
+                last = block.rfind(b"\n")
+                if last > first:
+                    yield from self._candidates(block, first + 1, last + 1)
+                    position += last - first
+                if last + 1 < len(block):
+                    parts.append(block[last + 1 :])
+                    pending = len(block) - last - 1
                 self.end_offset = position
                 if position - self.start >= self.budget:
                     return
         self.complete = True
         self.end_offset = position
-        if skipping:
-            self.end_offset = position + len(buf)
-        elif buf.strip():
-            self.tail = buf
-            self._tail_end = position + len(buf)
+        rest = b"".join(parts)
+        if rest.strip():
+            self.tail = rest
+            self._tail_end = position + len(rest)
             if self.first_line is None and position == 0:
-                self.first_line = buf
+                self.first_line = rest
         else:
-            self.end_offset = position + len(buf)
+            self.end_offset = position + len(rest)
 
-    def _candidates(self, buf: bytes, end: int) -> Iterator[bytes]:
+    def _candidates(self, buf: bytes, begin: int, end: int) -> Iterator[bytes]:
+        """Lines of ``buf[begin:end]`` (whole lines, ``end`` just after a newline) that
+        contain a marker."""
         search = self.pattern.search
-        found = search(buf, 0, end)
+        found = search(buf, begin, end)
         while found is not None:
             hit = found.start()
-            line_start = buf.rfind(b"\n", 0, hit) + 1
+            before = buf.rfind(b"\n", begin, hit)
+            line_start = before + 1 if before >= 0 else begin
             line_end = buf.find(b"\n", hit, end)
             yield buf[line_start:line_end]
             found = search(buf, line_end + 1, end)
