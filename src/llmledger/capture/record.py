@@ -26,7 +26,13 @@ from llmledger.usage.compat import with_openrouter_cost
 from llmledger.usage.counts import TokenCounts
 from llmledger.usage.normalize import Normalizer, normalizer_for
 from llmledger.usage.openai import openai_embeddings_usage
-from llmledger.usage.streams import DeferredStream, StreamAccumulator, stream_for
+from llmledger.usage.sse import decode_json
+from llmledger.usage.streams import (
+    DeferredStream,
+    StreamAccumulator,
+    is_usage_only_chunk,
+    stream_for,
+)
 from llmledger.usage.text import response_text
 
 if TYPE_CHECKING:
@@ -258,7 +264,14 @@ class StreamRecorder(CallRecorder):
     it; without, input and output are estimated offline and the event is ``estimated``.
     """
 
-    __slots__ = ("deferred", "finalizer", "first_at", "hide_usage_chunk", "iterating")
+    __slots__ = (
+        "deferred",
+        "finalizer",
+        "first_at",
+        "hide_usage_chunk",
+        "iterating",
+        "usage_chunk",
+    )
 
     def __init__(
         self,
@@ -276,6 +289,16 @@ class StreamRecorder(CallRecorder):
         self.iterating = False  # inside the SDK's next(): its own cleanup must not end us
         self.hide_usage_chunk = spec.injected_usage_option
         self.finalizer: weakref.finalize[Any, Any] | None = None
+        self.usage_chunk: object = None  # the usage-only chunk, read from its raw JSON
+
+    def take_usage_chunk(self, data: str) -> bool:
+        """Keep a raw SSE ``data`` that is Chat Completions' usage-only chunk; False if it is
+        not one after all."""
+        payload = decode_json(data)
+        if not is_usage_only_chunk(payload):
+            return False
+        self.usage_chunk = payload
+        return True
 
     def add(self, chunk: object) -> None:
         if self.first_at is None:
@@ -304,8 +327,21 @@ class StreamRecorder(CallRecorder):
             return
         self.sink.submit(event)
 
-    def _event(self, end: str, error: BaseException | None, latency: float) -> UsageEvent:
+    def _accumulated(self, end: str) -> StreamAccumulator:
+        usage_chunk = self.usage_chunk
+        if end == "complete" and usage_chunk is not None:
+            # Read to the end with the usage chunk (which names the model and id too): the
+            # other chunks can only add text, needed for nothing.
+            acc = self.deferred.accumulator
+            acc.feed(usage_chunk)
+            return acc
         acc = self.deferred.settle()
+        if usage_chunk is not None:
+            acc.feed(usage_chunk)
+        return acc
+
+    def _event(self, end: str, error: BaseException | None, latency: float) -> UsageEvent:
+        acc = self._accumulated(end)
         if end == "complete" and acc.usage is not None:
             counts = acc.usage  # read to the end: the last usage the provider sent is final
         else:

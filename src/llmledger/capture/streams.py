@@ -27,8 +27,41 @@ __all__ = ["watch_async_stream", "watch_stream"]
 log = logging.getLogger("llmledger.capture")
 
 
-def _iterate(inner: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
-    hide = rec.hide_usage_chunk
+def _is_usage_only(data: str) -> bool:
+    return '"choices":[]' in data or '"choices": []' in data
+
+
+def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
+    """The SDK's raw SSE events, minus the usage-only chunk capture asked for: that one is
+    read here as plain JSON (cheaper than the SDK's model) and never reaches the SDK."""
+    for sse in events:
+        data = getattr(sse, "data", "")
+        taken = isinstance(data, str) and _is_usage_only(data) and rec.take_usage_chunk(data)
+        if not (taken and rec.hide_usage_chunk):
+            yield sse
+
+
+async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
+    async for sse in events:
+        data = getattr(sse, "data", "")
+        taken = isinstance(data, str) and _is_usage_only(data) and rec.take_usage_chunk(data)
+        if not (taken and rec.hide_usage_chunk):
+            yield sse
+
+
+def _install_filter(stream: Any, rec: StreamRecorder, filter_: Callable[..., Any]) -> bool:
+    """Route a Chat Completions stream's SSE events through ``filter_``; False when this SDK
+    version has no ``_iter_events`` seam (chunks are then filtered after parsing)."""
+    if rec.spec.api not in ("chat", "completions"):
+        return False
+    iter_events = getattr(stream, "_iter_events", None)
+    if not callable(iter_events):
+        return False
+    stream._iter_events = lambda: filter_(iter_events(), rec)
+    return True
+
+
+def _iterate(inner: Iterator[Any], rec: StreamRecorder, hide: bool) -> Iterator[Any]:
     add = rec.add
     try:
         rec.iterating = True
@@ -50,8 +83,9 @@ def _iterate(inner: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
     rec.finish("complete")
 
 
-async def _aiterate(inner: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
-    hide = rec.hide_usage_chunk
+async def _aiterate(
+    inner: AsyncIterator[Any], rec: StreamRecorder, hide: bool
+) -> AsyncIterator[Any]:
     add = rec.add
     try:
         rec.iterating = True
@@ -86,8 +120,9 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
+    filtered = _install_filter(stream, rec, _filter_events)
     inner = stream._iterator
-    stream._iterator = _iterate(inner, rec)
+    stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk and not filtered)
     response = stream.response
     close: Callable[[], None] = response.close
 
@@ -109,8 +144,9 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
+    filtered = _install_filter(stream, rec, _afilter_events)
     inner = stream._iterator
-    stream._iterator = _aiterate(inner, rec)
+    stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk and not filtered)
     response = stream.response
     aclose: Callable[[], Awaitable[None]] = response.aclose
 

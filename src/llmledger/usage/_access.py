@@ -198,19 +198,61 @@ def short_repr(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _pydantic_fields(obj: object) -> dict[str, object] | None:
+    """A pydantic object's stored fields and extras as a new dict; None for anything else."""
+    if not hasattr(type(obj), "__pydantic_fields__"):
+        return None
+    try:
+        fields = object.__getattribute__(obj, "__dict__")
+        extra = object.__getattribute__(obj, "__pydantic_extra__")
+    except AttributeError:
+        return None
+    if type(fields) is not dict:
+        return None
+    out = dict(fields)
+    if type(extra) is dict:
+        for key, value in extra.items():
+            out.setdefault(key, value)
+    return out
+
+
+def plain_node(node: object) -> object:
+    """An SDK (pydantic) usage object as a dict, two levels deep (``…_details`` objects
+    included), so a normalizer's many probes are dict lookups; anything else unchanged."""
+    out = _pydantic_fields(node)
+    if out is None:
+        return node
+    for key, value in out.items():
+        if value is not None and not isinstance(value, _SCALARS):
+            inner = _pydantic_fields(value)
+            if inner is not None:
+                out[key] = inner
+    return out
+
+
 class UsageReader:
     """Reads counts from one usage node and remembers what was malformed or clamped."""
 
     __slots__ = ("clamped", "invalid", "node")
 
     def __init__(self, node: object) -> None:
-        self.node = node
+        self.node = plain_node(node)
         self.invalid: dict[str, str] = {}
         self.clamped: dict[str, int] = {}
 
     def count(self, *keys: str) -> int | None:
         """The count at ``keys`` under the node; malformed values read as None and are noted."""
-        raw = path(self.node, *keys)
+        node = self.node
+        if type(node) is dict and len(keys) <= 2:  # parsed JSON: plain probes, no helpers
+            raw = node.get(keys[0])
+            if len(keys) == 2:
+                raw = raw.get(keys[1]) if type(raw) is dict else path(raw, keys[1])
+        else:
+            raw = path(node, *keys)
+        if raw is None:
+            return None
+        if type(raw) is int and 0 <= raw <= MAX_COUNT:
+            return raw
         value = as_count(raw)
         if value is None and raw is not None:
             self.invalid[".".join(keys)] = short_repr(raw)
