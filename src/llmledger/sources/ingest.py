@@ -1,9 +1,10 @@
 """Writing a scan's records to the ledger: de-duplicated, priced, in batches, each batch's
 events and the cursors of the files they came from in ONE store transaction.
 
-The store call runs in a background thread while the scan goes on collecting the next batch
-(SQLite releases the GIL while it works); at most one batch is being written at a time, and a
-failed write is raised to the scan at its next flush or at ``close``.
+The store call runs in the background while the scan goes on collecting the next batch: in a
+thread (SQLite releases the GIL while it works), or for a big scan in a writer process of its
+own (``writer_process.py``). At most one batch is being written at a time, and a failed write
+is raised to the scan at its next flush or at ``close``.
 """
 
 from __future__ import annotations
@@ -11,7 +12,9 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from llmledger.sources import writer_process
 from llmledger.sources.base import Record, keep_best, to_event
+from llmledger.sources.writer_process import ProcessSink
 from llmledger.store.sqlite import ScanCursor
 
 # Records written per transaction: small enough that writing keeps pace with parsing (and the
@@ -22,8 +25,13 @@ BATCH_RECORDS = 25_000
 class BatchWriter:
     """Collects parsed records and cursors; writes them to the ledger in batches."""
 
-    def __init__(self, ledger: Any, batch_records: int | None = None) -> None:
+    def __init__(
+        self, ledger: Any, batch_records: int | None = None, *, separate_process: bool = False
+    ) -> None:
         self.ledger = ledger
+        self._sink: ProcessSink | None = None
+        if separate_process and writer_process.usable(ledger):
+            self._sink = ProcessSink(ledger)
         self.batch_records = batch_records or BATCH_RECORDS
         self.records: dict[str, dict[str, Record]] = {}
         self.count = 0
@@ -50,6 +58,14 @@ class BatchWriter:
     def flush(self) -> None:
         """Hand the collected batch to the store (in the background)."""
         if not self.cursors:
+            return
+        if self._sink is not None:
+            for bucket in self.records.values():
+                for record in bucket.values():
+                    self.written_rank[record.id] = record.rank
+            records, cursors = self.records, self.cursors
+            self.records, self.count, self.cursors = {}, 0, []
+            self.written += self._sink.submit(records, cursors)
             return
         events = [
             to_event(record, source)
@@ -87,3 +103,13 @@ class BatchWriter:
         """Write what is left and wait until it is in the ledger."""
         self.flush()
         self._join()
+        if self._sink is not None:
+            sink, self._sink = self._sink, None
+            self.written += sink.close()
+
+    def abort(self) -> None:
+        """After a failed scan: stop the writer process, if any (what it wrote stays: every
+        batch is a complete transaction)."""
+        if self._sink is not None:
+            sink, self._sink = self._sink, None
+            sink.abort()

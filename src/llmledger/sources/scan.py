@@ -158,8 +158,10 @@ def _pool(workers: int) -> ProcessPoolExecutor:
 class _Run:
     """One scan's bookkeeping: what each outcome means for the ledger and the progress bar."""
 
-    def __init__(self, ledger: Any, result: ScanResult, progress: ProgressFn | None) -> None:
-        self.writer = BatchWriter(ledger)
+    def __init__(
+        self, ledger: Any, result: ScanResult, progress: ProgressFn | None, parallel: bool
+    ) -> None:
+        self.writer = BatchWriter(ledger, separate_process=parallel)
         self.result = result
         self.progress = progress
         self.total = 0
@@ -275,15 +277,17 @@ def scan(
     selected = registry.select(sources)
     cursors = ledger.store.scan_cursors()
     items = _plan(selected, env, cursors, full, result)
-    run = _Run(ledger, result, progress)
-    run.total = sum(item.to_read for item in items)
+    total = sum(item.to_read for item in items)
     workers = default_workers() if workers is None else max(workers, 1)
+    parallel = workers > 1 and len(items) > 1 and total >= PARALLEL_MIN_BYTES
+    run = _Run(ledger, result, progress, parallel)
+    run.total = total
     # Parsed records are plain tuples without cycles: the cyclic collector would only walk
     # them again and again on a big scan.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if workers > 1 and len(items) > 1 and run.total >= PARALLEL_MIN_BYTES:
+        if parallel:
             result.workers = min(workers, len(items))
             _run_parallel(run, items, result.workers)
         else:
@@ -291,6 +295,7 @@ def scan(
         run.writer.close()
         result.written = run.writer.written
     finally:
+        run.writer.abort()
         if collecting:
             gc.enable()
     result.seconds = time.perf_counter() - started
