@@ -8,7 +8,7 @@ files with 100,000 assistant messages, plus Codex, Gemini CLI and OpenCode logs)
 
 * cold: ``llmledger --json`` into an empty ledger (scan everything + daily report);
 * warm: the same command again, nothing new to read;
-* peak memory: the largest summed RSS of the whole process tree (workers included), sampled;
+* peak memory of the whole process tree (workers included), sampled: summed RSS and PSS;
 * ccusage: ``npx -y ccusage@20.0.24 daily --json --offline`` with HOME and CLAUDE_CONFIG_DIR
   pointing at the corpus (skipped when npx is missing or fails);
 
@@ -42,16 +42,18 @@ FIELDS = ("inputTokens", "outputTokens", "cacheCreationTokens", "cacheReadTokens
 
 
 class TreeMemory:
-    """Samples the summed RSS of a process and all its descendants (Linux /proc)."""
+    """Samples a process and all its descendants (Linux /proc): the peak of their summed RSS
+    (counts pages shared after a fork once per process: an upper bound) and of their summed
+    PSS (shared pages split between the processes sharing them: the tree's real footprint)."""
 
     def __init__(self, pid: int, interval: float = 0.01) -> None:
         self.pid, self.interval = pid, interval
-        self.peak = 0
+        self.peak_rss = self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
 
-    def _tree_rss(self) -> int:
+    def _tree(self) -> set[int]:
         parents: dict[int, int] = {}
         for entry in os.listdir("/proc"):
             if not entry.isdigit():
@@ -69,28 +71,44 @@ class TreeMemory:
                 if ppid == parent and child not in tree:
                     tree.add(child)
                     frontier.append(child)
-        total = 0
-        for pid in tree:
-            try:
-                with open(f"/proc/{pid}/statm", "rb") as handle:
-                    total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-            except (OSError, IndexError, ValueError):
-                continue
-        return total
+        return tree
+
+    @staticmethod
+    def _usage(pid: int) -> tuple[int, int]:
+        rss = pss = 0
+        try:
+            with open(f"/proc/{pid}/smaps_rollup", "rb") as handle:
+                for line in handle:
+                    if line.startswith(b"Rss:"):
+                        rss = int(line.split()[1]) * 1024
+                    elif line.startswith(b"Pss:"):
+                        pss = int(line.split()[1]) * 1024
+        except (OSError, IndexError, ValueError):
+            pass
+        return rss, pss
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, self._tree_rss())
+            usage = [self._usage(pid) for pid in self._tree()]
+            self.peak_rss = max(self.peak_rss, sum(u[0] for u in usage))
+            self.peak_pss = max(self.peak_pss, sum(u[1] for u in usage))
             self._stop.wait(self.interval)
 
-    def stop(self) -> int:
+    def stop(self) -> tuple[int, int]:
         self._stop.set()
         self._thread.join()
-        return self.peak
+        return self.peak_rss, self.peak_pss
 
 
-def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Wall seconds, peak tree RSS (bytes) and stdout of one command."""
+Peak = tuple[int, int]  # (summed RSS, summed PSS) in bytes
+
+
+def peak_max(a: Peak, b: Peak) -> Peak:
+    return max(a[0], b[0]), max(a[1], b[1])
+
+
+def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, Peak, str]:
+    """Wall seconds, peak tree memory and stdout of one command."""
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -146,7 +164,7 @@ def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], int, str]:
+def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], Peak, str]:
     """One cold run into an empty ledger, then ``warm_runs`` re-runs with nothing new."""
     with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
         env = agent_env(home, Path(ledger_home))
@@ -155,7 +173,7 @@ def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], 
         for _ in range(warm_runs):
             wall, warm_peak, _ = timed([*llmledger_argv(), "--json"], env)
             warm.append(wall)
-            peak = max(peak, warm_peak)
+            peak = peak_max(peak, warm_peak)
     return cold, warm, peak, output
 
 
@@ -188,7 +206,7 @@ def ccusage_ready(home: Path) -> bool:
     return True
 
 
-def ccusage_once(home: Path) -> tuple[float, int]:
+def ccusage_once(home: Path) -> tuple[float, Peak]:
     wall, peak, _ = timed([*CCUSAGE, "daily", "--json", "--offline"], agent_env(home))
     return wall, peak
 
@@ -206,13 +224,13 @@ def run_both(
     home: Path, runs: int, with_ccusage: bool
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Runs interleaved (ours, then ccusage, again and again) so that both see the same load."""
-    ours: dict[str, Any] = {"cold": [], "warm": [], "peak": 0}
-    theirs: dict[str, Any] | None = {"wall": [], "peak": 0} if with_ccusage else None
+    ours: dict[str, Any] = {"cold": [], "warm": [], "peak": (0, 0)}
+    theirs: dict[str, Any] | None = {"wall": [], "peak": (0, 0)} if with_ccusage else None
     for _ in range(runs):
         cold, warm, peak, _ = llmledger_once(home)
         ours["cold"].append(cold)
         ours["warm"] += warm
-        ours["peak"] = max(ours["peak"], peak)
+        ours["peak"] = peak_max(ours["peak"], peak)
         if theirs is not None:
             try:
                 wall, peak = ccusage_once(home)
@@ -221,10 +239,16 @@ def run_both(
                 theirs = None
                 continue
             theirs["wall"].append(wall)
-            theirs["peak"] = max(theirs["peak"], peak)
+            theirs["peak"] = peak_max(theirs["peak"], peak)
     if theirs is not None:
         theirs["agents"] = ccusage_agents(home)
     return ours, theirs
+
+
+def memory(peak: Peak) -> str:
+    return (
+        f"{peak[0] / 2**20:.0f} MB summed RSS, {peak[1] / 2**20:.0f} MB summed PSS (process tree)"
+    )
 
 
 def truth(expected: dict[str, Any]) -> dict[str, dict[str, int]]:
@@ -246,12 +270,12 @@ def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any
     runs = ", ".join(f"{w:.2f}" for w in ours["cold"])
     print(f"\nllmledger cold  : {cold:.2f} s median (runs: {runs})")
     print(f"llmledger warm  : {warm:.3f} s median (min {min(ours['warm']):.3f})")
-    print(f"llmledger peak  : {ours['peak'] / 2**20:.0f} MB (summed RSS of the process tree)")
+    print(f"llmledger peak  : {memory(ours['peak'])}")
     if theirs is not None:
         median = statistics.median(theirs["wall"])
         runs = ", ".join(f"{w:.2f}" for w in theirs["wall"])
         print(f"ccusage daily   : {median:.2f} s median (runs: {runs})")
-        print(f"ccusage peak    : {theirs['peak'] / 2**20:.0f} MB")
+        print(f"ccusage peak    : {memory(theirs['peak'])}")
         pairs = [a / b for a, b in zip(ours["cold"], theirs["wall"])]
         print(
             f"cold ratio      : llmledger / ccusage = {cold / median:.2f} (medians); "
