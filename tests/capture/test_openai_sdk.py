@@ -373,3 +373,73 @@ def test_unknown_attribute_and_client_are_refused() -> None:
         llmledger.instrument(openai.OpenAI(api_key="x"), user="u1")
     with pytest.raises(TypeError, match="openai and anthropic"):
         llmledger.instrument(object())
+
+
+@pytest.mark.parametrize(
+    ("provider", "model", "usage", "expected"),
+    [
+        (
+            "dashscope",
+            "qwen-plus",
+            {
+                "prompt_tokens": 3019,
+                "completion_tokens": 104,
+                "total_tokens": 3123,
+                "prompt_tokens_details": {"cached_tokens": 2048},
+            },
+            (971, 2048, 0, 104),
+        ),
+        (
+            "dashscope",
+            "qwen-plus",
+            {
+                "prompt_tokens": 3019,
+                "completion_tokens": 10,
+                "total_tokens": 3029,
+                "prompt_tokens_details": {"cache_creation_input_tokens": 3000},
+            },
+            (19, 0, 3000, 10),
+        ),
+        (
+            "tencent",
+            "hunyuan-turbos-latest",
+            {"prompt_tokens": 12, "completion_tokens": 34, "total_tokens": 46},
+            (12, 0, 0, 34),
+        ),
+    ],
+)
+def test_compatible_vendors_json_and_stream(
+    upstream: FakeUpstream,
+    openai_client: openai.OpenAI,
+    ledger: Ledger,
+    provider: str,
+    model: str,
+    usage: dict[str, Any],
+    expected: tuple[int, int, int, int],
+) -> None:
+    upstream.route("/chat/completions", chat_route(usage))
+    client = llmledger.instrument(openai_client, ledger=ledger, provider=provider)
+
+    client.chat.completions.create(model=model, messages=MESSAGES)
+    chunks = list(client.chat.completions.create(model=model, messages=MESSAGES, stream=True))
+
+    assert all(chunk.choices for chunk in chunks)
+    events = recorded(ledger)
+    assert len(events) == 2
+    for event in events:
+        got = (event.input_tokens, event.cache_read_tokens, event.cache_write_tokens)
+        assert (*got, event.output_tokens) == expected
+        assert event.provider == provider and event.model == model and not event.estimated
+
+
+def test_include_usage_false_never_adds_the_option(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    upstream.route("/chat/completions", chat_route())
+    client = llmledger.instrument(openai_client, ledger=ledger, include_usage=False)
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+    assert "stream_options" not in upstream.requests[-1].body
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == "Hello there!"
+    event = only(ledger)
+    assert event.estimated and event.details is not None
+    assert event.details["stream_end"] == "complete"
