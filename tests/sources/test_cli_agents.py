@@ -181,3 +181,15 @@ def test_progress_bar_draws_on_a_terminal_only() -> None:
     quiet(50, 100)
     quiet.close()
     assert piped.getvalue() == ""
+
+
+def test_sources_and_reports_keep_history_of_deleted_transcripts(
+    capsys: pytest.CaptureFixture[str], logs: Path
+) -> None:
+    cli(capsys, "scan")
+    (logs / ".claude" / "projects" / "-Users-x-proj" / "s1.jsonl").unlink()
+    _, out, _ = cli(capsys, "sources", "--json", "--claude")
+    (claude,) = json.loads(out)["sources"]
+    assert (claude["files"], claude["filesRemembered"], claude["events"]) == (0, 1, 2)
+    _, daily, _ = cli(capsys, "daily", "--json", "--claude", "--tz", "UTC")
+    assert json.loads(daily)["daily"][0]["outputTokens"] == 150
