@@ -1,7 +1,8 @@
 """llmledger: one ledger for every LLM token you spend.
 
 The public surface: ``Ledger``, ``PriceBook``, ``UsageEvent``, ``instrument`` and
-``attribute`` (SDK capture), and module-level helpers over the default ledger.
+``attribute`` (SDK capture), ``UsageMiddleware`` (ASGI capture), and module-level helpers over
+the default ledger.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ __all__ = [
     "PriceBook",
     "StoreError",
     "UsageEvent",
+    "UsageMiddleware",
     "attribute",
     "default_ledger",
     "format_token_usage_report",
@@ -45,6 +47,7 @@ __all__ = [
 _LAZY = {
     "instrument": ("llmledger.capture.sdk", "instrument"),
     "attribute": ("llmledger.capture.context", "attribute"),
+    "UsageMiddleware": ("llmledger.capture.middleware", "UsageMiddleware"),
 }
 
 
