@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -101,6 +102,9 @@ class TreeMemory:
 
 
 Peak = tuple[int, int]  # (summed RSS, summed PSS) in bytes
+CPU_SECONDS: list[float] = []  # of every command timed, in order
+COLD_CPU: list[float] = []  # of llmledger's cold runs
+CCUSAGE_CPU: list[float] = []  # of ccusage's runs
 
 
 def peak_max(a: Peak, b: Peak) -> Peak:
@@ -108,7 +112,9 @@ def peak_max(a: Peak, b: Peak) -> Peak:
 
 
 def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, Peak, str]:
-    """Wall seconds, peak tree memory and stdout of one command."""
+    """Wall seconds, peak tree memory and stdout of one command (its CPU seconds, user +
+    system of the whole tree, are appended to CPU_SECONDS)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(
         list(argv), env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
@@ -117,6 +123,8 @@ def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, Peak, str]:
     out, err = process.communicate()
     wall = time.perf_counter() - started
     peak = memory.stop()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU_SECONDS.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}): {err.strip()[-500:]}")
     return wall, peak, out
@@ -169,6 +177,7 @@ def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], 
     with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
         env = agent_env(home, Path(ledger_home))
         cold, peak, output = timed([*llmledger_argv(), "--json"], env)
+        COLD_CPU.append(CPU_SECONDS[-1])
         warm = []
         for _ in range(warm_runs):
             wall, warm_peak, _ = timed([*llmledger_argv(), "--json"], env)
@@ -208,6 +217,7 @@ def ccusage_ready(home: Path) -> bool:
 
 def ccusage_once(home: Path) -> tuple[float, Peak]:
     wall, peak, _ = timed([*CCUSAGE, "daily", "--json", "--offline"], agent_env(home))
+    CCUSAGE_CPU.append(CPU_SECONDS[-1])
     return wall, peak
 
 
@@ -269,12 +279,14 @@ def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any
     cold, warm = statistics.median(ours["cold"]), statistics.median(ours["warm"])
     runs = ", ".join(f"{w:.2f}" for w in ours["cold"])
     print(f"\nllmledger cold  : {cold:.2f} s median (runs: {runs})")
+    print(f"llmledger CPU   : {statistics.median(COLD_CPU):.2f} s user+system, cold, median")
     print(f"llmledger warm  : {warm:.3f} s median (min {min(ours['warm']):.3f})")
     print(f"llmledger peak  : {memory(ours['peak'])}")
     if theirs is not None:
         median = statistics.median(theirs["wall"])
         runs = ", ".join(f"{w:.2f}" for w in theirs["wall"])
         print(f"ccusage daily   : {median:.2f} s median (runs: {runs})")
+        print(f"ccusage CPU     : {statistics.median(CCUSAGE_CPU):.2f} s user+system, median")
         print(f"ccusage peak    : {memory(theirs['peak'])}")
         pairs = [a / b for a, b in zip(ours["cold"], theirs["wall"])]
         print(
