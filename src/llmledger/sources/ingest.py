@@ -19,7 +19,7 @@ from llmledger.store.sqlite import ScanCursor
 
 # Records written per transaction: small enough that writing keeps pace with parsing (and the
 # last batch, written after parsing ends, is short), big enough that commits stay cheap.
-BATCH_RECORDS = 25_000
+BATCH_RECORDS = 10_000
 
 
 class BatchWriter:
