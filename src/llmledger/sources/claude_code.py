@@ -203,7 +203,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     session, project = _context(path)
     reader = JsonlReader(path, offset, USAGE_MARKER, budget)
     best: dict[str, Record] = {}
-    malformed = reader.oversized
+    malformed = 0
 
     def take(line: bytes) -> None:
         nonlocal malformed
