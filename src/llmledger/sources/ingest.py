@@ -10,12 +10,13 @@ is raised to the scan at its next flush or at ``close``.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmledger.sources import writer_process
 from llmledger.sources.base import Record, keep_best, to_event
-from llmledger.sources.writer_process import ProcessSink
 from llmledger.store.sqlite import ScanCursor
+
+if TYPE_CHECKING:
+    from llmledger.sources.writer_process import ProcessSink
 
 # Records written per transaction: small enough that writing keeps pace with parsing (and the
 # last batch, written after parsing ends, is short), big enough that commits stay cheap.
@@ -30,8 +31,11 @@ class BatchWriter:
     ) -> None:
         self.ledger = ledger
         self._sink: ProcessSink | None = None
-        if separate_process and writer_process.usable(ledger):
-            self._sink = ProcessSink(ledger)
+        if separate_process:  # imported only here: warm runs never load multiprocessing
+            from llmledger.sources import writer_process
+
+            if writer_process.usable(ledger):
+                self._sink = writer_process.ProcessSink(ledger)
         self.batch_records = batch_records or BATCH_RECORDS
         self.records: dict[str, dict[str, Record]] = {}
         self.count = 0
