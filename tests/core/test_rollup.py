@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -101,3 +102,59 @@ def test_rebuild_gives_the_same_rollup(tmp_path: Path) -> None:
         ledger.store.rebuild_rollup()
         after = conn.execute("SELECT * FROM rollup_hourly ORDER BY 1, 2").fetchall()
         assert [r[:-2] for r in before] == [r[:-2] for r in after]
+
+
+def _varied_event(rng: random.Random, n: int) -> UsageEvent:
+    """An event of one of many column masks (every optional column shows up somewhere)."""
+    output = rng.randrange(0, 3000)
+    reported = rng.random() < 0.1
+    return UsageEvent(
+        id=f"v{rng.randrange(n)}",
+        ts=T0 + timedelta(minutes=rng.randrange(0, 6 * 60)),
+        model=rng.choice(["gpt-4o", "claude-sonnet-4-5", "no-such-model"]),
+        provider=rng.choice([None, "openai", "anthropic"]),
+        source=rng.choice(["sdk", "proxy"]),
+        input_tokens=rng.randrange(0, 5000),
+        cache_read_tokens=rng.choice([0, rng.randrange(0, 9000)]),
+        cache_write_tokens=rng.choice([0, rng.randrange(0, 900)]),
+        cache_write_1h_tokens=rng.choice([0, 0, rng.randrange(0, 900)]),
+        output_tokens=output,
+        reasoning_tokens=rng.choice([0, rng.randrange(0, output + 1)]),
+        cost_nanos=rng.randrange(0, 10**7) if reported else None,
+        cost_status="reported" if reported else "unpriced",
+        estimated=rng.random() < 0.1,
+        requests=rng.choice([1, 1, 1, 0, 3]),
+        user_id=rng.choice([None, "u1"]),
+        org_id=rng.choice([None, None, "o1"]),
+        tags=rng.choice([(), ("a", "b")]),
+        latency_ms=rng.choice([None, 12.5]),
+        success=rng.random() > 0.1,
+        status=rng.choice([None, "ok"]),
+        details=rng.choice([None, {"tier": "x"}]),
+    )
+
+
+def test_rollup_exact_through_multi_row_statements_and_replacements(tmp_path: Path) -> None:
+    """Batches large enough for the 50-row statements, with stored ids (statements redone row
+    by row, larger copies replacing, smaller ones lost) and duplicates inside a batch."""
+    rng = random.Random(11)
+    kept: dict[str, UsageEvent] = {}
+    with Ledger(tmp_path / "l.db", prices=PriceBook(), env={}) as ledger:
+        for size, ids in ((3000, 2000), (3000, 2600), (500, 3000), (2000, 100_000)):
+            batch = [_varied_event(rng, ids) for _ in range(size)]
+            ledger.record_many(batch)
+            for e in batch:  # priced in place by record_many
+                if e.id not in kept or e.total_tokens >= kept[e.id].total_tokens:
+                    kept[e.id] = e
+        stored = {e.id: e for e in ledger.store.iter_events()}
+        assert {i: e.total_tokens for i, e in stored.items()} == {
+            i: e.total_tokens for i, e in kept.items()
+        }
+        conn = ledger.store._conn
+        incremental = conn.execute(
+            "SELECT * FROM rollup_hourly WHERE events > 0 ORDER BY 1, 2, 3, 4, 5"
+        ).fetchall()
+        ledger.store.rebuild_rollup()
+        rebuilt = conn.execute("SELECT * FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5").fetchall()
+        assert [r[:-2] for r in incremental] == [r[:-2] for r in rebuilt]
+        assert len({r[5] for r in rebuilt}) > 1

@@ -7,6 +7,7 @@ price-list snapshot is searched as described in ``matching.py``. An unknown mode
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
@@ -210,35 +211,51 @@ class PriceBook:
         event.price_version = self.version
 
     def price_events(self, events: Iterable[UsageEvent]) -> None:
-        """Price many events; the bulk-ingest path, so single-tier models take a fast lane."""
-        flat: dict[tuple[str, str | None], tuple[int, int, int, int, int, int | None] | None] = {}
+        """Price many events; the bulk-ingest path, so single-tier models take a fast lane.
+
+        The fast lane computes exactly what ``price_event`` does, in units of ``g`` atto-USD
+        where ``g`` divides every rate and the nano-USD: the same rounding, on integers small
+        enough for CPython's one-digit arithmetic.
+        """
+        lanes: dict[tuple[str, str | None], tuple[int, ...] | None] = {}
         version = self.version
-        half = ATTO_PER_NANO // 2
         for e in events:
             key = (e.model, e.provider)
             try:
-                rates = flat[key]
+                lane = lanes[key]
             except KeyError:
                 found = self.match(e.model, e.provider)
-                rates = flat[key] = None if found is None else found.price.flat_rates()
-            if rates is None or (e.cost_status == "reported" and e.cost_nanos is not None):
+                rates = None if found is None else found.price.flat_rates()
+                lane = lanes[key] = None if rates is None else _fast_lane(rates)
+            if lane is None or (e.cost_status == "reported" and e.cost_nanos is not None):
                 self.price_event(e)  # unpriced, tiered or reported: the general path
                 continue
-            ri, ro, rcr, rcw, rcw1, rreason = rates
+            ri, ro, rcr, rcw, rcw1, rreason, unit, half, ties = lane
             o, reasoning = e.output_tokens, e.reasoning_tokens
-            atto = (
+            cost = (
                 e.input_tokens * ri
                 + e.cache_read_tokens * rcr
                 + e.cache_write_tokens * rcw
                 + e.cache_write_1h_tokens * rcw1
             )
-            if rreason is not None and 0 < reasoning <= o:
-                atto += (o - reasoning) * ro + reasoning * rreason
+            if rreason >= 0 and 0 < reasoning <= o:
+                cost += (o - reasoning) * ro + reasoning * rreason
             else:
-                atto += o * ro
-            nanos, rest = divmod(atto, ATTO_PER_NANO)
-            if rest > half or (rest == half and nanos & 1):
+                cost += o * ro
+            nanos, rest = divmod(cost, unit)
+            if rest > half or (rest == half and ties and nanos & 1):
                 nanos += 1
             e.cost_nanos = nanos
             e.cost_status = "computed"
             e.price_version = version
+
+
+def _fast_lane(rates: tuple[int, int, int, int, int, int | None]) -> tuple[int, ...]:
+    """Rates in units of g atto-USD (g: the largest divisor of every rate and of a nano-USD),
+    then the nano-USD in those units, its half, and whether a remainder can tie with it.
+    A missing reasoning rate is -1."""
+    *known, reasoning = rates
+    g = math.gcd(ATTO_PER_NANO, *known, reasoning or 0)
+    unit = ATTO_PER_NANO // g
+    scaled = [rate // g for rate in known]
+    return (*scaled, -1 if reasoning is None else reasoning // g, unit, unit // 2, unit % 2 == 0)

@@ -5,14 +5,15 @@ group and filter only by those dimensions, in a time zone whose offsets are whol
 rollup (a few rows per hour) instead of every event. Anything else reads the events.
 
 The store keeps it exact in the same transaction as the events: each written batch is summed
-per key in Python and added, a replaced copy of a stored id is subtracted, and a cost update
-moves its event from the old sums to the new. ``min_ts``/``max_ts`` only grow, so after a
-replacement they may be wider than the events they cover (they feed only "last activity").
+per key in Python (one C-level sum per column and group of rows) and added, a replaced copy of a
+stored id is subtracted, and a cost update moves its event from the old sums to the new.
+``min_ts``/``max_ts`` only grow, so after a replacement they may be wider than the events they
+cover (they feed only "last activity").
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from llmledger.store.query import (
@@ -21,7 +22,7 @@ from llmledger.store.query import (
     EventFilter,
     day_sql,
 )
-from llmledger.store.rows import HOUR_US, Row
+from llmledger.store.rows import ESTIMATED_BIT, FAILED_BIT, HOUR_US, GroupKey, position, width
 
 ROLLUP_DIMENSIONS: dict[str, str] = {
     "model": "model",
@@ -98,30 +99,48 @@ def row_contribution(values: Sequence[Any], sign: int) -> tuple[Any, ...]:
     return (*key, *sums, values[-2], values[-1])
 
 
-def accumulate(rows: Iterable[Row]) -> list[tuple[Any, ...]]:
-    """ADD_ROW_SQL parameters summing ``rows`` per rollup key."""
+def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]]:
+    """ADD_ROW_SQL parameters summing grouped rows (see ``rows.Rows``) per rollup key.
+
+    Each column is summed over a group's flat values with one C-level slice and sum; a column
+    the mask leaves out is at its default in every row of the group (0, or 1 for requests).
+    """
     acc: dict[tuple[Any, ...], list[int]] = {}
-    for row in rows:
-        s = row.sums
-        a = acc.get(row.key)
-        if a is None:
-            acc[row.key] = [*s[:11], s[11], s[11]]
+    for group, flat in groups.items():
+        mask = group[5]
+        n = width(mask)
+        count = len(flat) // n
+        if not count:
             continue
-        a[0] += s[0]
-        a[1] += s[1]
-        a[2] += s[2]
-        a[3] += s[3]
-        a[4] += s[4]
-        a[5] += s[5]
-        a[6] += s[6]
-        a[7] += s[7]
-        a[8] += 1
-        a[9] += s[9]
-        a[10] += s[10]
-        if s[11] < a[11]:
-            a[11] = s[11]
-        elif s[11] > a[12]:
-            a[12] = s[11]
+        cw1 = position(mask, "cache_write_1h_tokens")
+        reasoning = position(mask, "reasoning_tokens")
+        cost = position(mask, "cost_nanos")
+        requests = position(mask, "requests")
+        ts = flat[1::n]
+        sums = [
+            sum(flat[4::n]),
+            sum(flat[5::n]),
+            sum(flat[6::n]),
+            0 if cw1 is None else sum(flat[cw1::n]),
+            sum(flat[7::n]),
+            0 if reasoning is None else sum(flat[reasoning::n]),
+            0 if cost is None else sum(flat[cost::n]),
+            count if requests is None else sum(flat[requests::n]),
+            count,
+            count if mask & ESTIMATED_BIT else 0,
+            count if mask & FAILED_BIT else 0,
+            min(ts),
+            max(ts),
+        ]
+        key = group[:5]
+        a = acc.get(key)
+        if a is None:
+            acc[key] = sums
+            continue
+        for k in range(11):
+            a[k] += sums[k]
+        a[11] = min(a[11], sums[11])
+        a[12] = max(a[12], sums[12])
     return [(*key, *sums) for key, sums in acc.items()]
 
 

@@ -36,7 +36,7 @@ from llmledger.store.query import (
     totals_from_row,
     where_sql,
 )
-from llmledger.store.rows import Row, event_row, insert_sql
+from llmledger.store.rows import Rows, build_rows, insert_sql, row_total, width
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -78,66 +78,64 @@ def from_us(value: int) -> datetime:
 _ROWS_PER_STATEMENT = 50
 
 
-def _dedupe(rows: list[Row]) -> list[Row]:
-    """One row per id: the copy with the most tokens (ties: the later one)."""
-    if len({row.id for row in rows}) == len(rows):
-        return rows
-    best: dict[str, Row] = {}
-    for row in rows:
-        kept = best.get(row.id)
-        if kept is None or row.total >= kept.total:
-            best[row.id] = row
-    return list(best.values())
-
-
-def _replace_if_larger(conn: sqlite3.Connection, row: Row) -> bool:
-    """Replace the stored copy of ``row.id`` when ``row`` has at least as many tokens, taking
-    the old copy out of the rollup (the caller adds the new one). True when replaced."""
-    old = conn.execute(rollup.OLD_ROW_SQL, (row.id,)).fetchone()
-    if old is None or row.total < sum(old[5:10]):
+def _replace_if_larger(conn: sqlite3.Connection, mask: int, values: Sequence[Any]) -> bool:
+    """Replace the stored copy of this row's id when the row has at least as many tokens,
+    taking the old copy out of the rollup (the caller adds the new one). True when replaced."""
+    old = conn.execute(rollup.OLD_ROW_SQL, (values[0],)).fetchone()
+    if old is None or row_total(mask, values) < sum(old[5:10]):
         return False
-    conn.execute("DELETE FROM events WHERE id = ?", (row.id,))
-    conn.execute(insert_sql(row.mask), row.values)
+    conn.execute("DELETE FROM events WHERE id = ?", (values[0],))
+    conn.execute(insert_sql(mask), values)
     conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
     return True
 
 
+def _insert_one_by_one(
+    conn: sqlite3.Connection, mask: int, params: list[Any], lost: set[str]
+) -> None:
+    """Insert rows one statement each; a stored id is replaced when the row is larger, else
+    the row's id goes to ``lost``."""
+    one = insert_sql(mask)
+    n = width(mask)
+    for begin in range(0, len(params), n):
+        values = params[begin : begin + n]
+        try:
+            conn.execute(one, values)
+        except sqlite3.IntegrityError:
+            if not _replace_if_larger(conn, mask, values):
+                lost.add(values[0])
+
+
 def _write_rows(
-    conn: sqlite3.Connection, rows: list[Row], per_model: dict[str, Totals] | None = None
+    conn: sqlite3.Connection, rows: Rows, per_model: dict[str, Totals] | None = None
 ) -> int:
     """Insert new ids and replace stored ones that grew; keep the rollup exact. Returns rows
     written. New rows go in 50 to a statement (rows binding the same columns together); a
     statement that hits a stored id is redone row by row."""
-    rows = _dedupe(rows)
-    by_mask: dict[int, list[Row]] = {}
-    for row in rows:
-        group = by_mask.get(row.mask)
-        if group is None:
-            by_mask[row.mask] = [row]
+    by_mask: dict[int, list[list[Any]]] = {}
+    for group, flat in rows.groups.items():
+        flats = by_mask.get(group[5])
+        if flats is None:
+            by_mask[group[5]] = [flat]
         else:
-            group.append(row)
-    lost: list[Row] = []  # rows whose stored copy is larger: not written
-    for mask, group in by_mask.items():
+            flats.append(flat)
+    lost: set[str] = set()  # ids whose stored copy is larger: not written
+    for mask, flats in by_mask.items():
+        params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
+        step = width(mask) * _ROWS_PER_STATEMENT
         many = insert_sql(mask, _ROWS_PER_STATEMENT)
-        for begin in range(0, len(group), _ROWS_PER_STATEMENT):
-            chunk = group[begin : begin + _ROWS_PER_STATEMENT]
-            if len(chunk) == _ROWS_PER_STATEMENT:
-                try:
-                    conn.execute(many, [v for row in chunk for v in row.values])
-                    continue
-                except sqlite3.IntegrityError:
-                    pass  # an id is stored already: this chunk goes row by row
-            one = insert_sql(mask)
-            for row in chunk:
-                try:
-                    conn.execute(one, row.values)
-                except sqlite3.IntegrityError:
-                    if not _replace_if_larger(conn, row):
-                        lost.append(row)
+        full = len(params) - len(params) % step
+        for begin in range(0, full, step):
+            chunk = params[begin : begin + step]
+            try:
+                conn.execute(many, chunk)
+            except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
+                _insert_one_by_one(conn, mask, chunk, lost)
+        if full < len(params):
+            _insert_one_by_one(conn, mask, params[full:], lost)
     if lost:
-        skipped = {id(row) for row in lost}
-        rows = [row for row in rows if id(row) not in skipped]
-    sums = rollup.accumulate(rows)
+        rows = rows.without(lost)
+    sums = rollup.batch_sums(rows.groups)
     conn.executemany(rollup.ADD_ROW_SQL, sums)
     if per_model is not None:
         for item in sums:
@@ -145,7 +143,7 @@ def _write_rows(
             if item[4] == "unpriced":
                 totals.unpriced = totals.events
             per_model.setdefault(item[1], Totals()).add(totals)
-    return len(rows)
+    return rows.count
 
 
 def event_from_row(row: Sequence[Any]) -> UsageEvent:
@@ -304,11 +302,11 @@ class SQLiteStore:
         """
         iterator = iter(events)
 
-        def batches() -> Iterator[list[Row]]:
+        def batches() -> Iterator[Rows]:
             while batch := list(itertools.islice(iterator, batch_size)):
                 if prepare is not None:
                     prepare(batch)
-                yield [event_row(e) for e in batch]
+                yield build_rows(batch)
 
         try:
             with self._transaction() as conn, paused_gc():
@@ -466,11 +464,11 @@ class SQLiteStore:
         """Write a scan's events and advance its cursors in ONE transaction: a crash never
         leaves events without their cursor or a cursor past events not written."""
         with paused_gc():
-            rows = [event_row(e) for e in events]
+            rows = build_rows(events)
         now = int(time.time())
         try:
             with self._transaction() as conn:
-                changed = _write_rows(conn, rows) if rows else 0
+                changed = _write_rows(conn, rows) if rows.count else 0
                 conn.executemany(
                     "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
                     "mtime_ns, offset, carry, events, malformed, scanned_at) "
