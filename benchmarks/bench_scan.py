@@ -163,6 +163,9 @@ def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
     """The same agent locations for both tools: the corpus HOME, and both Claude Code config
     dirs (``~/.claude`` and ``~/.config/claude``) named in CLAUDE_CONFIG_DIR."""
     env = {k: v for k, v in os.environ.items() if k != "CODEX_HOME"}
+    # An installed package runs from cached bytecode; a shell that forbids writing it (this
+    # sandbox sets PYTHONDONTWRITEBYTECODE) would make every run recompile ~60 modules.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), TZ="UTC")
     env["CLAUDE_CONFIG_DIR"] = f"{home / '.claude'},{home / '.config' / 'claude'}"
     for name in ("XDG_CONFIG_HOME", "LLMLEDGER_DB", "LLMLEDGER_CONFIG"):
