@@ -125,3 +125,42 @@ def test_costs_are_exact_integers_with_price_version(tmp_path: Path) -> None:
     assert stored.cost_nanos == 260_000
     assert stored.cost_status == "computed"
     assert stored.price_version == ledger.prices.version
+
+
+def test_large_writes_are_checkpointed_off_the_writer(tmp_path: Path) -> None:
+    path = tmp_path / "l.db"
+    store = SQLiteStore(path)
+    checkpointer = store._checkpointer
+    assert checkpointer is not None
+    store.write_events([event(f"s{n}") for n in range(100)])
+    assert checkpointer._thread is None  # a small write asks for no checkpoint
+    before = path.stat().st_size
+    store.write_events([event(f"b{n}", user_id=f"u{n}") for n in range(20_000)])
+    assert checkpointer.wait(timeout=60)
+    assert checkpointer.checkpoints >= 1
+    assert path.stat().st_size > before + 500_000  # the WAL's pages reached the database file
+    assert store.count() == 20_100
+    thread = checkpointer._thread
+    store.close()
+    assert thread is not None and not thread.is_alive()
+    assert not Path(f"{path}-wal").exists()  # the last connection to close removed the WAL
+    reopened = SQLiteStore(path)
+    assert reopened.count() == 20_100
+    reopened.close()
+
+
+def test_memory_store_has_no_checkpointer() -> None:
+    store = SQLiteStore(":memory:")
+    assert store._checkpointer is None
+    store.write_events([event(f"m{n}") for n in range(5_000)])
+    assert store.count() == 5_000
+    store.close()
+
+
+def test_many_small_writes_are_checkpointed_too(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "l.db")
+    for n in range(300):
+        store.write_events([event(f"one{n}")])
+    assert store._checkpointer is not None and store._checkpointer.wait(timeout=60)
+    assert store._checkpointer.checkpoints >= 1
+    store.close()

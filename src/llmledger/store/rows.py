@@ -10,7 +10,7 @@ statement.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from functools import lru_cache
 from typing import Any
@@ -87,9 +87,11 @@ class Rows:
         self.groups = groups
         self.count = count
 
-    def ids(self) -> Iterator[str]:
+    def ids(self) -> set[str]:
+        ids: set[str] = set()
         for key, flat in self.groups.items():
-            yield from flat[:: width(key[5])]
+            ids.update(flat[:: width(key[5])])
+        return ids
 
     def without(self, ids: set[str]) -> Rows:
         """These rows minus those with the given ids."""
@@ -146,9 +148,10 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             e.cost_status,
         ]
         mask = 0  # a bit per optional column, each added once (+= is faster than |=)
-        if e.provider:
+        provider = e.provider
+        if provider:
             mask += 1
-            values.append(e.provider)
+            values.append(provider)
         if cw1:
             mask += 2
             values.append(cw1)
@@ -203,14 +206,14 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
         if e.details:
             mask += 262144
             values.append(_json_encode(e.details).decode())
-        key = (values[1] // HOUR_US, values[3], values[2], e.provider or "", values[8], mask)
+        key = (values[1] // HOUR_US, values[3], values[2], provider or "", values[8], mask)
         flat = get(key)
         if flat is None:
             groups[key] = values
         else:
             flat += values
     rows = Rows(groups, len(events))
-    if len(set(rows.ids())) == len(events):
+    if len(rows.ids()) == len(events):
         return rows
     best: dict[str, UsageEvent] = {}
     for e in events:

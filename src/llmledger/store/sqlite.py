@@ -24,6 +24,7 @@ import msgspec
 from llmledger.errors import NotALedgerError, StoreError
 from llmledger.events import TOKEN_FIELDS, UsageEvent
 from llmledger.store import rollup
+from llmledger.store.checkpoint import Checkpointer
 from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
 from llmledger.store.query import (
     DIMENSIONS,
@@ -76,6 +77,11 @@ def from_us(value: int) -> datetime:
 
 
 _ROWS_PER_STATEMENT = 50
+# WAL pages (estimated: a few per commit, ~16 rows to a page) between background checkpoints
+# (store/checkpoint.py), as SQLite's own default; and the WAL size past which the writer
+# checkpoints itself, a bound for when the background thread falls behind.
+_CHECKPOINT_PAGES = 1_000
+_WRITER_AUTOCHECKPOINT_PAGES = 16_384
 
 
 def _replace_if_larger(conn: sqlite3.Connection, mask: int, values: Sequence[Any]) -> bool:
@@ -195,6 +201,8 @@ class SQLiteStore:
     def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
         self.path = Path(path) if str(path) != ":memory:" else None
         self._lock = threading.RLock()
+        self._checkpointer: Checkpointer | None = None
+        self._unchecked_pages = 0  # WAL pages written since the last checkpoint request (est.)
         try:
             if self.path is not None and not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -222,6 +230,8 @@ class SQLiteStore:
         conn = self._conn
         if self.path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA wal_autocheckpoint={_WRITER_AUTOCHECKPOINT_PAGES}")
+            self._checkpointer = Checkpointer(self.path)
         # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
@@ -280,8 +290,19 @@ class SQLiteStore:
             return [row[0] for row in rows]
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.close()
         with self._lock:
             self._conn.close()
+
+    def _written(self, rows: int) -> None:
+        """Ask for a background checkpoint once enough was committed since the last one."""
+        with self._lock:
+            self._unchecked_pages += 4 + rows // 16
+            if self._checkpointer is None or self._unchecked_pages < _CHECKPOINT_PAGES:
+                return
+            self._unchecked_pages = 0
+        self._checkpointer.request()
 
     # -- writes --------------------------------------------------------------------------------
 
@@ -310,9 +331,11 @@ class SQLiteStore:
 
         try:
             with self._transaction() as conn, paused_gc():
-                return sum(_write_rows(conn, rows, per_model) for rows in batches())
+                written = sum(_write_rows(conn, rows, per_model) for rows in batches())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+        self._written(written)
+        return written
 
     def update_costs(self, updates: Iterable[tuple[int | None, str, str | None, str]]) -> int:
         """Set (cost_nanos, cost_status, price_version) for event ids, rollup included."""
@@ -490,9 +513,10 @@ class SQLiteStore:
                         for c in cursors
                     ],
                 )
-                return changed
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+        self._written(changed)
+        return changed
 
     # -- meta ----------------------------------------------------------------------------------
 
