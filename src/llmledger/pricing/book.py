@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from llmledger.config import ModelOverride, PricingConfig
 from llmledger.events import UsageEvent, nanos_to_usd
@@ -211,33 +212,46 @@ class PriceBook:
         event.price_version = self.version
 
     def price_events(self, events: Iterable[UsageEvent]) -> None:
-        """Price many events; the bulk-ingest path, so single-tier models take a fast lane.
+        """Price many events exactly as ``price_event`` would; the bulk-ingest path.
 
-        The fast lane computes exactly what ``price_event`` does, in units of ``g`` atto-USD
-        where ``g`` divides every rate and the nano-USD: the same rounding, on integers small
-        enough for CPython's one-digit arithmetic.
+        Each (model, provider) gets a lane: its effective rates per tier in units of ``g``
+        atto-USD, where ``g`` divides every rate and the nano-USD (the same rounding, on
+        integers small enough for CPython's one-digit arithmetic).
         """
-        lanes: dict[tuple[str, str | None], tuple[int, ...] | None] = {}
+        # (model, provider) -> base lane + (threshold, lane) per long-context tier; () unpriced.
+        lanes: dict[tuple[str, str | None], tuple[Any, ...]] = {}
         version = self.version
         for e in events:
+            if e.cost_status == "reported" and e.cost_nanos is not None:
+                continue  # a provider-reported cost is kept as it is
             key = (e.model, e.provider)
             try:
                 lane = lanes[key]
             except KeyError:
                 found = self.match(e.model, e.provider)
-                rates = None if found is None else found.price.flat_rates()
-                lane = lanes[key] = None if rates is None else _fast_lane(rates)
-            if lane is None or (e.cost_status == "reported" and e.cost_nanos is not None):
-                self.price_event(e)  # unpriced, tiered or reported: the general path
+                lane = lanes[key] = () if found is None else _lane(found.price)
+            if not lane:
+                e.cost_nanos = None
+                e.cost_status = "unpriced"
+                e.price_version = version
                 continue
-            ri, ro, rcr, rcw, rcw1, rreason, unit, half, ties = lane
-            o, reasoning = e.output_tokens, e.reasoning_tokens
-            cost = (
-                e.input_tokens * ri
-                + e.cache_read_tokens * rcr
-                + e.cache_write_tokens * rcw
-                + e.cache_write_1h_tokens * rcw1
+            ri, ro, rcr, rcw, rcw1, rreason, unit, half, ties, tiers = lane
+            i, cr, cw, cw1 = (
+                e.input_tokens,
+                e.cache_read_tokens,
+                e.cache_write_tokens,
+                e.cache_write_1h_tokens,
             )
+            if tiers:  # the request's input (per request, for aggregates) picks the tier
+                size = i + cr + cw + cw1
+                if e.requests > 1:
+                    size //= e.requests
+                for threshold, tier in tiers:
+                    if size <= threshold:
+                        break
+                    ri, ro, rcr, rcw, rcw1, rreason, unit, half, ties, _ = tier
+            o, reasoning = e.output_tokens, e.reasoning_tokens
+            cost = i * ri + cr * rcr + cw * rcw + cw1 * rcw1
             if rreason >= 0 and 0 < reasoning <= o:
                 cost += (o - reasoning) * ro + reasoning * rreason
             else:
@@ -250,12 +264,25 @@ class PriceBook:
             e.price_version = version
 
 
-def _fast_lane(rates: tuple[int, int, int, int, int, int | None]) -> tuple[int, ...]:
-    """Rates in units of g atto-USD (g: the largest divisor of every rate and of a nano-USD),
-    then the nano-USD in those units, its half, and whether a remainder can tie with it.
-    A missing reasoning rate is -1."""
+def _lane(price: ModelPrice) -> tuple[Any, ...]:
+    """A model's rates for ``price_events``: the base tier's, then ``(threshold, rates)`` per
+    long-context tier, each tier's fallbacks resolved by ``ModelPrice.flat_rates``."""
+    tiers = tuple(
+        (threshold, _scaled(replace(price, base=rates, tiers=())))
+        for threshold, rates in price.tiers
+    )
+    return (*_scaled(replace(price, tiers=()))[:-1], tiers)
+
+
+def _scaled(flat: ModelPrice) -> tuple[Any, ...]:
+    """A single-tier price's effective rates in units of g atto-USD (g: the largest divisor
+    of every rate and of a nano-USD), then the nano-USD in those units, its half, and whether
+    a remainder can tie with it; a missing reasoning rate is -1. The last item is no tiers."""
+    rates = flat.flat_rates()
+    assert rates is not None
     *known, reasoning = rates
     g = math.gcd(ATTO_PER_NANO, *known, reasoning or 0)
     unit = ATTO_PER_NANO // g
     scaled = [rate // g for rate in known]
-    return (*scaled, -1 if reasoning is None else reasoning // g, unit, unit // 2, unit % 2 == 0)
+    reasoning_rate = -1 if reasoning is None else reasoning // g
+    return (*scaled, reasoning_rate, unit, unit // 2, unit % 2 == 0, ())
