@@ -13,6 +13,7 @@ import os
 import platform
 import random
 import resource
+import shutil
 import sys
 import tempfile
 import time
@@ -115,6 +116,7 @@ def main() -> None:
         print(f"report {name:<24} {seconds:.3f} s ({rows:,} rows)")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS: {peak:,.0f} MB")
+    shutil.rmtree(workdir)  # the temporary ledger (an explicit --db is kept)
 
 
 if __name__ == "__main__":
