@@ -12,6 +12,7 @@ from llmledger import Ledger, UsageEvent
 from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
 from llmledger.pricing.book import PriceBook
 from llmledger.store import SQLiteStore, open_store
+from llmledger.store.checkpoint import Checkpointer
 
 T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -164,3 +165,18 @@ def test_many_small_writes_are_checkpointed_too(tmp_path: Path) -> None:
     assert store._checkpointer is not None and store._checkpointer.wait(timeout=60)
     assert store._checkpointer.checkpoints >= 1
     store.close()
+
+
+def test_checkpoints_with_an_odd_path_and_without_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "a b#c%20?.db"
+    store = SQLiteStore(path)
+    store.write_events([event(f"q{n}") for n in range(20_000)])
+    assert store._checkpointer is not None and store._checkpointer.wait(timeout=60)
+    assert store._checkpointer.checkpoints >= 1
+    store.close()
+    assert [p.name for p in tmp_path.iterdir() if p.is_file()] == [path.name]  # no stray file
+    missing = Checkpointer(tmp_path / "missing.db")
+    missing.request()
+    assert missing.wait(timeout=60) and missing.checkpoints == 0
+    missing.close()
+    assert not (tmp_path / "missing.db").exists()

@@ -63,7 +63,16 @@ class Checkpointer:
             thread.join()
 
     def _run(self) -> None:
-        conn = sqlite3.connect(str(self._path), check_same_thread=False, isolation_level=None)
+        try:  # mode=rw: never create a database that is not there
+            conn = sqlite3.connect(
+                self._path.absolute().as_uri() + "?mode=rw", uri=True, isolation_level=None
+            )
+        except sqlite3.Error:
+            with self._cond:  # no checkpoints then; the writer's own automatic ones remain
+                self._closed = True
+                self._requested = False
+                self._cond.notify_all()
+            return
         try:
             while True:
                 with self._cond:

@@ -231,7 +231,7 @@ class SQLiteStore:
         if self.path is not None:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute(f"PRAGMA wal_autocheckpoint={_WRITER_AUTOCHECKPOINT_PAGES}")
-            self._checkpointer = Checkpointer(self.path)
+            self._checkpointer = Checkpointer(self.path.absolute())
         # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
