@@ -13,6 +13,7 @@ from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
 from llmledger.pricing.book import PriceBook
 from llmledger.store import SQLiteStore, open_store
 from llmledger.store.checkpoint import Checkpointer
+from llmledger.store.rows import in_id_order
 
 T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -180,3 +181,12 @@ def test_checkpoints_with_an_odd_path_and_without_the_file(tmp_path: Path) -> No
     assert missing.wait(timeout=60) and missing.checkpoints == 0
     missing.close()
     assert not (tmp_path / "missing.db").exists()
+
+
+def test_rows_far_from_id_order_are_inserted_in_id_order() -> None:
+    rows = [[f"id{k}", k] for k in (5, 3, 9, 1, 7, 2, 8)]
+    flat = [v for row in rows for v in row]
+    assert in_id_order(flat, 2) == [v for row in sorted(rows) for v in row]
+    ascending = [v for row in sorted(rows) for v in row]
+    assert in_id_order(ascending, 2) is ascending  # already in order: left alone
+    assert in_id_order([], 2) == []

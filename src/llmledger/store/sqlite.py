@@ -37,7 +37,7 @@ from llmledger.store.query import (
     totals_from_row,
     where_sql,
 )
-from llmledger.store.rows import Rows, build_rows, insert_sql, row_total, width
+from llmledger.store.rows import Rows, build_rows, in_id_order, insert_sql, row_total, width
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -128,6 +128,7 @@ def _write_rows(
     lost: set[str] = set()  # ids whose stored copy is larger: not written
     for mask, flats in by_mask.items():
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
+        params = in_id_order(params, width(mask))
         step = width(mask) * _ROWS_PER_STATEMENT
         many = insert_sql(mask, _ROWS_PER_STATEMENT)
         full = len(params) - len(params) % step
