@@ -90,6 +90,42 @@ def test_stream_gets_usage_chunk_injected_and_hidden(
     assert event.details is not None and event.details["stream_end"] == "complete"
 
 
+def test_stream_chunks_are_those_of_a_stream_without_the_option(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    upstream.route("/chat/completions", chat_route())
+    plain = list(
+        openai_client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True)
+    )
+    client = llmledger.instrument(openai_client.copy(), ledger=ledger)
+    chunks = list(client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True))
+
+    # The ``"usage": null`` the injected option adds to every chunk never reaches the caller.
+    def shown(chunk: Any) -> dict[str, Any]:
+        return {k: v for k, v in chunk.to_dict().items() if k != "id"}
+
+    assert [shown(c) for c in chunks] == [shown(c) for c in plain]
+    assert all("usage" not in c.model_fields_set and c.usage is None for c in chunks)
+    assert only(ledger).total_tokens == 173
+
+
+def test_stream_caller_asked_for_usage_keeps_the_null_usage_fields(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    upstream.route("/chat/completions", chat_route())
+    client = llmledger.instrument(openai_client, ledger=ledger)
+    chunks = list(
+        client.chat.completions.create(
+            model="gpt-4o",
+            messages=MESSAGES,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+    )
+    assert all("usage" in c.model_fields_set for c in chunks)
+    assert all(c.usage is None for c in chunks[:-1])
+
+
 def test_stream_caller_asked_for_usage_sees_the_usage_chunk(
     upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
 ) -> None:

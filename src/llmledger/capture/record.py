@@ -270,6 +270,7 @@ class StreamRecorder(CallRecorder):
         "first_at",
         "hide_usage_chunk",
         "iterating",
+        "raw",
         "usage_chunk",
     )
 
@@ -290,6 +291,10 @@ class StreamRecorder(CallRecorder):
         self.hide_usage_chunk = spec.injected_usage_option
         self.finalizer: weakref.finalize[Any, Any] | None = None
         self.usage_chunk: object = None  # the usage-only chunk, read from its raw JSON
+        # The raw SSE ``data`` of the stream's events, when they are watched before the SDK
+        # parses them: kept as they came and parsed only if the result needs them (holding
+        # the SDK's chunk objects instead costs more than parsing them again).
+        self.raw: list[str] = []
 
     def take_usage_chunk(self, data: str) -> bool:
         """Keep a raw SSE ``data`` that is Chat Completions' usage-only chunk; False if it is
@@ -299,6 +304,16 @@ class StreamRecorder(CallRecorder):
             return False
         self.usage_chunk = payload
         return True
+
+    def spill_raw(self) -> None:
+        """Parse the raw events kept so far into the deferred stream (bounds memory)."""
+        raw = self.raw
+        add = self.deferred.add
+        for data in raw:
+            payload = decode_json(data)
+            if payload is not None:
+                add(payload)
+        raw.clear()
 
     def add(self, chunk: object) -> None:
         if self.first_at is None:
@@ -335,6 +350,7 @@ class StreamRecorder(CallRecorder):
             acc = self.deferred.accumulator
             acc.feed(usage_chunk)
             return acc
+        self.spill_raw()
         acc = self.deferred.settle()
         if usage_chunk is not None:
             acc.feed(usage_chunk)

@@ -14,9 +14,12 @@ the recording, exactly once:
 
 from __future__ import annotations
 
+import json
 import logging
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from functools import partial
+from time import perf_counter
 from typing import Any
 
 from llmledger.capture.record import StreamRecorder
@@ -31,22 +34,67 @@ def _is_usage_only(data: str) -> bool:
     return '"choices":[]' in data or '"choices": []' in data
 
 
+def _json_without_null_usage(data: str) -> Any:
+    """``json.loads(data)`` minus a top-level ``"usage": null``: what the chunk would have been
+    had capture not asked for ``include_usage``."""
+    payload = json.loads(data)
+    if type(payload) is dict and "usage" in payload and payload["usage"] is None:
+        del payload["usage"]
+    return payload
+
+
+_MAX_RAW = 4096  # raw events kept before they are parsed (memory stays bounded)
+_NULL_USAGE_TAILS = (',"usage":null}', ', "usage": null}')
+
+
+def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
+    """One raw SSE event of a Chat Completions stream whose ``data`` names ``"usage"``; False
+    to keep it from the SDK.
+
+    The usage-only chunk is kept by ``rec`` (read as plain JSON, cheaper than the SDK's model)
+    and hidden when capture asked for it. The ``"usage": null`` that ``include_usage`` adds to
+    every other chunk is dropped before the SDK parses it (a few microseconds of model building
+    a chunk), so a caller who did not ask for the option gets the very chunks it would have
+    got without it: cut from the text when it is the object's last member (the object's final
+    ``}`` follows it, so it is a top-level member), else from the parsed JSON.
+    """
+    if _is_usage_only(data) and rec.take_usage_chunk(data):
+        return not rec.hide_usage_chunk
+    if not rec.hide_usage_chunk or getattr(sse, "_data", None) is not data:
+        return True
+    if data.endswith(_NULL_USAGE_TAILS):
+        sse._data = data[: data.rindex('"usage"')].rstrip(", ") + "}"
+    else:
+        sse.json = partial(_json_without_null_usage, data)
+    return True
+
+
 def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
-    """The SDK's raw SSE events, minus the usage-only chunk capture asked for: that one is
-    read here as plain JSON (cheaper than the SDK's model) and never reaches the SDK."""
+    """The SDK's raw SSE events; the ones naming ``"usage"`` go through ``_screen``, the
+    others' ``data`` is kept in ``rec.raw``."""
+    raw = rec.raw
+    keep = raw.append
     for sse in events:
-        data = getattr(sse, "data", "")
-        taken = isinstance(data, str) and _is_usage_only(data) and rec.take_usage_chunk(data)
-        if not (taken and rec.hide_usage_chunk):
-            yield sse
+        data = sse.data
+        if '"usage"' in data and not _screen(sse, data, rec):
+            continue
+        keep(data)
+        if len(raw) >= _MAX_RAW:
+            rec.spill_raw()
+        yield sse
 
 
 async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
+    raw = rec.raw
+    keep = raw.append
     async for sse in events:
-        data = getattr(sse, "data", "")
-        taken = isinstance(data, str) and _is_usage_only(data) and rec.take_usage_chunk(data)
-        if not (taken and rec.hide_usage_chunk):
-            yield sse
+        data = sse.data
+        if '"usage"' in data and not _screen(sse, data, rec):
+            continue
+        keep(data)
+        if len(raw) >= _MAX_RAW:
+            rec.spill_raw()
+        yield sse
 
 
 def _install_filter(stream: Any, rec: StreamRecorder, filter_: Callable[..., Any]) -> bool:
@@ -61,13 +109,19 @@ def _install_filter(stream: Any, rec: StreamRecorder, filter_: Callable[..., Any
     return True
 
 
-def _iterate(inner: Iterator[Any], rec: StreamRecorder, hide: bool) -> Iterator[Any]:
-    add = rec.add
+def _iterate(inner: Iterator[Any], rec: StreamRecorder, hide: bool, keep: bool) -> Iterator[Any]:
+    """The SDK's chunks, unchanged; kept in ``rec`` when ``keep`` (no raw events seen)."""
+    add = rec.deferred.add
+    first = True
     try:
         rec.iterating = True
         for chunk in inner:
             rec.iterating = False
-            add(chunk)
+            if first:
+                rec.first_at = perf_counter()
+                first = False
+            if keep:
+                add(chunk)
             if not (hide and is_usage_only_chunk(chunk)):
                 yield chunk
             rec.iterating = True
@@ -84,14 +138,19 @@ def _iterate(inner: Iterator[Any], rec: StreamRecorder, hide: bool) -> Iterator[
 
 
 async def _aiterate(
-    inner: AsyncIterator[Any], rec: StreamRecorder, hide: bool
+    inner: AsyncIterator[Any], rec: StreamRecorder, hide: bool, keep: bool
 ) -> AsyncIterator[Any]:
-    add = rec.add
+    add = rec.deferred.add
+    first = True
     try:
         rec.iterating = True
         async for chunk in inner:
             rec.iterating = False
-            add(chunk)
+            if first:
+                rec.first_at = perf_counter()
+                first = False
+            if keep:
+                add(chunk)
             if not (hide and is_usage_only_chunk(chunk)):
                 yield chunk
             rec.iterating = True
@@ -122,7 +181,7 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
         return stream
     filtered = _install_filter(stream, rec, _filter_events)
     inner = stream._iterator
-    stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk and not filtered)
+    stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
     response = stream.response
     close: Callable[[], None] = response.close
 
@@ -146,7 +205,7 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
         return stream
     filtered = _install_filter(stream, rec, _afilter_events)
     inner = stream._iterator
-    stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk and not filtered)
+    stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
     response = stream.response
     aclose: Callable[[], Awaitable[None]] = response.aclose
 
