@@ -14,6 +14,7 @@ the recording, exactly once:
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import weakref
@@ -198,6 +199,17 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
     return stream
 
 
+def _in_generator_finalizer() -> bool:
+    """True inside the task asyncio runs to close a collected async generator. A dropped
+    stream's response is closed by whichever generator of the SDK/httpx chain is finalized
+    first, not always by the SDK's own (whose ``ag_running`` the caller checks)."""
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:
+        return False
+    return task is not None and type(task.get_coro()).__name__ == "async_generator_athrow"
+
+
 def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
     """Instrument an SDK ``AsyncStream`` in place; returns it."""
     if not _watchable(stream):
@@ -210,7 +222,7 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
     aclose: Callable[[], Awaitable[None]] = response.aclose
 
     async def aclose_and_record() -> None:
-        by_sdk = getattr(inner, "ag_running", False) is True  # see watch_stream
+        by_sdk = getattr(inner, "ag_running", False) is True or _in_generator_finalizer()
         try:
             await aclose()
         finally:
