@@ -35,6 +35,7 @@ __all__ = [
     "NANOS_PER_USD",
     "TOKEN_FIELDS",
     "InvalidEventError",
+    "TokenSums",
     "UsageEvent",
     "nanos_to_usd",
     "parse_timestamp",
@@ -105,8 +106,36 @@ def parse_timestamp(value: datetime | str | int | float) -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+class TokenSums:
+    """``total_tokens`` and ``cache_creation_tokens`` for any record with the token fields:
+    the one place the total's definition lives (events, provider counts, report totals)."""
+
+    __slots__ = ()
+    input_tokens: int
+    cache_read_tokens: int
+    cache_write_tokens: int
+    cache_write_1h_tokens: int
+    output_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        """input + cache_read + cache_write + cache_write_1h + output (reasoning is inside)."""
+        return (
+            self.input_tokens
+            + self.cache_read_tokens
+            + self.cache_write_tokens
+            + self.cache_write_1h_tokens
+            + self.output_tokens
+        )
+
+    @property
+    def cache_creation_tokens(self) -> int:
+        """All cache writes (5-minute + 1-hour), ccusage's ``cacheCreationTokens``."""
+        return self.cache_write_tokens + self.cache_write_1h_tokens
+
+
 @dataclass(slots=True)
-class UsageEvent:
+class UsageEvent(TokenSums):
     """One billable LLM call (or one imported aggregate), as stored in the ledger."""
 
     model: str
@@ -145,21 +174,6 @@ class UsageEvent:
             self.ts = parse_timestamp(self.ts)
         elif self.ts.utcoffset():
             self.ts = self.ts.astimezone(timezone.utc)
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-            + self.cache_write_1h_tokens
-            + self.output_tokens
-        )
-
-    @property
-    def cache_creation_tokens(self) -> int:
-        """All cache writes (5-minute + 1-hour), ccusage's ``cacheCreationTokens``."""
-        return self.cache_write_tokens + self.cache_write_1h_tokens
 
     @property
     def cost(self) -> Decimal | None:

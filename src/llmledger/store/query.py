@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from llmledger.events import TokenSums
+
 # Dimensions a report may group by, and the column each reads.
 DIMENSIONS: dict[str, str] = {
     "model": "model",
@@ -62,7 +64,7 @@ class DaySegments:
 
 
 @dataclass
-class Totals:
+class Totals(TokenSums):
     """Summed counts of a group of events."""
 
     input_tokens: int = 0
@@ -79,20 +81,6 @@ class Totals:
     failed: int = 0
     first_ts: int | None = None
     last_ts: int | None = None
-
-    @property
-    def cache_creation_tokens(self) -> int:
-        return self.cache_write_tokens + self.cache_write_1h_tokens
-
-    @property
-    def total_tokens(self) -> int:
-        return (
-            self.input_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-            + self.cache_write_1h_tokens
-            + self.output_tokens
-        )
 
     def add(self, other: Totals) -> None:
         self.input_tokens += other.input_tokens

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, TypedDict
 
-from llmledger.events import TOKEN_FIELDS, UsageEvent, usd_to_nanos
+from llmledger.events import TOKEN_FIELDS, TokenSums, UsageEvent, usd_to_nanos
 
 __all__ = ["TokenCounts", "TokenFields"]
 
@@ -24,7 +24,7 @@ class TokenFields(TypedDict):
 
 
 @dataclass(frozen=True, slots=True)
-class TokenCounts:
+class TokenCounts(TokenSums):
     """Normalized usage of one call, with the semantics of ``UsageEvent``.
 
     ``input_tokens`` is fresh input (no cache reads or writes), ``cache_write_tokens`` the
@@ -56,22 +56,6 @@ class TokenCounts:
             and self.reported_cost >= 0
         ):
             raise ValueError(f"reported_cost must be a finite Decimal >= 0: {self.reported_cost!r}")
-
-    @property
-    def total_tokens(self) -> int:
-        """input + cache_read + cache_write + cache_write_1h + output (reasoning is inside)."""
-        return (
-            self.input_tokens
-            + self.cache_read_tokens
-            + self.cache_write_tokens
-            + self.cache_write_1h_tokens
-            + self.output_tokens
-        )
-
-    @property
-    def cache_creation_tokens(self) -> int:
-        """All cache writes, 5-minute + 1-hour."""
-        return self.cache_write_tokens + self.cache_write_1h_tokens
 
     def token_fields(self) -> TokenFields:
         """The six token fields by name, ready for ``UsageEvent(**…)`` or ``Ledger.record``."""
