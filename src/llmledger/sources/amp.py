@@ -20,10 +20,9 @@ import msgspec
 
 from llmledger.sources.base import (
     FileParse,
-    Fingerprint,
+    FileSource,
     Record,
     SourceFile,
-    fingerprint,
     utc_from_ms,
     xdg_dir,
 )
@@ -180,7 +179,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     return FileParse(records, len(data), 0, None)
 
 
-class Amp:
+class Amp(FileSource):
     name = NAME
     title = "Amp"
 
@@ -193,13 +192,7 @@ class Amp:
             for path in walk_files(root, accept, max_depth=0):
                 yield SourceFile(NAME, path, "document")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = Amp()

@@ -174,6 +174,14 @@ class Source(Protocol):
         ...
 
 
+class FileSource:
+    """What most sources share: a log file's identity is the file's own (databases that fold
+    in their write-ahead log define ``fingerprint`` themselves)."""
+
+    def fingerprint(self, path: str) -> Fingerprint:
+        return fingerprint(path)
+
+
 def home_dir(env: Mapping[str, str]) -> Path:
     home = env.get("HOME") or env.get("USERPROFILE")
     return Path(home).expanduser() if home else Path.home()

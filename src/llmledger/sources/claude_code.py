@@ -21,10 +21,9 @@ import msgspec
 from llmledger.sources.base import (
     PRIMARY_BONUS,
     FileParse,
-    Fingerprint,
+    FileSource,
     Record,
     SourceFile,
-    fingerprint,
     home_dir,
     keep_best,
     xdg_dir,
@@ -241,7 +240,7 @@ def config_dirs(env: Mapping[str, str]) -> list[Path]:
     return [xdg_dir(env, "XDG_CONFIG_HOME", ".config") / "claude", home_dir(env) / ".claude"]
 
 
-class ClaudeCode:
+class ClaudeCode(FileSource):
     name = NAME
     title = "Claude Code"
 
@@ -253,13 +252,7 @@ class ClaudeCode:
             for path in walk_files(root, lambda name: name.endswith(".jsonl")):
                 yield SourceFile(NAME, path, "jsonl")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = ClaudeCode()

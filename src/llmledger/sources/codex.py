@@ -23,10 +23,9 @@ import msgspec
 
 from llmledger.sources.base import (
     FileParse,
-    Fingerprint,
+    FileSource,
     Record,
     SourceFile,
-    fingerprint,
     home_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -225,7 +224,7 @@ def _is_rollout(name: str) -> bool:
     return name.startswith("rollout-") and name.endswith(".jsonl")
 
 
-class Codex:
+class Codex(FileSource):
     name = NAME
     title = "Codex CLI"
 
@@ -243,13 +242,7 @@ class Codex:
             if os.path.basename(path) not in names:
                 yield SourceFile(NAME, path, "jsonl")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = Codex()

@@ -24,10 +24,9 @@ import msgspec
 from llmledger.sources.base import (
     FileKind,
     FileParse,
-    Fingerprint,
+    FileSource,
     Record,
     SourceFile,
-    fingerprint,
     home_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -232,7 +231,7 @@ def _is_chat(name: str) -> bool:
     return name.endswith((".json", ".jsonl")) and not name.startswith(".")
 
 
-class GeminiCli:
+class GeminiCli(FileSource):
     name = NAME
     title = "Gemini CLI"
 
@@ -250,13 +249,7 @@ class GeminiCli:
                     kind: FileKind = "jsonl" if path.endswith(".jsonl") else "document"
                     yield SourceFile(NAME, path, kind)
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = GeminiCli()

@@ -215,10 +215,7 @@ class OpenCode:
         for path in walk_files(legacy, accept, max_depth=2):
             yield SourceFile(NAME, path, "document")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
+    parse = staticmethod(parse_file)
 
     def fingerprint(self, path: str) -> Fingerprint:
         """A database's state includes its write-ahead log, where recent writes sit."""

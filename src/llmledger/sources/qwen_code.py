@@ -20,10 +20,9 @@ import msgspec
 from llmledger.sources import gemini_cli
 from llmledger.sources.base import (
     FileParse,
-    Fingerprint,
+    FileSource,
     Record,
     SourceFile,
-    fingerprint,
     home_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -141,7 +140,7 @@ def _is_chat(name: str) -> bool:
     return name.endswith((".jsonl", ".json")) and not name.startswith(".")
 
 
-class QwenCode:
+class QwenCode(FileSource):
     name = NAME
     title = "Qwen Code"
 
@@ -162,13 +161,7 @@ class QwenCode:
                     else:
                         yield SourceFile(NAME, path, "document")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = QwenCode()

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, fingerprint, home_dir
+from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
 
 NAME = "qwen-proxy"
 ASSUMED_MODEL = "qwen3-coder-plus"
@@ -102,7 +102,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     return FileParse(records, len(data), bad, None)
 
 
-class QwenProxy:
+class QwenProxy(FileSource):
     name = NAME
     title = "Qwen OpenAI proxy"
 
@@ -114,13 +114,7 @@ class QwenProxy:
             if path.is_file():
                 yield SourceFile(NAME, str(path), "document")
 
-    def parse(
-        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
-    ) -> FileParse:
-        return parse_file(path, offset, carry, budget)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return fingerprint(path)
+    parse = staticmethod(parse_file)
 
 
 SOURCE = QwenProxy()
