@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 import os
 import signal
@@ -11,7 +12,8 @@ import pytest
 
 from llmledger.errors import StoreError
 from llmledger.ledger import Ledger
-from llmledger.sources import scan, writer_process
+from llmledger.sources import claude_code, ingest, scan, writer_process
+from llmledger.sources.base import Record
 from llmledger.sources.writer_process import ProcessSink
 from llmledger.store.sqlite import ScanCursor
 
@@ -50,8 +52,8 @@ def test_big_scans_write_from_a_child_process(
 
 def test_a_failed_write_is_raised_and_the_batch_is_not_written(ledger: Ledger) -> None:
     sink = ProcessSink(ledger)
-    sink.submit({}, [cursor("/ok")])
-    sink.submit({}, [cursor("/bad", carry={"x": object()})])  # cannot be stored
+    sink.submit([], [cursor("/ok")])
+    sink.submit([], [cursor("/bad", carry={"x": object()})])  # cannot be stored
     with pytest.raises(StoreError, match="cannot write to the ledger"):
         sink.close()
     assert list(ledger.store.scan_cursors()) == ["/ok"]
@@ -65,6 +67,54 @@ def test_a_killed_writer_is_reported(ledger: Ledger) -> None:
     os.kill(child.pid, signal.SIGKILL)
     child.join()
     with pytest.raises(StoreError, match="writer process stopped"):
-        sink.submit({}, [cursor("/a")])
+        sink.submit([], [cursor("/a")])
         sink.close()
     sink.abort()
+
+
+def test_the_writer_process_de_duplicates_across_files_and_batches() -> None:
+    def record(output: int, primary: bool, session: str) -> Record:
+        line = claude_line("msg_1", "req_1", output=output, sidechain=not primary, session=session)
+        parsed = claude_code.parse_line(json.dumps(line).encode(), None, None)
+        assert parsed is not None
+        return parsed
+
+    written: dict[str, int] = {}
+    first = writer_process.batch_events(
+        [
+            ("claude-code", writer_process.pack([record(500, False, "side")])),
+            ("claude-code", writer_process.pack([record(7, True, "main")])),
+        ],
+        written,
+    )
+    assert [(e.output_tokens, e.session_id) for e in first] == [(7, "main")]
+    # A later batch: a sidechain replay loses to what was written, a bigger copy replaces it.
+    late = [record(900, False, "side2"), record(10, True, "main")]
+    again = writer_process.batch_events([("claude-code", writer_process.pack(late))], written)
+    assert [(e.output_tokens, e.session_id) for e in again] == [(10, "main")]
+    assert (
+        writer_process.batch_events([("claude-code", writer_process.pack(late[:1]))], written) == []
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="the store keeps the copy with more tokens (save_scan replaces only a smaller "
+    "stored copy): a sidechain replay with more tokens written in an EARLIER batch than the "
+    "primary copy stays; needs a store-side preference (rank) or a forced replace",
+)
+def test_sidechain_replay_in_an_earlier_batch_loses_in_a_parallel_scan(
+    ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(ingest, "BATCH_RECORDS", 1)  # one write per file
+    project = isolated_home / ".claude" / "projects" / "p"
+    write_jsonl(project / "b-main.jsonl", [claude_line("msg_1", "req_1", output=10, session="m")])
+    write_jsonl(
+        project / "a-agent.jsonl",
+        [claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")],
+    )
+    result = run_scan(ledger, isolated_home, workers=2)
+    event = ledger.get("claude:msg_1:req_1")
+    assert event is not None and (event.output_tokens, event.session_id) == (10, "m")
+    assert result.records == 2 and ledger.store.count() == 1

@@ -73,10 +73,13 @@ def next_cursor(
     parsed: FileParse,
     check: str | None,
     previous: ScanCursor | None,
+    records: int | None = None,
 ) -> ScanCursor:
-    """The cursor to store once ``parsed`` (read as ``plan`` said) is in the ledger."""
+    """The cursor to store once ``parsed`` (read as ``plan`` said) is in the ledger.
+    ``records`` counts the records read when they are not in ``parsed`` (still packed)."""
     continuing = previous is not None and plan.offset > 0
-    events = len(parsed.records) + (previous.events if continuing and previous else 0)
+    read = len(parsed.records) if records is None else records
+    events = read + (previous.events if continuing and previous else 0)
     malformed = parsed.malformed + (previous.malformed if continuing and previous else 0)
     carry: dict[str, Any] = {}
     if parsed.carry:

@@ -3,8 +3,9 @@ events and the cursors of the files they came from in ONE store transaction.
 
 The store call runs in the background while the scan goes on collecting the next batch: in a
 thread (SQLite releases the GIL while it works), or for a big scan in a writer process of its
-own (``writer_process.py``). At most one batch is being written at a time, and a failed write
-is raised to the scan at its next flush or at ``close``.
+own (``writer_process.py``), which is handed the workers' packed records as they came and
+de-duplicates them itself. At most one batch is being written at a time, and a failed write is
+raised to the scan at its next flush or at ``close``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 # Records written per transaction: small enough that writing keeps pace with parsing (and the
 # last batch, written after parsing ends, is short), big enough that commits stay cheap.
 BATCH_RECORDS = 10_000
+# The first batches are smaller, growing twofold up to BATCH_RECORDS: the writer starts on the
+# first records sooner instead of waiting while the workers parse a full batch.
+FIRST_BATCH = 1_250
 
 
 class BatchWriter:
@@ -37,7 +41,9 @@ class BatchWriter:
             if writer_process.usable(ledger):
                 self._sink = writer_process.ProcessSink(ledger)
         self.batch_records = batch_records or BATCH_RECORDS
+        self._next_batch = min(FIRST_BATCH, self.batch_records)
         self.records: dict[str, dict[str, Record]] = {}
+        self.packed: list[tuple[str, bytes]] = []  # for the writer process: (source, records)
         self.count = 0
         self.cursors: list[ScanCursor] = []
         self.written = 0  # rows the store inserted or replaced
@@ -47,7 +53,17 @@ class BatchWriter:
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
 
+    @property
+    def takes_packed(self) -> bool:
+        """True when records may be handed over still packed (``add_packed``)."""
+        return self._sink is not None
+
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
+        if self._sink is not None:
+            from llmledger.sources.writer_process import pack
+
+            self.add_packed(source, pack(records) if records else b"", len(records), cursor)
+            return
         bucket = self.records.setdefault(source, {})
         before = len(bucket)
         if self.written_rank:
@@ -55,8 +71,19 @@ class BatchWriter:
             records = [r for r in records if r.rank >= ranks.get(r.id, -1)]
         keep_best(records, bucket)
         self.count += len(bucket) - before
+        self._added(cursor)
+
+    def add_packed(self, source: str, packed: bytes, count: int, cursor: ScanCursor) -> None:
+        """``count`` records as MessagePack, for the writer process (which de-duplicates)."""
+        if count:
+            self.packed.append((source, packed))
+            self.count += count
+        self._added(cursor)
+
+    def _added(self, cursor: ScanCursor) -> None:
         self.cursors.append(cursor)
-        if self.count >= self.batch_records:
+        if self.count >= min(self._next_batch, self.batch_records):
+            self._next_batch *= 2
             self.flush()
 
     def flush(self) -> None:
@@ -64,12 +91,9 @@ class BatchWriter:
         if not self.cursors:
             return
         if self._sink is not None:
-            for bucket in self.records.values():
-                for record in bucket.values():
-                    self.written_rank[record.id] = record.rank
-            records, cursors = self.records, self.cursors
-            self.records, self.count, self.cursors = {}, 0, []
-            self.written += self._sink.submit(records, cursors)
+            packed, cursors = self.packed, self.cursors
+            self.packed, self.count, self.cursors = [], 0, []
+            self.written += self._sink.submit(packed, cursors)
             return
         events = [
             to_event(record, source)

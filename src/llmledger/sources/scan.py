@@ -186,22 +186,30 @@ class _Run:
         elif task.offset != item.plan.offset:
             plan = ReadPlan(task.offset, task.carry, task.check, "continued")
         previous = self.previous.get(task.path, item.cursor)
-        cursor = next_cursor(task.source, task.path, item.fp, plan, parsed, outcome.check, previous)
+        count = outcome.records
+        cursor = next_cursor(
+            task.source, task.path, item.fp, plan, parsed, outcome.check, previous, count
+        )
         self.previous[task.path] = cursor
         if task.offset == item.plan.offset:
             summary.read += 1
             result.read += 1
-        summary.records += len(parsed.records)
+        summary.records += count
         summary.malformed += parsed.malformed
         if parsed.malformed:
             result.malformed_files.append((task.source, task.path, parsed.malformed))
-        result.records += len(parsed.records)
+        result.records += count
         result.malformed += parsed.malformed
         read = (
             max(parsed.end_offset - plan.offset, 0) if item.file.kind == "jsonl" else item.to_read
         )
         result.bytes += read
-        self.writer.add(task.source, parsed.records, cursor)
+        if outcome.packed is not None and self.writer.takes_packed:
+            # Forwarded as it came: the writer process decodes and de-duplicates.
+            self.writer.add_packed(task.source, outcome.packed, count, cursor)
+        else:
+            outcome.unpack()  # fills parsed.records
+            self.writer.add(task.source, parsed.records, cursor)
         if parsed.complete:
             self._advance(read)
             return None
@@ -252,7 +260,7 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
             for future in finished:
                 running.discard(future)
                 for outcome in future.result():
-                    follow = run.settle(by_path[outcome.task.path], outcome.unpack())
+                    follow = run.settle(by_path[outcome.task.path], outcome)
                     if follow is not None:
                         submit([follow])
             refill()

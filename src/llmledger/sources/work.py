@@ -43,19 +43,28 @@ class Outcome:
     restarted: bool = False  # the bytes before the offset changed: read from the start
     error: str | None = None
     packed: bytes | None = None  # ``parsed.records`` as MessagePack, between processes
+    count: int = 0  # how many records ``packed`` holds
 
     def pack(self) -> Outcome:
         """Move the records into ``packed``: MessagePack crosses a process boundary about
         ten times cheaper than pickled named tuples."""
         if self.parsed is not None and self.parsed.records:
             self.packed = _encode_records(self.parsed.records)
+            self.count = len(self.parsed.records)
             self.parsed.records = []
         return self
+
+    @property
+    def records(self) -> int:
+        """Records parsed, packed or not."""
+        if self.packed is not None:
+            return self.count
+        return len(self.parsed.records) if self.parsed is not None else 0
 
     def unpack(self) -> Outcome:
         if self.packed is not None and self.parsed is not None:
             self.parsed.records = _decode_records(self.packed)
-            self.packed = None
+            self.packed, self.count = None, 0
         return self
 
 

@@ -3,10 +3,11 @@
 On a cold scan the ledger's ingest (building rows, SQLite inserts, the rollup) is the largest
 single piece of work, and it is Python work: in the scanning process it competes for the GIL
 with collecting the workers' results. A forked child that owns its own connection to the same
-SQLite file takes it off the scanning process: the scan sends each batch (records as
-MessagePack, and the cursors of the files they came from) and the child turns them into events,
-prices them with the parent's price book (inherited by the fork) and writes the batch with its
-cursors in ONE transaction, as the in-process writer does. One batch is written at a time; the
+SQLite file takes it off the scanning process: the scan forwards each batch (the workers'
+records as MessagePack, as they came, and the cursors of the files they came from) and the child
+de-duplicates them (across files and across batches, as the in-process writer does), turns them
+into events, prices them with the parent's price book (inherited by the fork) and writes the
+batch with its cursors in ONE transaction. One batch is written at a time; the
 scan waits for a batch's answer before it sends the next, so at most two are in memory, and a
 failed write comes back to the scan as a ``StoreError``.
 """
@@ -23,13 +24,36 @@ from typing import Any
 import msgspec
 
 from llmledger.errors import StoreError
-from llmledger.sources.base import Record, to_event
+from llmledger.events import UsageEvent
+from llmledger.sources.base import Record, keep_best, to_event
 from llmledger.store.sqlite import ScanCursor, SQLiteStore
 
 _encode = msgspec.msgpack.Encoder().encode
 _decode_records = msgspec.msgpack.Decoder(list[Record]).decode
 
 Batch = tuple[list[tuple[str, bytes]], list[ScanCursor]]
+
+
+def pack(records: list[Record]) -> bytes:
+    return _encode(records)
+
+
+def batch_events(packed: list[tuple[str, bytes]], written: dict[str, int]) -> list[UsageEvent]:
+    """One batch's events: of the copies of an id, the best (highest rank, on a tie the later
+    one), and none that loses to a copy an earlier batch wrote (``written``: id -> rank,
+    updated here)."""
+    buckets: dict[str, dict[str, Record]] = {}
+    for source, blob in packed:
+        records = _decode_records(blob)
+        if written:
+            records = [r for r in records if r.rank >= written.get(r.id, -1)]
+        keep_best(records, buckets.setdefault(source, {}))
+    events = []
+    for source, bucket in buckets.items():
+        for record in bucket.values():
+            written[record.id] = record.rank
+            events.append(to_event(record, source))
+    return events
 
 
 def usable(ledger: Any) -> bool:
@@ -48,6 +72,7 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
     parent_end.close()  # the fork copied it: closed here, the parent's exit reads as EOF
     gc.disable()  # events are acyclic; save_scan pauses the collector anyway
     store = SQLiteStore(path)
+    written: dict[str, int] = {}  # rank of every id written so far
     try:
         while True:
             try:
@@ -58,11 +83,7 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
                 return
             packed, cursors = message
             try:
-                events = [
-                    to_event(record, source)
-                    for source, blob in packed
-                    for record in _decode_records(blob)
-                ]
+                events = batch_events(packed, written)
                 if events:
                     prices.price_events(events)
                 conn.send(("ok", store.save_scan(events, cursors)))
@@ -90,10 +111,10 @@ class ProcessSink:
         child.close()
         self._pending = False
 
-    def submit(self, records: dict[str, dict[str, Record]], cursors: list[ScanCursor]) -> int:
-        """Send one batch; returns the rows the previous batch wrote (0 if none)."""
+    def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
+        """Send one batch (records packed by ``pack``, per source); returns the rows the
+        previous batch wrote (0 if none)."""
         written = self.wait()
-        packed = [(source, _encode(list(bucket.values()))) for source, bucket in records.items()]
         self._send((packed, cursors))
         self._pending = True
         return written
