@@ -18,7 +18,7 @@ import asyncio
 import json
 import logging
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
 from time import perf_counter
 from typing import Any
@@ -98,15 +98,34 @@ async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> As
         yield sse
 
 
-def _install_filter(stream: Any, rec: StreamRecorder, filter_: Callable[..., Any]) -> bool:
-    """Route a Chat Completions stream's SSE events through ``filter_``; False when this SDK
-    version has no ``_iter_events`` seam (chunks are then filtered after parsing)."""
+class _ScreeningDecoder:
+    """Stands in for a stream's SSE decoder: the events it decodes go through a filter. Holding
+    the decoder and the recorder, not the stream, keeps the stream free of reference cycles
+    (a cycle would leave every finished stream, its response and request to the garbage
+    collector)."""
+
+    __slots__ = ("decoder", "rec")
+
+    def __init__(self, decoder: Any, rec: StreamRecorder) -> None:
+        self.decoder = decoder
+        self.rec = rec
+
+    def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        return _filter_events(self.decoder.iter_bytes(iterator), self.rec)
+
+    def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        return _afilter_events(self.decoder.aiter_bytes(iterator), self.rec)
+
+
+def _install_filter(stream: Any, rec: StreamRecorder) -> bool:
+    """Route a Chat Completions stream's SSE events through ``_filter_events``; False when
+    this SDK version has no ``_decoder`` seam (chunks are then filtered after parsing)."""
     if rec.spec.api not in ("chat", "completions"):
         return False
-    iter_events = getattr(stream, "_iter_events", None)
-    if not callable(iter_events):
+    decoder = getattr(stream, "_decoder", None)
+    if not hasattr(decoder, "iter_bytes"):
         return False
-    stream._iter_events = lambda: filter_(iter_events(), rec)
+    stream._decoder = _ScreeningDecoder(decoder, rec)
     return True
 
 
@@ -175,26 +194,57 @@ def _track(stream: object, rec: StreamRecorder) -> None:
     rec.finalizer = weakref.finalize(stream, rec.finish, "abandoned")
 
 
+class _CloseHook:
+    """Set as ``response.close`` / ``response.aclose``: closes the response, then tells the
+    recorder. The first call removes the hook from the response again: the hook holds the
+    response's bound method, and a hook left in place would tie the response (and the stream
+    through ``inner``) into a reference cycle only the garbage collector could free."""
+
+    __slots__ = ("close", "inner", "name", "rec")
+
+    def __init__(self, response: Any, name: str, inner: Any, rec: StreamRecorder) -> None:
+        self.close: Callable[[], Any] = getattr(response, name)
+        self.name = name
+        self.inner = inner
+        self.rec = rec
+        setattr(response, name, self)
+
+    def _unhook(self) -> None:
+        response = getattr(self.close, "__self__", None)
+        if response is not None and vars(response).get(self.name) is self:
+            delattr(response, self.name)
+
+    def __call__(self) -> None:
+        try:
+            self.close()
+        finally:
+            self._unhook()
+            # The SDK's own generator closes the response in its cleanup when it is
+            # collected: that stream was abandoned, not closed by the app.
+            self.rec.response_closed(by_sdk=getattr(self.inner, "gi_running", False) is True)
+
+
+class _AsyncCloseHook(_CloseHook):
+    __slots__ = ()
+
+    async def __call__(self) -> None:  # type: ignore[override]
+        by_sdk = getattr(self.inner, "ag_running", False) is True or _in_generator_finalizer()
+        try:
+            await self.close()
+        finally:
+            self._unhook()
+            self.rec.response_closed(by_sdk=by_sdk)
+
+
 def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
     """Instrument a sync SDK ``Stream`` in place; returns it."""
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
-    filtered = _install_filter(stream, rec, _filter_events)
+    filtered = _install_filter(stream, rec)
     inner = stream._iterator
     stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
-    response = stream.response
-    close: Callable[[], None] = response.close
-
-    def close_and_record() -> None:
-        try:
-            close()
-        finally:
-            # The SDK's own generator closes the response in its cleanup when it is
-            # collected: that stream was abandoned, not closed by the app.
-            rec.response_closed(by_sdk=getattr(inner, "gi_running", False) is True)
-
-    response.close = close_and_record
+    _CloseHook(stream.response, "close", inner, rec)
     _track(stream, rec)
     return stream
 
@@ -215,19 +265,9 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
-    filtered = _install_filter(stream, rec, _afilter_events)
+    filtered = _install_filter(stream, rec)
     inner = stream._iterator
     stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
-    response = stream.response
-    aclose: Callable[[], Awaitable[None]] = response.aclose
-
-    async def aclose_and_record() -> None:
-        by_sdk = getattr(inner, "ag_running", False) is True or _in_generator_finalizer()
-        try:
-            await aclose()
-        finally:
-            rec.response_closed(by_sdk=by_sdk)
-
-    response.aclose = aclose_and_record
+    _AsyncCloseHook(stream.response, "aclose", inner, rec)
     _track(stream, rec)
     return stream
