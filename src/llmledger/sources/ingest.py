@@ -25,6 +25,9 @@ BATCH_RECORDS = 10_000
 # The first batches are smaller, growing twofold up to BATCH_RECORDS: the writer starts on the
 # first records sooner instead of waiting while the workers parse a full batch.
 FIRST_BATCH = 1_250
+# While the writer process is busy, a due batch keeps growing instead of the scan waiting for
+# it (waiting would leave the workers without new files); up to this many records.
+MAX_PENDING = 50_000
 
 
 class BatchWriter:
@@ -82,9 +85,12 @@ class BatchWriter:
 
     def _added(self, cursor: ScanCursor) -> None:
         self.cursors.append(cursor)
-        if self.count >= min(self._next_batch, self.batch_records):
-            self._next_batch *= 2
-            self.flush()
+        if self.count < min(self._next_batch, self.batch_records):
+            return
+        if self._sink is not None and self._sink.busy() and self.count < MAX_PENDING:
+            return
+        self._next_batch *= 2
+        self.flush()
 
     def flush(self) -> None:
         """Hand the collected batch to the store (in the background)."""

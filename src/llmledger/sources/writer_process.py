@@ -7,15 +7,17 @@ SQLite file takes it off the scanning process: the scan forwards each batch (the
 records as MessagePack, as they came, and the cursors of the files they came from) and the child
 de-duplicates them (across files and across batches, as the in-process writer does), turns them
 into events, prices them with the parent's price book (inherited by the fork) and writes the
-batch with its cursors in ONE transaction. One batch is written at a time; the
-scan waits for a batch's answer before it sends the next, so at most two are in memory, and a
-failed write comes back to the scan as a ``StoreError``.
+batch with its cursors in ONE transaction. One batch is written at a time, in order, while the
+next is being prepared; the scan has at most IN_FLIGHT batches unanswered, and a failed write
+comes back to it as a ``StoreError``.
 """
 
 from __future__ import annotations
 
 import gc
 import multiprocessing
+import queue
+import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -68,10 +70,25 @@ def usable(ledger: Any) -> bool:
     )
 
 
+# Batches the scan may have sent and not yet had answered: the child prepares the next one
+# (decode, de-duplicate, build and price events) while it writes the one before.
+IN_FLIGHT = 2
+
+_Prepared = tuple[list[UsageEvent], list[ScanCursor], str | None]  # events, cursors, error
+
+
 def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) -> None:
+    """The child: this thread receives and prepares batches, a second one writes them (SQLite
+    releases the GIL while it works, so preparing the next batch overlaps writing this one).
+    Answers go back in order, one per batch."""
     parent_end.close()  # the fork copied it: closed here, the parent's exit reads as EOF
     gc.disable()  # events are acyclic; save_scan pauses the collector anyway
+    # The writing thread takes the GIL back soon after each SQLite call, not after 5 ms.
+    sys.setswitchinterval(0.0005)
     store = SQLiteStore(path)
+    ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=1)
+    saver = threading.Thread(target=_save_all, args=(store, ready, conn), daemon=True)
+    saver.start()
     written: dict[str, int] = {}  # rank of every id written so far
     try:
         while True:
@@ -86,16 +103,35 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
                 events = batch_events(packed, written)
                 if events:
                     prices.price_events(events)
-                conn.send(("ok", store.save_scan(events, cursors)))
+                ready.put((events, cursors, None))
             except Exception as exc:  # the scan raises it; this process keeps serving
-                conn.send(("error", str(exc) or type(exc).__name__))
+                ready.put(([], [], str(exc) or type(exc).__name__))
     finally:
+        ready.put(None)
+        saver.join()
         store.close()
         conn.close()
 
 
+def _save_all(store: SQLiteStore, ready: queue.Queue[_Prepared | None], conn: Connection) -> None:
+    while (item := ready.get()) is not None:
+        events, cursors, error = item
+        if error is None:
+            try:
+                answer: tuple[str, Any] = ("ok", store.save_scan(events, cursors))
+            except Exception as exc:
+                answer = ("error", str(exc) or type(exc).__name__)
+        else:
+            answer = ("error", error)
+        try:
+            conn.send(answer)
+        except OSError:  # the scan is gone
+            return
+
+
 class ProcessSink:
-    """Sends batches to the writer child; ``wait`` returns what the last batch wrote."""
+    """Sends batches to the writer child, up to IN_FLIGHT unanswered; ``submit``, ``wait``
+    and ``close`` return the rows written by the batches answered since the last call."""
 
     def __init__(self, ledger: Any) -> None:
         prices = ledger.prices  # loaded before the fork: the child inherits it
@@ -109,27 +145,43 @@ class ProcessSink:
         )
         self._process.start()
         child.close()
-        self._pending = False
+        self._pending = 0  # batches sent and not answered yet
+        self._done = 0  # rows written by batches answered and not yet reported
 
     def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
-        """Send one batch (records packed by ``pack``, per source); returns the rows the
-        previous batch wrote (0 if none)."""
-        written = self.wait()
+        """Send one batch (records packed by ``pack``, per source); waits first while
+        IN_FLIGHT batches are unanswered."""
+        while self._pending >= IN_FLIGHT:
+            self._answer()
         self._send((packed, cursors))
-        self._pending = True
-        return written
+        self._pending += 1
+        return self._reported()
+
+    def busy(self) -> bool:
+        """True while the child has as many batches as it takes (reads answers that came)."""
+        while self._pending and self._conn.poll():
+            self._answer()
+        return self._pending >= IN_FLIGHT
 
     def wait(self) -> int:
-        if not self._pending:
-            return 0
-        self._pending = False
+        """Wait until every batch sent is written."""
+        while self._pending:
+            self._answer()
+        return self._reported()
+
+    def _reported(self) -> int:
+        done, self._done = self._done, 0
+        return done
+
+    def _answer(self) -> None:
+        self._pending -= 1
         try:
             status, value = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise StoreError(f"the ledger writer process stopped: {exc or 'no answer'}") from exc
         if status != "ok":
             raise StoreError(f"cannot write to the ledger: {value}")
-        return int(value)
+        self._done += int(value)
 
     def _send(self, message: Batch | None) -> None:
         try:
@@ -138,7 +190,7 @@ class ProcessSink:
             raise StoreError(f"the ledger writer process stopped: {exc}") from exc
 
     def close(self) -> int:
-        """Wait for the last batch, stop the child; returns what the last batch wrote."""
+        """Wait for the batches sent, stop the child; returns the rows they wrote."""
         try:
             written = self.wait()
             self._send(None)
