@@ -50,8 +50,10 @@ class BatchWriter:
         self.count = 0
         self.cursors: list[ScanCursor] = []
         self.written = 0  # rows the store inserted or replaced
-        # Rank of every id written by an earlier batch of this scan: a copy that loses to it
-        # (e.g. a sidechain replay of a call already written) is not written again.
+        # Rank of every id written by an earlier batch of this scan: a copy that does not beat
+        # it (a sidechain replay of a call already written, or an equal copy from a resumed
+        # session: same tokens, nothing to correct) is not written again. Rewriting a stored id
+        # makes the store redo that insert statement row by row.
         self.written_rank: dict[str, int] = {}
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
@@ -71,7 +73,7 @@ class BatchWriter:
         before = len(bucket)
         if self.written_rank:
             ranks = self.written_rank
-            records = [r for r in records if r.rank >= ranks.get(r.id, -1)]
+            records = [r for r in records if r.rank > ranks.get(r.id, -1)]
         keep_best(records, bucket)
         self.count += len(bucket) - before
         self._added(cursor)

@@ -42,13 +42,13 @@ def pack(records: list[Record]) -> bytes:
 
 def batch_events(packed: list[tuple[str, bytes]], written: dict[str, int]) -> list[UsageEvent]:
     """One batch's events: of the copies of an id, the best (highest rank, on a tie the later
-    one), and none that loses to a copy an earlier batch wrote (``written``: id -> rank,
-    updated here)."""
+    one), and none that does not beat a copy an earlier batch wrote (``written``: id -> rank,
+    updated here; see ``BatchWriter.written_rank``)."""
     buckets: dict[str, dict[str, Record]] = {}
     for source, blob in packed:
         records = _decode_records(blob)
         if written:
-            records = [r for r in records if r.rank >= written.get(r.id, -1)]
+            records = [r for r in records if r.rank > written.get(r.id, -1)]
         keep_best(records, buckets.setdefault(source, {}))
     events = []
     for source, bucket in buckets.items():
