@@ -95,6 +95,9 @@ def test_the_writer_process_de_duplicates_across_files_and_batches() -> None:
     assert (
         writer_process.batch_events([("claude-code", writer_process.pack(late[:1]))], written) == []
     )
+    # An equal copy (a resumed session's history) is not written again: same tokens.
+    same = writer_process.pack([record(10, True, "resumed")])
+    assert writer_process.batch_events([("claude-code", same)], written) == []
 
 
 @pytest.mark.xfail(
