@@ -46,7 +46,8 @@ class BatchWriter:
         self.batch_records = batch_records or BATCH_RECORDS
         self._next_batch = min(FIRST_BATCH, self.batch_records)
         self.records: dict[str, dict[str, Record]] = {}
-        self.packed: list[tuple[str, bytes]] = []  # for the writer process: (source, records)
+        # For the writer process, in order: (source, packed records, how many, file cursor).
+        self._entries: list[tuple[str, bytes, int, ScanCursor]] = []
         self.count = 0
         self.cursors: list[ScanCursor] = []
         self.written = 0  # rows the store inserted or replaced
@@ -80,28 +81,45 @@ class BatchWriter:
 
     def add_packed(self, source: str, packed: bytes, count: int, cursor: ScanCursor) -> None:
         """``count`` records as MessagePack, for the writer process (which de-duplicates)."""
-        if count:
-            self.packed.append((source, packed))
-            self.count += count
-        self._added(cursor)
+        self._entries.append((source, packed, count, cursor))
+        self.count += count
+        assert self._sink is not None
+        # Send while a batch is due and the writer takes one; while it is busy the batch
+        # grows (waiting here would leave the workers without files), up to MAX_PENDING.
+        while self._entries and self.count >= min(self._next_batch, self.batch_records):
+            if self._sink.busy() and self.count < MAX_PENDING:
+                return
+            self._next_batch *= 2
+            self._send_oldest()
+
+    def _send_oldest(self) -> None:
+        """Send the oldest entries, up to ``batch_records`` records (at least one entry), with
+        their files' cursors, as one batch."""
+        assert self._sink is not None
+        take = size = 0
+        for entry in self._entries:
+            if take and size + entry[2] > self.batch_records:
+                break
+            take += 1
+            size += entry[2]
+        batch = self._entries[:take]
+        del self._entries[:take]
+        self.count -= size
+        packed = [(source, blob) for source, blob, count, _ in batch if count]
+        self.written += self._sink.submit(packed, [entry[3] for entry in batch])
 
     def _added(self, cursor: ScanCursor) -> None:
         self.cursors.append(cursor)
-        if self.count < min(self._next_batch, self.batch_records):
-            return
-        if self._sink is not None and self._sink.busy() and self.count < MAX_PENDING:
-            return
-        self._next_batch *= 2
-        self.flush()
+        if self.count >= min(self._next_batch, self.batch_records):
+            self._next_batch *= 2
+            self.flush()
 
     def flush(self) -> None:
-        """Hand the collected batch to the store (in the background)."""
+        """Hand the collected batch to the store (in the background): to the writer process
+        in batches of at most ``batch_records`` (it prepares one while writing another)."""
+        while self._entries:
+            self._send_oldest()
         if not self.cursors:
-            return
-        if self._sink is not None:
-            packed, cursors = self.packed, self.cursors
-            self.packed, self.count, self.cursors = [], 0, []
-            self.written += self._sink.submit(packed, cursors)
             return
         events = [
             to_event(record, source)
