@@ -121,3 +121,35 @@ def test_sidechain_replay_in_an_earlier_batch_loses_in_a_parallel_scan(
     event = ledger.get("claude:msg_1:req_1")
     assert event is not None and (event.output_tokens, event.session_id) == (10, "m")
     assert result.records == 2 and ledger.store.count() == 1
+
+
+class _FakeSink:
+    def __init__(self) -> None:
+        self.batches: list[tuple[list[tuple[str, bytes]], list[str]]] = []
+        self.is_busy = True
+
+    def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
+        self.batches.append((packed, [c.path for c in cursors]))
+        return 0
+
+    def busy(self) -> bool:
+        return self.is_busy
+
+
+def test_queued_records_go_oldest_first_each_batch_with_its_files_cursors(
+    ledger: Ledger,
+) -> None:
+    writer = ingest.BatchWriter(ledger, batch_records=5)
+    sink = _FakeSink()
+    writer._sink = sink  # type: ignore[assignment]
+    for n, count in enumerate((3, 0, 2, 4, 1, 6)):
+        writer.add_packed("claude-code", f"blob{n}".encode(), count, cursor(f"/f{n}"))
+    assert sink.batches == []  # the writer is busy: the batch grows
+    sink.is_busy = False
+    writer.flush()
+    assert sink.batches == [
+        ([("claude-code", b"blob0"), ("claude-code", b"blob2")], ["/f0", "/f1", "/f2"]),
+        ([("claude-code", b"blob3"), ("claude-code", b"blob4")], ["/f3", "/f4"]),
+        ([("claude-code", b"blob5")], ["/f5"]),  # one file bigger than a batch goes whole
+    ]
+    assert writer.count == 0
