@@ -37,7 +37,8 @@ PART_BYTES = 64 * 1024 * 1024
 # Files handed to a worker at once, up to this many bytes or files.
 GROUP_BYTES = 6 * 1024 * 1024
 GROUP_FILES = 64
-# Records per ledger batch once no file is left to hand out (see ingest.BATCH_RECORDS).
+# Records per ledger batch of a writer thread once no file is left to hand out (see
+# ingest.BATCH_RECORDS).
 TAIL_BATCH = 4_000
 
 ProgressFn = Callable[[int, int], None]  # (bytes read so far, bytes to read)
@@ -248,9 +249,12 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
             while len(running) < window:
                 group = next(groups, None)
                 if group is None:
-                    # Everything is handed out: write in small batches from now on, so the
-                    # last one (written after parsing ends) is short.
-                    run.writer.batch_records = min(run.writer.batch_records, TAIL_BATCH)
+                    # Everything is handed out: a writer thread writes in small batches from
+                    # now on, so the last one (written after parsing ends) is short. The
+                    # writer process keeps full ones: it prepares one while writing another,
+                    # and smaller batches cost the store more per record.
+                    if not run.writer.takes_packed:
+                        run.writer.batch_records = min(run.writer.batch_records, TAIL_BATCH)
                     return
                 submit([i.task(i.plan.offset, i.plan.carry, i.plan.check) for i in group])
 
