@@ -34,7 +34,10 @@ class _FlushMarker:
         self.done = threading.Event()
 
 
-_Item = tuple[UsageEvent, "Future[None]"] | _FlushMarker | None
+# An event, or a function the writer calls to build it (None: nothing to write), so a caller
+# on a request path can hand over the building too.
+Deferred = Callable[[], "UsageEvent | None"]
+_Item = tuple["UsageEvent | Deferred", "Future[None]"] | _FlushMarker | None
 
 
 class BackgroundWriter:
@@ -59,8 +62,9 @@ class BackgroundWriter:
         # Interpreter exit flushes whatever is still queued.
         atexit.register(_close_at_exit, weakref.ref(self))
 
-    def submit(self, event: UsageEvent) -> Future[None]:
-        """Queue one event; the Future resolves when it is committed (or fails)."""
+    def submit(self, event: UsageEvent | Deferred) -> Future[None]:
+        """Queue one event (or a ``Deferred`` building it on the writer thread); the Future
+        resolves when it is committed (or fails)."""
         future: Future[None] = Future()
         if self._closed:
             future.set_exception(RuntimeError("the ledger writer is closed"))
@@ -91,7 +95,7 @@ class BackgroundWriter:
         stop = False
         while not stop:
             item = self._queue.get()
-            batch: list[tuple[UsageEvent, Future[None]]] = []
+            batch: list[tuple[UsageEvent | Deferred, Future[None]]] = []
             markers: list[_FlushMarker] = []
             while True:
                 if item is None:
@@ -111,26 +115,45 @@ class BackgroundWriter:
             for marker in markers:
                 marker.done.set()
 
-    def _commit(self, batch: list[tuple[UsageEvent, Future[None]]]) -> None:
+    def _commit(self, pending: list[tuple[UsageEvent | Deferred, Future[None]]]) -> None:
+        batch: list[tuple[UsageEvent, Future[None]]] = []
+        for item, future in pending:
+            if isinstance(item, UsageEvent):
+                batch.append((item, future))
+                continue
+            try:
+                built = item()
+            except BaseException as exc:
+                self._failed([(None, future)], exc)
+                continue
+            if built is None:
+                future.set_result(None)
+            else:
+                batch.append((built, future))
+        if not batch:
+            return
         try:
             self._write([event for event, _ in batch])
         except BaseException as exc:
-            self.failed += len(batch)
-            self.last_error = exc
-            log.error(
-                "llmledger could not record %d usage event(s): %s (%d lost so far)",
-                len(batch),
-                exc,
-                self.failed,
-            )
-            for _, future in batch:
-                if not future.done():
-                    future.set_exception(exc)
+            self._failed(batch, exc)
             return
         self.written += len(batch)
         for _, future in batch:
             if not future.done():
                 future.set_result(None)
+
+    def _failed(self, batch: Sequence[tuple[object, Future[None]]], exc: BaseException) -> None:
+        self.failed += len(batch)
+        self.last_error = exc
+        log.error(
+            "llmledger could not record %d usage event(s): %s (%d lost so far)",
+            len(batch),
+            exc,
+            self.failed,
+        )
+        for _, future in batch:
+            if not future.done():
+                future.set_exception(exc)
 
 
 def _close_at_exit(ref: weakref.ref[BackgroundWriter]) -> None:
