@@ -7,14 +7,19 @@ client, against a fake provider on loopback, in ONE run so both sides share the 
 The fake provider runs in its own process (asyncio, pre-rendered replies, keep-alive) so its
 CPU time is not charged to the client. Plain and instrumented calls alternate, each pair in a
 random order, so drifts of a noisy machine hit both alike. Instrumented calls record into a real
-SQLite ledger through the ledger's background writer (pricing and SQL run on that thread, in
-this process: their GIL time is part of what is measured). Streams honour
+SQLite ledger through the ledger's background writer (building the event from what capture
+kept, pricing and SQL run on that thread, in this process). Before every call of that duel the
+benchmark waits, untimed, for the writer to go idle: otherwise the writer's work for one call
+lands on the next call, the plain one three times in four, and flatters capture (it made the
+added time negative once capture handed event building to the writer). The writer's own time
+per call is reported next to the duel. Streams honour
 ``stream_options.include_usage`` like the real API, so instrumented streams carry the extra
 usage chunk capture asks for (and hides).
 
 Two duels per kind, each ``plain`` (no capture) against one instrumented side, calls
-alternating in random order: ``sdk+null`` (events dropped: the capture path alone, with no
-writer thread running) and ``sdk+ledger`` (recording into the SQLite ledger: everything).
+alternating in random order: ``sdk+null`` (events built on the app's thread, as for a ledger
+without a background writer, then dropped: all of capture's own work, with no writer thread
+running) and ``sdk+ledger`` (recording into the SQLite ledger: what the app's thread pays).
 Reported per duel: median per-call latency of both, the added time as the difference of the
 medians and as the median of per-round differences, and p90s.
 """
@@ -165,19 +170,38 @@ def _free_port() -> int:
 
 
 def _rounds(
-    sides: dict[str, Callable[[], object]], count: int, seed: int
+    sides: dict[str, Callable[[], object]],
+    count: int,
+    seed: int,
+    settle: Callable[[], object] | None = None,
 ) -> dict[str, list[float]]:
-    """``count`` rounds; each round calls every side once, in a fresh random order."""
+    """``count`` rounds; each round calls every side once, in a fresh random order.
+
+    ``settle`` (untimed) runs before every call: waiting for the ledger's writer to go idle,
+    so the writer's work for one call is never charged to the next one (which is the plain
+    side three times in four). Its durations after each side's calls are returned under
+    ``"<side>/settle"``: the writer's time per call, off the app's path.
+    """
     rng = random.Random(seed)
     times: dict[str, list[float]] = {name: [] for name in sides}
+    settled: dict[str, list[float]] = {f"{name}/settle": [] for name in sides}
     order = list(sides.items())
     clock = time.perf_counter
+    last: str | None = None
     for _ in range(count):
         rng.shuffle(order)
         for name, fn in order:
+            if settle is not None:
+                start = clock()
+                settle()
+                if last is not None:
+                    settled[f"{last}/settle"].append((clock() - start) * 1e6)
             start = clock()
             fn()
             times[name].append((clock() - start) * 1e6)
+            last = name
+    if settle is not None:
+        times.update(settled)
     return times
 
 
@@ -188,23 +212,24 @@ def _summary(kind: str, times: dict[str, list[float]]) -> list[dict[str, Any]]:
     plain = times["plain"]
     rows = []
     for side, values in times.items():
-        if side == "plain":
+        if side == "plain" or "/" in side:
             continue
-        rows.append(
-            {
-                "kind": kind,
-                "side": side,
-                "calls": len(values),
-                "plain_median_us": statistics.median(plain),
-                "instrumented_median_us": statistics.median(values),
-                "added_median_us": statistics.median(values) - statistics.median(plain),
-                "added_pairwise_median_us": statistics.median(
-                    [b - a for a, b in zip(plain, values)]
-                ),
-                "plain_p90_us": p90(plain),
-                "instrumented_p90_us": p90(values),
-            }
-        )
+        row = {
+            "kind": kind,
+            "side": side,
+            "calls": len(values),
+            "plain_median_us": statistics.median(plain),
+            "instrumented_median_us": statistics.median(values),
+            "added_median_us": statistics.median(values) - statistics.median(plain),
+            "added_pairwise_median_us": statistics.median([b - a for a, b in zip(plain, values)]),
+            "plain_p90_us": p90(plain),
+            "instrumented_p90_us": p90(values),
+        }
+        settled = times.get(f"{side}/settle")
+        if settled:
+            row["writer_median_us"] = statistics.median(settled)
+            row["plain_settle_median_us"] = statistics.median(times["plain/settle"])
+        rows.append(row)
     return rows
 
 
@@ -291,10 +316,16 @@ def run(calls: int, streams: int, chunks: int, warmup: int) -> list[dict[str, An
             # (which also takes the GIL) never runs during the capture-only duel.
             for side in ("sdk+null", "sdk+ledger"):
                 ledger.flush()
-                results += _summary("json", _rounds(duel(json_calls, side), calls, seed=3))
+                settle = ledger.flush if side == "sdk+ledger" else None
+                results += _summary(
+                    "json", _rounds(duel(json_calls, side), calls, seed=3, settle=settle)
+                )
             for side in ("sdk+null", "sdk+ledger"):
                 ledger.flush()
-                results += _summary("stream", _rounds(duel(stream_calls, side), streams, seed=4))
+                settle = ledger.flush if side == "sdk+ledger" else None
+                results += _summary(
+                    "stream", _rounds(duel(stream_calls, side), streams, seed=4, settle=settle)
+                )
         assert ledger.flush(60)
         recorded = sum(1 for _ in ledger.events())
         ledger.close()
@@ -329,6 +360,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{r['added_pairwise_median_us']:>9.1f}us{r['plain_p90_us']:>10.1f}us"
             f"{r['instrumented_p90_us']:>10.1f}us"
         )
+    for r in results:
+        if "writer_median_us" in r:
+            print(
+                f"{r['kind']} {r['side']}: the ledger's writer (off the app's path, waited for "
+                f"between calls) took {r['writer_median_us']:.1f}us per instrumented call at the "
+                f"median ({r['plain_settle_median_us']:.1f}us to find it idle after a plain call)"
+            )
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
-from time import perf_counter
+from datetime import datetime, timezone
+from functools import lru_cache, partial
+from time import perf_counter, time
 from typing import TYPE_CHECKING, Any
 
 from llmledger.capture.calls import CallSpec, estimate_input_tokens, shape_of
-from llmledger.capture.context import Attribution
+from llmledger.capture.context import EMPTY, Attribution
 from llmledger.estimate import estimate_tokens, tokenizer_name
 from llmledger.events import UsageEvent
 from llmledger.usage._access import as_text, get
@@ -34,6 +36,7 @@ from llmledger.usage.streams import (
     stream_for,
 )
 from llmledger.usage.text import response_text
+from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
     import weakref
@@ -103,6 +106,22 @@ class Sink:
             except Exception as exc:
                 _dropped(event, exc)
 
+    def defer(self, build: Callable[[], UsageEvent | None]) -> None:
+        """Have the ledger's background writer build the event (``build``) and write it: off
+        the app's path, like pricing and SQL. A ledger without one gets it built here. Never
+        raises; ``build`` logs its own failures and returns None."""
+        try:
+            writer = getattr(self.resolve(), "writer", None)
+            if isinstance(writer, BackgroundWriter):
+                future = writer.submit(build)
+                if not (future.done() and future.exception() is not None):
+                    return
+        except Exception:
+            log.debug("deferred recording unavailable; recording here", exc_info=True)
+        event = build()  # no writer, or it is closed (interpreter exit): build it here
+        if event is not None:
+            self.submit(event)
+
 
 def event_id(source: str, response_id: str | None) -> str:
     """The ledger key of a captured call: ``call:<provider response id>`` whichever capture
@@ -125,10 +144,13 @@ def build_event(
     success: bool,
     status: str,
     details: dict[str, Any],
+    ts: float | None = None,
 ) -> UsageEvent:
-    """The UsageEvent of one call (pure apart from the id and timestamp it mints)."""
+    """The UsageEvent of one call (pure apart from the id it mints, and the timestamp when
+    ``ts``, the epoch time the call ended, is not given)."""
     event = UsageEvent(
         model=model or spec.model or "unknown",
+        ts=datetime.now(timezone.utc) if ts is None else datetime.fromtimestamp(ts, timezone.utc),
         id=event_id(source, response_id),
         source=source,
         provider=spec.provider,
@@ -158,16 +180,27 @@ def _failure_status(exc: BaseException) -> str:
 
 
 class CallRecorder:
-    """One instrumented call: records its response or its failure, once."""
+    """One instrumented call: records its response or its failure, once.
 
-    __slots__ = ("_done", "_lock", "attribution", "sink", "source", "spec", "started")
+    ``attribution`` holds the defaults; ``scope`` the ``attribute`` blocks in effect when the
+    call started, merged over them only when the event is built (off the app's path).
+    """
+
+    __slots__ = ("_done", "_lock", "attribution", "scope", "sink", "source", "spec", "started")
 
     def __init__(
-        self, sink: Sink, spec: CallSpec, attribution: Attribution, *, source: str = "sdk"
+        self,
+        sink: Sink,
+        spec: CallSpec,
+        attribution: Attribution,
+        *,
+        source: str = "sdk",
+        scope: Attribution = EMPTY,
     ) -> None:
         self.sink = sink
         self.spec = spec
         self.attribution = attribution
+        self.scope = scope
         self.source = source
         self.started = perf_counter()
         self._done = False
@@ -190,33 +223,46 @@ class CallRecorder:
     def _details(self) -> dict[str, Any]:
         return {"api": self.spec.api}
 
+    def _checked(self, build: Callable[[], UsageEvent]) -> UsageEvent | None:
+        """``build()`` validated; None (logged, counted as dropped) when it cannot be built."""
+        try:
+            event = build()
+        except Exception:
+            log.error("llmledger could not read the usage of a %s call", self.spec.api)
+            log.debug("usage extraction failed", exc_info=True)
+            return None
+        try:
+            event.validate()
+        except Exception as exc:
+            _dropped(event, exc)
+            return None
+        return event
+
     def record_response(self, response: object) -> None:
-        """A whole (non-streamed) response arrived."""
+        """A whole (non-streamed) response arrived: the ledger's writer reads its usage."""
         if not self._claim():
             return
-        latency = self._elapsed_ms()
-        try:
-            spec = self.spec
-            counts = _normalizer(spec.api, spec.provider)(response)
-            if counts is None:
-                counts = self._estimate_response(response)
-            event = build_event(
-                source=self.source,
-                spec=spec,
-                attribution=self.attribution,
-                counts=counts,
-                model=as_text(get(response, "model")),
-                response_id=as_text(get(response, "id")),
-                latency_ms=latency,
-                success=True,
-                status="ok",
-                details=self._details(),
-            )
-        except Exception:
-            log.error("llmledger could not read the usage of a %s response", self.spec.api)
-            log.debug("usage extraction failed", exc_info=True)
-            return
-        self.sink.submit(event)
+        build = partial(self._response_event, response, self._elapsed_ms(), time())
+        self.sink.defer(partial(self._checked, build))
+
+    def _response_event(self, response: object, latency: float, ts: float) -> UsageEvent:
+        spec = self.spec
+        counts = _normalizer(spec.api, spec.provider)(response)
+        if counts is None:
+            counts = self._estimate_response(response)
+        return build_event(
+            source=self.source,
+            spec=spec,
+            attribution=self.attribution.merged(self.scope),
+            counts=counts,
+            model=as_text(get(response, "model")),
+            response_id=as_text(get(response, "id")),
+            latency_ms=latency,
+            success=True,
+            status="ok",
+            details=self._details(),
+            ts=ts,
+        )
 
     def _estimate_response(self, response: object) -> TokenCounts:
         spec = self.spec
@@ -240,7 +286,7 @@ class CallRecorder:
             event = build_event(
                 source=self.source,
                 spec=self.spec,
-                attribution=self.attribution,
+                attribution=self.attribution.merged(self.scope),
                 counts=None,
                 model=None,
                 response_id=None,
@@ -265,7 +311,8 @@ class StreamRecorder(CallRecorder):
     """
 
     __slots__ = (
-        "deferred",
+        "_accumulator",
+        "_deferred",
         "finalizer",
         "first_at",
         "hide_usage_chunk",
@@ -281,11 +328,12 @@ class StreamRecorder(CallRecorder):
         attribution: Attribution,
         *,
         source: str = "sdk",
+        scope: Attribution = EMPTY,
         accumulator: StreamAccumulator | None = None,
     ) -> None:
-        super().__init__(sink, spec, attribution, source=source)
-        acc = accumulator or stream_for(shape_of(spec.api), spec.provider)
-        self.deferred = DeferredStream(acc)
+        super().__init__(sink, spec, attribution, source=source, scope=scope)
+        self._accumulator = accumulator
+        self._deferred: DeferredStream | None = None  # made when first needed
         self.first_at: float | None = None
         self.iterating = False  # inside the SDK's next(): its own cleanup must not end us
         self.hide_usage_chunk = spec.injected_usage_option
@@ -295,6 +343,16 @@ class StreamRecorder(CallRecorder):
         # parses them: kept as they came and parsed only if the result needs them (holding
         # the SDK's chunk objects instead costs more than parsing them again).
         self.raw: list[str] = []
+
+    @property
+    def deferred(self) -> DeferredStream:
+        """The stream's parsed events, fed to its accumulator when the result is read."""
+        deferred = self._deferred
+        if deferred is None:
+            spec = self.spec
+            acc = self._accumulator or stream_for(shape_of(spec.api), spec.provider)
+            deferred = self._deferred = DeferredStream(acc)
+        return deferred
 
     def take_usage_chunk(self, data: str) -> bool:
         """Keep a raw SSE ``data`` that is Chat Completions' usage-only chunk; False if it is
@@ -334,13 +392,15 @@ class StreamRecorder(CallRecorder):
         finalizer, self.finalizer = self.finalizer, None
         if finalizer is not None:
             finalizer.detach()
-        try:
-            event = self._event(end, error, latency)
-        except Exception:
-            log.error("llmledger could not read the usage of a %s stream", self.spec.api)
-            log.debug("stream usage extraction failed", exc_info=True)
+        build = partial(self._checked, partial(self._event, end, error, latency, time()))
+        if end == "complete":
+            # Read to the end: nothing adds to what was kept any more, so the ledger's
+            # writer can read it (normalize, estimate, build the event) off the app's path.
+            self.sink.defer(build)
             return
-        self.sink.submit(event)
+        event = build()  # cut or closed early: the app may still touch the stream
+        if event is not None:
+            self.sink.submit(event)
 
     def _accumulated(self, end: str) -> StreamAccumulator:
         usage_chunk = self.usage_chunk
@@ -356,7 +416,9 @@ class StreamRecorder(CallRecorder):
             acc.feed(usage_chunk)
         return acc
 
-    def _event(self, end: str, error: BaseException | None, latency: float) -> UsageEvent:
+    def _event(
+        self, end: str, error: BaseException | None, latency: float, ts: float
+    ) -> UsageEvent:
         acc = self._accumulated(end)
         if end == "complete" and acc.usage is not None:
             counts = acc.usage  # read to the end: the last usage the provider sent is final
@@ -374,7 +436,7 @@ class StreamRecorder(CallRecorder):
         return build_event(
             source=self.source,
             spec=self.spec,
-            attribution=self.attribution,
+            attribution=self.attribution.merged(self.scope),
             counts=counts,
             model=acc.model,
             response_id=acc.response_id,
@@ -382,4 +444,5 @@ class StreamRecorder(CallRecorder):
             success=error is None,
             status="ok" if end == "complete" else _failure_status(error) if error else end,
             details=details,
+            ts=ts,
         )

@@ -202,12 +202,12 @@ def _begin(settings: Settings, api: Api, path: str, kwargs: dict[str, Any]) -> _
         spec.body = with_usage_option(spec.body)
         spec.injected_usage_option = True
         kwargs = {**kwargs, "body": spec.body}
-    attribution = settings.defaults.merged(current_attribution())
+    scope = current_attribution()  # merged over the defaults when the event is built
     rec: CallRecorder
     if stream:
-        rec = StreamRecorder(settings.sink, spec, attribution)
+        rec = StreamRecorder(settings.sink, spec, settings.defaults, scope=scope)
     else:
-        rec = CallRecorder(settings.sink, spec, attribution)
+        rec = CallRecorder(settings.sink, spec, settings.defaults, scope=scope)
     return _Call(rec, kwargs, path)
 
 
