@@ -70,7 +70,7 @@ class ScanResult:
     malformed: int = 0  # lines/entries that were not valid records
     bytes: int = 0
     seconds: float = 0.0
-    workers: int = 1
+    workers: int = 1  # processes that parsed and wrote (the writer process counts as one)
     skipped: list[SkippedFile] = field(default_factory=list)
     # Files read with malformed entries in them: (source, path, entries skipped).
     malformed_files: list[tuple[str, str, int]] = field(default_factory=list)
@@ -286,7 +286,8 @@ def scan(
     """Read what is new in the agents' logs into ``ledger``; returns what happened.
 
     ``full`` re-reads every file from the start (safe: ids de-duplicate). ``workers`` caps the
-    worker processes (default: all cores; 1 parses in this process).
+    processes that parse and write (default: one per core; a writer process, when there is
+    one, counts as one of them); 1 parses in this process.
     """
     started = time.perf_counter()
     env = os.environ if env is None else env
@@ -305,8 +306,12 @@ def scan(
     gc.disable()
     try:
         if parallel:
-            result.workers = min(workers, len(items))
-            _run_parallel(run, items, result.workers)
+            # The writer process is busy from the first batch to the last (on a cold scan it
+            # is the longest single task): it gets a core of its own, the workers the rest.
+            writer = 1 if run.writer.takes_packed else 0
+            pool = max(min(workers - writer, len(items)), 1)
+            result.workers = pool + writer
+            _run_parallel(run, items, pool)
         else:
             _run_serial(run, items)
         run.writer.close()
