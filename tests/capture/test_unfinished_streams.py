@@ -214,3 +214,44 @@ def test_async_stream_closed_early_and_abandoned(
     assert abandoned.details["stream_end"] == "abandoned"
     assert abandoned.output_tokens == estimate_tokens("Hel")
     assert closed.input_tokens == abandoned.input_tokens == PROMPT_ESTIMATE
+
+
+def test_stream_ending_without_done_is_complete(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    def respond(request: Request) -> Reply:
+        frames = wire.chat_chunks(
+            request.model or "?", PIECES, wire.OPENAI_CHAT_USAGE, include_usage=True
+        )
+        return Reply(frames=[f for f in frames if f[1] != "[DONE]"])
+
+    upstream.route("/chat/completions", respond)
+    client = llmledger.instrument(openai_client, ledger=ledger)
+
+    for _ in client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
+        pass
+
+    event = only(ledger)
+    assert event.details is not None and event.details["stream_end"] == "complete"
+    assert event.success and not event.estimated and event.total_tokens == 173
+
+
+def test_error_event_raised_by_the_sdk_is_an_error(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    def respond(request: Request) -> Reply:
+        frames = wire.chat_chunks(
+            request.model or "?", PIECES, wire.OPENAI_CHAT_USAGE, include_usage=True
+        )
+        error = wire.frame({"error": {"message": "overloaded", "type": "server_error"}})
+        return Reply(frames=[*frames[:3], error])
+
+    upstream.route("/chat/completions", respond)
+    client = llmledger.instrument(openai_client, ledger=ledger)
+
+    with pytest.raises(openai.APIError):
+        for _ in client.chat.completions.create(model="gpt-4o", messages=MESSAGES, stream=True):
+            pass
+
+    event = estimated_event(ledger, "Hello", "error")
+    assert not event.success and event.status == "APIError"

@@ -313,11 +313,14 @@ class StreamRecorder(CallRecorder):
     __slots__ = (
         "_accumulator",
         "_deferred",
+        "events_ended",
         "finalizer",
         "first_at",
         "hide_usage_chunk",
         "iterating",
+        "pending_error",
         "raw",
+        "raw_watched",
         "usage_chunk",
     )
 
@@ -336,6 +339,9 @@ class StreamRecorder(CallRecorder):
         self._deferred: DeferredStream | None = None  # made when first needed
         self.first_at: float | None = None
         self.iterating = False  # inside the SDK's next(): its own cleanup must not end us
+        self.events_ended = False  # the raw events ran out (watched before the SDK parses)
+        self.pending_error: BaseException | None = None  # an error seen on its way up
+        self.raw_watched = False  # events are screened before the SDK parses them
         self.hide_usage_chunk = spec.injected_usage_option
         self.finalizer: weakref.finalize[Any, Any] | None = None
         self.usage_chunk: object = None  # the usage-only chunk, read from its raw JSON
@@ -378,14 +384,41 @@ class StreamRecorder(CallRecorder):
             self.first_at = perf_counter()
         self.deferred.add(chunk)
 
-    def response_closed(self, *, by_sdk: bool = False) -> None:
-        """The HTTP response was closed. Inside the SDK's own iteration that is the end of
-        the stream (recorded by the iterator); otherwise the caller closed the stream early,
-        or (``by_sdk``: the SDK's generator cleaning up as it is collected) abandoned it."""
-        if not self.iterating:
-            self.finish("abandoned" if by_sdk else "closed")
+    def response_closed(
+        self, *, by_sdk: bool = False, exc: BaseException | None = None, last: bool = True
+    ) -> None:
+        """The HTTP response was closed: by the caller (``closed``), or by the SDK (``by_sdk``),
+        from its own generator's ``finally`` (``last``) or from deeper down (httpx closes a
+        response it read to the end or that failed), ``exc`` propagating if it was cut.
+
+        Chunks watched after parsing: the iterator records the end and a close inside it is
+        ignored; the SDK closing it otherwise is its cleanup as a dropped stream is collected
+        (``abandoned``). Raw events watched (``raw_watched``): the SDK's last close is the end,
+        ``complete`` once the events ran out or reached ``[DONE]``, ``abandoned`` for a
+        GeneratorExit (collected), else ``error`` with ``exc``; a close from deeper down only
+        notes an error on its way up (the SDK then closes with the one the app gets).
+        """
+        if self.iterating:
+            return
+        if not by_sdk:
+            self.finish("closed")
+        elif not self.raw_watched:
+            self.finish("abandoned")
+        elif self.events_ended or (self.raw and self.raw[-1].startswith("[DONE]")):
+            self.finish("complete")
+        elif not last:
+            if exc is not None and not isinstance(exc, GeneratorExit):
+                self.pending_error = exc  # recorded if the stream is dropped before its end
+        elif exc is None:
+            self.finish("complete")  # the SDK's generator returned
+        elif isinstance(exc, GeneratorExit):
+            self.finish("abandoned")
+        else:
+            self.finish("error", exc)
 
     def finish(self, end: str, error: BaseException | None = None) -> None:
+        if end == "abandoned" and self.pending_error is not None:
+            end, error = "error", self.pending_error
         if not self._claim():
             return
         latency = self._elapsed_ms()

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
 from functools import partial
@@ -72,30 +73,42 @@ def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
 
 def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
     """The SDK's raw SSE events; the ones naming ``"usage"`` go through ``_screen``, the
-    others' ``data`` is kept in ``rec.raw``."""
+    others' ``data`` is kept in ``rec.raw`` (its last item tells a stream that reached
+    ``[DONE]``). The one layer capture adds to such a stream: how it ended is read when the
+    SDK closes the response (``_CloseHook``)."""
     raw = rec.raw
     keep = raw.append
+    first = True
     for sse in events:
+        if first:
+            rec.first_at = perf_counter()
+            first = False
         data = sse.data
         if '"usage"' in data and not _screen(sse, data, rec):
             continue
-        keep(data)
         if len(raw) >= _MAX_RAW:
             rec.spill_raw()
+        keep(data)
         yield sse
+    rec.events_ended = True
 
 
 async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
     raw = rec.raw
     keep = raw.append
+    first = True
     async for sse in events:
+        if first:
+            rec.first_at = perf_counter()
+            first = False
         data = sse.data
         if '"usage"' in data and not _screen(sse, data, rec):
             continue
-        keep(data)
         if len(raw) >= _MAX_RAW:
             rec.spill_raw()
+        keep(data)
         yield sse
+    rec.events_ended = True
 
 
 class _ScreeningDecoder:
@@ -126,6 +139,7 @@ def _install_filter(stream: Any, rec: StreamRecorder) -> bool:
     if not hasattr(decoder, "iter_bytes"):
         return False
     stream._decoder = _ScreeningDecoder(decoder, rec)
+    rec.raw_watched = True
     return True
 
 
@@ -215,25 +229,35 @@ class _CloseHook:
             delattr(response, self.name)
 
     def __call__(self) -> None:
+        # Closed from inside the SDK's own generator: the stream ended (its ``finally``),
+        # cut by what is propagating, if anything, or collected (GeneratorExit); else the app
+        # closed it.
+        inner = self.inner
+        by_sdk = getattr(inner, "gi_running", False) is True
+        exc = sys.exc_info()[1] if by_sdk else None
+        own = sys._getframe(1).f_code is getattr(inner, "gi_code", None)  # its ``finally``
         try:
             self.close()
         finally:
-            self._unhook()
-            # The SDK's own generator closes the response in its cleanup when it is
-            # collected: that stream was abandoned, not closed by the app.
-            self.rec.response_closed(by_sdk=getattr(self.inner, "gi_running", False) is True)
+            self.rec.response_closed(by_sdk=by_sdk, exc=exc, last=own)
+            if self.rec.done:  # else an error is on its way up: the SDK closes again
+                self._unhook()
 
 
 class _AsyncCloseHook(_CloseHook):
     __slots__ = ()
 
     async def __call__(self) -> None:  # type: ignore[override]
-        by_sdk = getattr(self.inner, "ag_running", False) is True or _in_generator_finalizer()
+        inner = self.inner
+        by_sdk = getattr(inner, "ag_running", False) is True or _in_generator_finalizer()
+        exc = sys.exc_info()[1] if by_sdk else None
+        own = sys._getframe(1).f_code is getattr(inner, "ag_code", None)
         try:
             await self.close()
         finally:
-            self._unhook()
-            self.rec.response_closed(by_sdk=by_sdk)
+            self.rec.response_closed(by_sdk=by_sdk, exc=exc, last=own)
+            if self.rec.done:
+                self._unhook()
 
 
 def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
@@ -241,9 +265,10 @@ def watch_stream(stream: Any, rec: StreamRecorder) -> Any:
     if not _watchable(stream):
         log.warning("llmledger cannot watch a %s; its usage is not recorded", type(stream))
         return stream
-    filtered = _install_filter(stream, rec)
+    filtered = _install_filter(stream, rec)  # first: anthropic copies the stream for its iterator
     inner = stream._iterator
-    stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
+    if not filtered:  # no raw events: chunks are watched (and kept) after parsing
+        stream._iterator = _iterate(inner, rec, rec.hide_usage_chunk, True)
     _CloseHook(stream.response, "close", inner, rec)
     _track(stream, rec)
     return stream
@@ -267,7 +292,8 @@ def watch_async_stream(stream: Any, rec: StreamRecorder) -> Any:
         return stream
     filtered = _install_filter(stream, rec)
     inner = stream._iterator
-    stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk and not filtered, not filtered)
+    if not filtered:
+        stream._iterator = _aiterate(inner, rec, rec.hide_usage_chunk, True)
     _AsyncCloseHook(stream.response, "aclose", inner, rec)
     _track(stream, rec)
     return stream
