@@ -64,6 +64,10 @@ class BatchWriter:
         """True when records may be handed over still packed (``add_packed``)."""
         return self._sink is not None
 
+    def starved(self) -> bool:
+        """True when the writer process has written every batch it was sent."""
+        return self._sink is not None and self._sink.starved()
+
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
         if self._sink is not None:
             from llmledger.sources.writer_process import pack

@@ -259,8 +259,15 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
                 submit([i.task(i.plan.offset, i.plan.carry, i.plan.check) for i in group])
 
         refill()
+        spare: list[_Pending] | None = None  # a group this process parses itself
         while running:
-            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            # The pool has a core fewer than the machine when a writer process takes one; when
+            # that writer has nothing to write (parsing is behind), this process parses too,
+            # one group at a time between looks at the workers' results.
+            if spare is None and run.writer.starved():
+                spare = next(groups, None)
+            timeout = 0 if spare is not None else None
+            finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
             for future in finished:
                 running.discard(future)
                 for outcome in future.result():
@@ -268,6 +275,9 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
                     if follow is not None:
                         submit([follow])
             refill()
+            if spare is not None:
+                _run_serial(run, spare)
+                spare = None
 
 
 def default_workers() -> int:

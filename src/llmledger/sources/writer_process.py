@@ -163,6 +163,11 @@ class ProcessSink:
             self._answer()
         return self._pending >= IN_FLIGHT
 
+    def starved(self) -> bool:
+        """True when the child has written every batch sent (reads answers that came)."""
+        self.busy()
+        return self._pending == 0
+
     def wait(self) -> int:
         """Wait until every batch sent is written."""
         while self._pending:
