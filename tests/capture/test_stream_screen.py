@@ -80,3 +80,30 @@ def test_usage_chunk_capture_asked_for_is_kept_and_hidden() -> None:
 def test_empty_choices_without_usage_reach_the_sdk() -> None:
     keep, payload, rec = screened('{"id":"c","choices":[],"usage":null}')
     assert keep and rec.taken == [] and payload == {"id": "c", "choices": []}
+
+
+def test_filter_drops_null_usage_and_hides_the_usage_chunk() -> None:
+    from llmledger.capture.calls import make_spec
+    from llmledger.capture.context import EMPTY
+    from llmledger.capture.record import Sink, StreamRecorder
+    from llmledger.capture.streams import _filter_events
+
+    spec = make_spec("chat", "openai", {"model": "m"}, True)
+    spec.injected_usage_option = True
+    rec = StreamRecorder(Sink(None), spec, EMPTY)
+    chunks = [
+        '{"id":"c","choices":[{"index":0}],"usage":null}',
+        '{"id": "c", "choices": [{"index": 0}], "usage": null}',
+        '{"id":"c","choices":[],"usage":{"prompt_tokens":1}}',
+        "[DONE]",
+    ]
+    seen = [
+        sse.json() if sse.data != "[DONE]" else None
+        for sse in _filter_events(
+            iter([ServerSentEvent(data=d) for d in chunks]),
+            rec,  # type: ignore[arg-type]
+        )
+    ]
+    assert seen == [{"id": "c", "choices": [{"index": 0}]}] * 2 + [None]
+    assert rec.usage_chunk == {"id": "c", "choices": [], "usage": {"prompt_tokens": 1}}
+    assert rec.events_ended and rec.first_at is not None

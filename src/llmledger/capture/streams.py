@@ -47,6 +47,8 @@ def _json_without_null_usage(data: str) -> Any:
 
 _MAX_RAW = 4096  # raw events kept before they are parsed (memory stays bounded)
 _NULL_USAGE_TAILS = (',"usage":null}', ', "usage": null}')
+_NULL_USAGE_TAIL = _NULL_USAGE_TAILS[0]  # OpenAI's compact JSON
+_NULL_USAGE_CUT = len(_NULL_USAGE_TAIL)
 
 
 def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
@@ -78,13 +80,16 @@ def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
     SDK closes the response (``_CloseHook``)."""
     raw = rec.raw
     keep = raw.append
+    hide = rec.hide_usage_chunk
     first = True
     for sse in events:
         if first:
             rec.first_at = perf_counter()
             first = False
-        data = sse.data
-        if '"usage"' in data and not _screen(sse, data, rec):
+        data: str = sse.data
+        if data.endswith(_NULL_USAGE_TAIL) and hide and getattr(sse, "_data", None) is data:
+            sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
+        elif '"usage"' in data and not _screen(sse, data, rec):
             continue
         if len(raw) >= _MAX_RAW:
             rec.spill_raw()
@@ -96,13 +101,16 @@ def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
 async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
     raw = rec.raw
     keep = raw.append
+    hide = rec.hide_usage_chunk
     first = True
     async for sse in events:
         if first:
             rec.first_at = perf_counter()
             first = False
-        data = sse.data
-        if '"usage"' in data and not _screen(sse, data, rec):
+        data: str = sse.data
+        if data.endswith(_NULL_USAGE_TAIL) and hide and getattr(sse, "_data", None) is data:
+            sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
+        elif '"usage"' in data and not _screen(sse, data, rec):
             continue
         if len(raw) >= _MAX_RAW:
             rec.spill_raw()
