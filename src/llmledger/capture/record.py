@@ -2,9 +2,11 @@
 
 A ``CallRecorder`` is made when an instrumented call starts; exactly one of its ``record_*``
 methods wins (later calls are no-ops), so a stream that is exhausted, closed, cut and garbage
-collected is still recorded once. Recording only builds the event and queues it with
-``Ledger.submit`` (pricing and SQL happen on the ledger's writer thread). Nothing here raises
-into the app: a ledger that cannot take the event is logged at ERROR and counted in ``stats``.
+collected is still recorded once. A call that finished (a whole response, a stream read to the
+end) is handed to the ledger's writer thread, which reads its usage and builds the event before
+pricing and SQL (``Sink.defer``); a stream cut or closed early is read here and its event
+queued with ``Ledger.submit``. Nothing here raises into the app: a ledger that cannot take the
+event is logged at ERROR and counted in ``stats``.
 """
 
 from __future__ import annotations
