@@ -118,11 +118,11 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
         requests = position(mask, "requests")
         ts = flat[1::n]
         sums = [
+            sum(flat[2::n]),
+            sum(flat[3::n]),
             sum(flat[4::n]),
-            sum(flat[5::n]),
-            sum(flat[6::n]),
             0 if cw1 is None else sum(flat[cw1::n]),
-            sum(flat[7::n]),
+            sum(flat[5::n]),
             0 if reasoning is None else sum(flat[reasoning::n]),
             0 if cost is None else sum(flat[cost::n]),
             count if requests is None else sum(flat[requests::n]),

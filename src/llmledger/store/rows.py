@@ -5,6 +5,10 @@ most attribution fields empty. So a row binds only the columns its event has: th
 ones, then each optional column whose value differs from the column's default, in a fixed order.
 A row's column mask says which optional columns are there; rows with the same mask share a
 statement.
+
+Columns that are the same for a whole group of rows (source, model, cost status, provider, price
+version, and the estimated/failed flags, whose value the mask implies) are not in the rows at
+all: a statement binds them once, as numbered parameters every row of its VALUES list reuses.
 """
 
 from __future__ import annotations
@@ -20,16 +24,14 @@ import msgspec
 
 from llmledger.events import UsageEvent
 
+# Bound per row, in this order, then the optional columns of the row's mask (below).
 REQUIRED_COLUMNS: tuple[str, ...] = (
     "id",
     "ts",
-    "source",
-    "model",
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
     "output_tokens",
-    "cost_status",
 )
 # Left out of a row when equal to the column default (NULL, 0, or 1 for requests/success).
 OPTIONAL_COLUMNS: tuple[str, ...] = (
@@ -55,8 +57,12 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
 )
 
 HOUR_US = 3_600_000_000
+PROVIDER_BIT = 1 << OPTIONAL_COLUMNS.index("provider")
+PRICE_VERSION_BIT = 1 << OPTIONAL_COLUMNS.index("price_version")
 ESTIMATED_BIT = 1 << OPTIONAL_COLUMNS.index("estimated")
 FAILED_BIT = 1 << OPTIONAL_COLUMNS.index("success")  # success is bound (as 0) only when false
+# Optional columns a group key fixes: bound once per statement, never stored in a row.
+_GROUP_CONSTANT = frozenset({"provider", "price_version", "estimated", "success"})
 _json_encode = msgspec.json.Encoder().encode
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -69,8 +75,9 @@ def to_us(moment: datetime) -> int:
     return (moment - _EPOCH) // _US
 
 
-# A group of rows: (UTC hour, model, source, provider or '', cost status, column mask).
-GroupKey = tuple[int, str, str, str, str, int]
+# A group of rows: (UTC hour, model, source, provider or '', cost status, column mask,
+# price version or None). The first five are the rollup's key.
+GroupKey = tuple[int, str, str, str, str, int, str | None]
 
 
 class Rows:
@@ -137,22 +144,11 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             and e.id
         ):
             e.validate()  # raises with a message naming the field
-        values: list[Any] = [
-            e.id,
-            (e.ts - _EPOCH) // _US,
-            e.source,
-            e.model,
-            i,
-            cr,
-            cw,
-            o,
-            e.cost_status,
-        ]
+        values: list[Any] = [e.id, (e.ts - _EPOCH) // _US, i, cr, cw, o]
         mask = 0  # a bit per optional column, each added once (+= is faster than |=)
         provider = e.provider
         if provider:
             mask += 1
-            values.append(provider)
         if cw1:
             mask += 2
             values.append(cw1)
@@ -162,12 +158,11 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
         if e.cost_nanos is not None:
             mask += 8
             values.append(e.cost_nanos)
-        if e.price_version:
+        version = e.price_version
+        if version:
             mask += 16
-            values.append(e.price_version)
         if e.estimated:
             mask += 32
-            values.append(1)
         if e.requests != 1:
             mask += 64
             values.append(e.requests)
@@ -200,14 +195,21 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             values.append(e.latency_ms)
         if not e.success:
             mask += 65536
-            values.append(0)
         if e.status:
             mask += 131072
             values.append(e.status)
         if e.details:
             mask += 262144
             values.append(_json_encode(e.details).decode())
-        key = (values[1] // HOUR_US, values[3], values[2], provider or "", values[8], mask)
+        key = (
+            values[1] // HOUR_US,
+            e.model,
+            e.source,
+            provider or "",
+            e.cost_status,
+            mask,
+            version or None,
+        )
         flat = get(key)
         if flat is None:
             groups[key] = values
@@ -242,12 +244,12 @@ def in_id_order(flat: list[Any], n: int) -> list[Any]:
 @lru_cache(maxsize=512)
 def width(mask: int) -> int:
     """Values per row for a column mask."""
-    return len(REQUIRED_COLUMNS) + bin(mask).count("1")
+    return len(columns_for(mask))
 
 
 @lru_cache(maxsize=4096)
 def position(mask: int, column: str) -> int | None:
-    """Where ``column`` sits in a row with this mask (None: left out, at its default)."""
+    """Where ``column`` sits in a row with this mask (None: left out of the row)."""
     columns = columns_for(mask)
     return columns.index(column) if column in columns else None
 
@@ -255,18 +257,61 @@ def position(mask: int, column: str) -> int | None:
 def row_total(mask: int, values: Sequence[Any]) -> int:
     """input + cache reads + cache writes + output: decides which copy of an id wins."""
     at = position(mask, "cache_write_1h_tokens")
-    total: int = values[4] + values[5] + values[6] + values[7]
+    total: int = values[2] + values[3] + values[4] + values[5]
     return total if at is None else total + values[at]
 
 
 @lru_cache(maxsize=512)
 def columns_for(mask: int) -> tuple[str, ...]:
-    optional = tuple(c for bit, c in enumerate(OPTIONAL_COLUMNS) if mask & (1 << bit))
+    """The columns a row with this mask holds, in order."""
+    optional = tuple(
+        c
+        for bit, c in enumerate(OPTIONAL_COLUMNS)
+        if mask & (1 << bit) and c not in _GROUP_CONSTANT
+    )
     return REQUIRED_COLUMNS + optional
+
+
+@lru_cache(maxsize=512)
+def constant_columns(mask: int) -> tuple[str, ...]:
+    """The columns a group key fixes for rows with this mask, in ``constants`` order."""
+    columns: tuple[str, ...] = ("source", "model", "cost_status")
+    if mask & PROVIDER_BIT:
+        columns += ("provider",)
+    if mask & PRICE_VERSION_BIT:
+        columns += ("price_version",)
+    if mask & ESTIMATED_BIT:
+        columns += ("estimated",)
+    if mask & FAILED_BIT:
+        columns += ("success",)
+    return columns
+
+
+def constants(key: GroupKey) -> list[Any]:
+    """The values of ``constant_columns`` for a group."""
+    mask = key[5]
+    values: list[Any] = [key[2], key[1], key[4]]
+    if mask & PROVIDER_BIT:
+        values.append(key[3])
+    if mask & PRICE_VERSION_BIT:
+        values.append(key[6])
+    if mask & ESTIMATED_BIT:
+        values.append(1)
+    if mask & FAILED_BIT:
+        values.append(0)
+    return values
 
 
 @lru_cache(maxsize=1024)
 def insert_sql(mask: int, rows: int = 1) -> str:
+    """INSERT of ``rows`` rows: parameters are the rows' values, then the group's constants
+    (numbered parameters, shared by every row)."""
     columns = columns_for(mask)
-    one = f"({', '.join('?' * len(columns))})"
-    return f"INSERT INTO events ({', '.join(columns)}) VALUES {', '.join([one] * rows)}"
+    fixed = constant_columns(mask)
+    n = len(columns)
+    shared = ", ".join(f"?{rows * n + k + 1}" for k in range(len(fixed)))
+    tuples = (
+        "(" + ", ".join(f"?{r * n + k + 1}" for k in range(n)) + ", " + shared + ")"
+        for r in range(rows)
+    )
+    return f"INSERT INTO events ({', '.join(columns + fixed)}) VALUES {', '.join(tuples)}"

@@ -37,7 +37,15 @@ from llmledger.store.query import (
     totals_from_row,
     where_sql,
 )
-from llmledger.store.rows import Rows, build_rows, in_id_order, insert_sql, row_total, width
+from llmledger.store.rows import (
+    Rows,
+    build_rows,
+    constants,
+    in_id_order,
+    insert_sql,
+    row_total,
+    width,
+)
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -84,20 +92,22 @@ _CHECKPOINT_PAGES = 1_000
 _WRITER_AUTOCHECKPOINT_PAGES = 16_384
 
 
-def _replace_if_larger(conn: sqlite3.Connection, mask: int, values: Sequence[Any]) -> bool:
+def _replace_if_larger(
+    conn: sqlite3.Connection, mask: int, values: Sequence[Any], fixed: list[Any]
+) -> bool:
     """Replace the stored copy of this row's id when the row has at least as many tokens,
     taking the old copy out of the rollup (the caller adds the new one). True when replaced."""
     old = conn.execute(rollup.OLD_ROW_SQL, (values[0],)).fetchone()
     if old is None or row_total(mask, values) < sum(old[5:10]):
         return False
     conn.execute("DELETE FROM events WHERE id = ?", (values[0],))
-    conn.execute(insert_sql(mask), values)
+    conn.execute(insert_sql(mask), [*values, *fixed])
     conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
     return True
 
 
 def _insert_one_by_one(
-    conn: sqlite3.Connection, mask: int, params: list[Any], lost: set[str]
+    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], lost: set[str]
 ) -> None:
     """Insert rows one statement each; a stored id is replaced when the row is larger, else
     the row's id goes to ``lost``."""
@@ -106,40 +116,52 @@ def _insert_one_by_one(
     for begin in range(0, len(params), n):
         values = params[begin : begin + n]
         try:
-            conn.execute(one, values)
+            conn.execute(one, values + fixed)
         except sqlite3.IntegrityError:
-            if not _replace_if_larger(conn, mask, values):
+            if not _replace_if_larger(conn, mask, values, fixed):
                 lost.add(values[0])
+
+
+def _insert(
+    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], lost: set[str]
+) -> None:
+    """Insert rows of one mask and group constants: 50 to a statement, the rest in statements
+    of 32, 16, … 1 rows (few distinct statements, all cached). A statement that hits a stored
+    id is redone row by row."""
+    n = width(mask)
+    begin = 0
+    rows = _ROWS_PER_STATEMENT
+    while begin < len(params):
+        while rows > 1 and begin + rows * n > len(params):
+            rows = 1 << ((len(params) - begin) // n).bit_length() - 1
+        end = begin + rows * n
+        chunk = params[begin:end]
+        try:
+            conn.execute(insert_sql(mask, rows), chunk + fixed)
+        except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
+            _insert_one_by_one(conn, mask, chunk, fixed, lost)
+        begin = end
 
 
 def _write_rows(
     conn: sqlite3.Connection, rows: Rows, per_model: dict[str, Totals] | None = None
 ) -> int:
     """Insert new ids and replace stored ones that grew; keep the rollup exact. Returns rows
-    written. New rows go in 50 to a statement (rows binding the same columns together); a
-    statement that hits a stored id is redone row by row."""
-    by_mask: dict[int, list[list[Any]]] = {}
+    written. Rows sharing a mask and group constants go in together, in id order."""
+    by_statement: dict[tuple[Any, ...], list[list[Any]]] = {}
     for group, flat in rows.groups.items():
-        flats = by_mask.get(group[5])
+        shared = group[1:]  # all but the hour
+        flats = by_statement.get(shared)
         if flats is None:
-            by_mask[group[5]] = [flat]
+            by_statement[shared] = [flat]
         else:
             flats.append(flat)
     lost: set[str] = set()  # ids whose stored copy is larger: not written
-    for mask, flats in by_mask.items():
+    for shared, flats in by_statement.items():
+        mask = shared[4]
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
         params = in_id_order(params, width(mask))
-        step = width(mask) * _ROWS_PER_STATEMENT
-        many = insert_sql(mask, _ROWS_PER_STATEMENT)
-        full = len(params) - len(params) % step
-        for begin in range(0, full, step):
-            chunk = params[begin : begin + step]
-            try:
-                conn.execute(many, chunk)
-            except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
-                _insert_one_by_one(conn, mask, chunk, lost)
-        if full < len(params):
-            _insert_one_by_one(conn, mask, params[full:], lost)
+        _insert(conn, mask, params, constants((0, *shared)), lost)
     if lost:
         rows = rows.without(lost)
     sums = rollup.batch_sums(rows.groups)
@@ -208,7 +230,11 @@ class SQLiteStore:
             if self.path is not None and not readonly:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             self._conn = sqlite3.connect(
-                str(path), timeout=30, check_same_thread=False, isolation_level=None
+                str(path),
+                timeout=30,
+                check_same_thread=False,
+                isolation_level=None,
+                cached_statements=512,
             )
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open the ledger database {path}: {exc}") from exc
