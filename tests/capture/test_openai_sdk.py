@@ -109,12 +109,13 @@ def test_stream_chunks_are_those_of_a_stream_without_the_option(
     assert only(ledger).total_tokens == 173
 
 
-def test_stream_caller_asked_for_usage_keeps_the_null_usage_fields(
+def _stream_asking_for_usage(
     upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
-) -> None:
+) -> list[Any]:
+    """The chunks of an instrumented stream whose caller set include_usage itself."""
     upstream.route("/chat/completions", chat_route())
     client = llmledger.instrument(openai_client, ledger=ledger)
-    chunks = list(
+    return list(
         client.chat.completions.create(
             model="gpt-4o",
             messages=MESSAGES,
@@ -122,6 +123,12 @@ def test_stream_caller_asked_for_usage_keeps_the_null_usage_fields(
             stream_options={"include_usage": True},
         )
     )
+
+
+def test_stream_caller_asked_for_usage_keeps_the_null_usage_fields(
+    upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
+) -> None:
+    chunks = _stream_asking_for_usage(upstream, openai_client, ledger)
     assert all("usage" in c.model_fields_set for c in chunks)
     assert all(c.usage is None for c in chunks[:-1])
 
@@ -129,17 +136,7 @@ def test_stream_caller_asked_for_usage_keeps_the_null_usage_fields(
 def test_stream_caller_asked_for_usage_sees_the_usage_chunk(
     upstream: FakeUpstream, openai_client: openai.OpenAI, ledger: Ledger
 ) -> None:
-    upstream.route("/chat/completions", chat_route())
-    client = llmledger.instrument(openai_client, ledger=ledger)
-
-    chunks = list(
-        client.chat.completions.create(
-            model="gpt-4o",
-            messages=MESSAGES,
-            stream=True,
-            stream_options={"include_usage": True},
-        )
-    )
+    chunks = _stream_asking_for_usage(upstream, openai_client, ledger)
     assert chunks[-1].choices == [] and chunks[-1].usage is not None
     assert chunks[-1].usage.prompt_tokens == 125
     assert only(ledger).total_tokens == 173

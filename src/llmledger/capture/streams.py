@@ -73,49 +73,40 @@ def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
     return True
 
 
+def _passes(sse: Any, rec: StreamRecorder) -> bool:
+    """One raw SSE event: False to keep it from the SDK. Events naming ``"usage"`` go through
+    ``_screen``; the others' ``data`` is kept in ``rec.raw`` (its last item tells a stream that
+    reached ``[DONE]``)."""
+    data: str = sse.data
+    if (
+        data.endswith(_NULL_USAGE_TAIL)
+        and rec.hide_usage_chunk
+        and getattr(sse, "_data", None) is data
+    ):
+        sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
+    elif '"usage"' in data and not _screen(sse, data, rec):
+        return False
+    if len(rec.raw) >= _MAX_RAW:
+        rec.spill_raw()
+    rec.raw.append(data)
+    return True
+
+
 def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
-    """The SDK's raw SSE events; the ones naming ``"usage"`` go through ``_screen``, the
-    others' ``data`` is kept in ``rec.raw`` (its last item tells a stream that reached
-    ``[DONE]``). The one layer capture adds to such a stream: how it ended is read when the
-    SDK closes the response (``_CloseHook``)."""
-    raw = rec.raw
-    keep = raw.append
-    hide = rec.hide_usage_chunk
-    first = True
+    """The SDK's raw SSE events, screened by ``_passes``. The one layer capture adds to such a
+    stream: how it ended is read when the SDK closes the response (``_CloseHook``)."""
     for sse in events:
-        if first:
-            rec.first_at = perf_counter()
-            first = False
-        data: str = sse.data
-        if data.endswith(_NULL_USAGE_TAIL) and hide and getattr(sse, "_data", None) is data:
-            sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
-        elif '"usage"' in data and not _screen(sse, data, rec):
-            continue
-        if len(raw) >= _MAX_RAW:
-            rec.spill_raw()
-        keep(data)
-        yield sse
+        rec.first_at = rec.first_at or perf_counter()
+        if _passes(sse, rec):
+            yield sse
     rec.events_ended = True
 
 
 async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
-    raw = rec.raw
-    keep = raw.append
-    hide = rec.hide_usage_chunk
-    first = True
     async for sse in events:
-        if first:
-            rec.first_at = perf_counter()
-            first = False
-        data: str = sse.data
-        if data.endswith(_NULL_USAGE_TAIL) and hide and getattr(sse, "_data", None) is data:
-            sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
-        elif '"usage"' in data and not _screen(sse, data, rec):
-            continue
-        if len(raw) >= _MAX_RAW:
-            rec.spill_raw()
-        keep(data)
-        yield sse
+        rec.first_at = rec.first_at or perf_counter()
+        if _passes(sse, rec):
+            yield sse
     rec.events_ended = True
 
 

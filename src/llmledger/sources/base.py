@@ -110,6 +110,19 @@ def keep_best(
     return best
 
 
+def events_to_write(
+    buckets: dict[str, dict[str, Record]], written: dict[str, int]
+) -> list[UsageEvent]:
+    """The events of de-duplicated records per source; each id's rank goes into ``written``
+    (id -> rank of the copy sent to the store)."""
+    events = []
+    for source, bucket in buckets.items():
+        for record in bucket.values():
+            written[record.id] = record.rank
+            events.append(to_event(record, source))
+    return events
+
+
 @dataclass
 class FileParse:
     """What parsing one file (from a byte offset) produced.

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
-from llmledger.sources.base import Record, keep_best, to_event
+from llmledger.sources.base import Record, events_to_write, keep_best
 from llmledger.store.sqlite import ScanCursor
 
 if TYPE_CHECKING:
@@ -125,14 +125,7 @@ class BatchWriter:
             self._send_oldest()
         if not self.cursors:
             return
-        events = [
-            to_event(record, source)
-            for source, bucket in self.records.items()
-            for record in bucket.values()
-        ]
-        for bucket in self.records.values():
-            for record in bucket.values():
-                self.written_rank[record.id] = record.rank
+        events = events_to_write(self.records, self.written_rank)
         if events:
             self.ledger.prices.price_events(events)
         cursors = self.cursors

@@ -27,7 +27,7 @@ import msgspec
 
 from llmledger.errors import StoreError
 from llmledger.events import UsageEvent
-from llmledger.sources.base import Record, keep_best, to_event
+from llmledger.sources.base import Record, events_to_write, keep_best
 from llmledger.store.sqlite import ScanCursor, SQLiteStore
 
 _encode = msgspec.msgpack.Encoder().encode
@@ -50,12 +50,7 @@ def batch_events(packed: list[tuple[str, bytes]], written: dict[str, int]) -> li
         if written:
             records = [r for r in records if r.rank > written.get(r.id, -1)]
         keep_best(records, buckets.setdefault(source, {}))
-    events = []
-    for source, bucket in buckets.items():
-        for record in bucket.values():
-            written[record.id] = record.rank
-            events.append(to_event(record, source))
-    return events
+    return events_to_write(buckets, written)
 
 
 def usable(ledger: Any) -> bool:

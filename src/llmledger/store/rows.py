@@ -78,6 +78,7 @@ def to_us(moment: datetime) -> int:
 # A group of rows: (UTC hour, model, source, provider or '', cost status, column mask,
 # price version or None). The first five are the rollup's key.
 GroupKey = tuple[int, str, str, str, str, int, str | None]
+StatementKey = tuple[str, str, str, str, int, str | None]
 
 
 class Rows:
@@ -287,14 +288,19 @@ def constant_columns(mask: int) -> tuple[str, ...]:
     return columns
 
 
-def constants(key: GroupKey) -> list[Any]:
-    """The values of ``constant_columns`` for a group."""
-    mask = key[5]
-    values: list[Any] = [key[2], key[1], key[4]]
+def statement_key(group: GroupKey) -> StatementKey:
+    """What rows must share to go in one statement: the group key without the hour."""
+    return group[1:]
+
+
+def constants(shared: StatementKey) -> list[Any]:
+    """The values of ``constant_columns`` for rows sharing ``shared``."""
+    model, source, provider, status, mask, version = shared
+    values: list[Any] = [source, model, status]
     if mask & PROVIDER_BIT:
-        values.append(key[3])
+        values.append(provider)
     if mask & PRICE_VERSION_BIT:
-        values.append(key[6])
+        values.append(version)
     if mask & ESTIMATED_BIT:
         values.append(1)
     if mask & FAILED_BIT:

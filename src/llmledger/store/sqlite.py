@@ -39,11 +39,13 @@ from llmledger.store.query import (
 )
 from llmledger.store.rows import (
     Rows,
+    StatementKey,
     build_rows,
     constants,
     in_id_order,
     insert_sql,
     row_total,
+    statement_key,
     width,
 )
 
@@ -130,10 +132,10 @@ def _insert(
     id is redone row by row."""
     n = width(mask)
     begin = 0
-    rows = _ROWS_PER_STATEMENT
     while begin < len(params):
-        while rows > 1 and begin + rows * n > len(params):
-            rows = 1 << ((len(params) - begin) // n).bit_length() - 1
+        rows = min(_ROWS_PER_STATEMENT, (len(params) - begin) // n)
+        if rows < _ROWS_PER_STATEMENT:
+            rows = 1 << (rows.bit_length() - 1)  # the largest power of two that fits
         end = begin + rows * n
         chunk = params[begin:end]
         try:
@@ -148,9 +150,9 @@ def _write_rows(
 ) -> int:
     """Insert new ids and replace stored ones that grew; keep the rollup exact. Returns rows
     written. Rows sharing a mask and group constants go in together, in id order."""
-    by_statement: dict[tuple[Any, ...], list[list[Any]]] = {}
+    by_statement: dict[StatementKey, list[list[Any]]] = {}
     for group, flat in rows.groups.items():
-        shared = group[1:]  # all but the hour
+        shared = statement_key(group)
         flats = by_statement.get(shared)
         if flats is None:
             by_statement[shared] = [flat]
@@ -161,7 +163,7 @@ def _write_rows(
         mask = shared[4]
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
         params = in_id_order(params, width(mask))
-        _insert(conn, mask, params, constants((0, *shared)), lost)
+        _insert(conn, mask, params, constants(shared), lost)
     if lost:
         rows = rows.without(lost)
     sums = rollup.batch_sums(rows.groups)
