@@ -15,6 +15,7 @@ from llmledger.ledger import Ledger
 from llmledger.sources import claude_code, ingest, scan, writer_process
 from llmledger.sources.base import Record
 from llmledger.sources.writer_process import ProcessSink
+from llmledger.store.query import EventFilter
 from llmledger.store.sqlite import ScanCursor
 
 from .conftest import claude_line, run_scan, write_jsonl
@@ -100,27 +101,71 @@ def test_the_writer_process_de_duplicates_across_files_and_batches() -> None:
     assert writer_process.batch_events([("claude-code", same)], written) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the store keeps the copy with more tokens (save_scan replaces only a smaller "
-    "stored copy): a sidechain replay with more tokens written in an EARLIER batch than the "
-    "primary copy stays; needs a store-side preference (rank) or a forced replace",
-)
-def test_sidechain_replay_in_an_earlier_batch_loses_in_a_parallel_scan(
-    ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("names", [("a-agent", "b-main"), ("b-agent", "a-main")])
+def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
+    ledger: Ledger,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    workers: int,
+    names: tuple[str, str],
 ) -> None:
+    # One write per file, files in either order: when the replay (more tokens) is written
+    # first, the primary copy in a later batch must still replace it, in the store too.
     monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
     monkeypatch.setattr(ingest, "BATCH_RECORDS", 1)  # one write per file
+    monkeypatch.setattr(ingest, "FIRST_BATCH", 1)
     project = isolated_home / ".claude" / "projects" / "p"
-    write_jsonl(project / "b-main.jsonl", [claude_line("msg_1", "req_1", output=10, session="m")])
+    agent, main = names
+    write_jsonl(project / f"{main}.jsonl", [claude_line("msg_1", "req_1", output=10, session="m")])
     write_jsonl(
-        project / "a-agent.jsonl",
+        project / f"{agent}.jsonl",
         [claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")],
     )
-    result = run_scan(ledger, isolated_home, workers=2)
+    result = run_scan(ledger, isolated_home, workers=workers)
     event = ledger.get("claude:msg_1:req_1")
     assert event is not None and (event.output_tokens, event.session_id) == (10, "m")
     assert result.records == 2 and ledger.store.count() == 1
+    (total,) = ledger.store.aggregate(EventFilter(), [])  # from the rollup
+    assert (total.totals.output_tokens, total.totals.events) == (10, 1)
+
+
+def test_batch_events_names_the_ids_whose_earlier_copy_it_outranks() -> None:
+    line = claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")
+    replay = claude_code.parse_line(json.dumps(line).encode(), None, None)
+    line = claude_line("msg_1", "req_1", output=10, session="main")
+    primary = claude_code.parse_line(json.dumps(line).encode(), None, None)
+    assert replay is not None and primary is not None
+    written: dict[str, int] = {}
+    replaced: set[str] = set()
+    writer_process.batch_events([("claude-code", writer_process.pack([replay]))], written, replaced)
+    assert replaced == set()  # nothing written before: a plain insert
+    writer_process.batch_events(
+        [("claude-code", writer_process.pack([primary]))], written, replaced
+    )
+    assert replaced == {primary.id}
+
+
+def test_save_scan_replaces_a_larger_stored_copy_only_when_told(ledger: Ledger) -> None:
+    from llmledger.events import UsageEvent
+
+    def event(output: int, session: str) -> UsageEvent:
+        return UsageEvent(
+            model="claude-sonnet-4-5",
+            id="x",
+            source="claude-code",
+            output_tokens=output,
+            session_id=session,
+        )
+
+    ledger.store.save_scan([event(500, "side")], [])
+    ledger.store.save_scan([event(10, "main")], [])  # fewer tokens, no instruction: kept out
+    stored = ledger.get("x")
+    assert stored is not None and stored.session_id == "side"
+    ledger.store.save_scan([event(10, "main")], [], {"x"})
+    stored = ledger.get("x")
+    assert stored is not None and (stored.session_id, stored.output_tokens) == ("main", 10)
+    assert ledger.store.count() == 1
 
 
 class _FakeSink:

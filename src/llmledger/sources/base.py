@@ -111,13 +111,20 @@ def keep_best(
 
 
 def events_to_write(
-    buckets: dict[str, dict[str, Record]], written: dict[str, int]
+    buckets: dict[str, dict[str, Record]],
+    written: dict[str, int],
+    replaced: set[str] | None = None,
 ) -> list[UsageEvent]:
     """The events of de-duplicated records per source; each id's rank goes into ``written``
-    (id -> rank of the copy sent to the store)."""
+    (id -> rank of the copy sent to the store). Ids an earlier batch of the scan wrote go into
+    ``replaced``: the copy here outranks that one (the caller filtered out those that do not),
+    so the store must replace it even when it has fewer tokens (a primary copy over a
+    sidechain replay)."""
     events = []
     for source, bucket in buckets.items():
         for record in bucket.values():
+            if replaced is not None and record.id in written:
+                replaced.add(record.id)
             written[record.id] = record.rank
             events.append(to_event(record, source))
     return events

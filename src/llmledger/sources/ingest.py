@@ -125,20 +125,24 @@ class BatchWriter:
             self._send_oldest()
         if not self.cursors:
             return
-        events = events_to_write(self.records, self.written_rank)
+        replaced: set[str] = set()
+        events = events_to_write(self.records, self.written_rank, replaced)
         if events:
             self.ledger.prices.price_events(events)
         cursors = self.cursors
         self.records, self.count, self.cursors = {}, 0, []
         self._join()
         self._thread = threading.Thread(
-            target=self._save, args=(events, cursors), name="llmledger-scan-writer", daemon=True
+            target=self._save,
+            args=(events, cursors, replaced),
+            name="llmledger-scan-writer",
+            daemon=True,
         )
         self._thread.start()
 
-    def _save(self, events: list[Any], cursors: list[ScanCursor]) -> None:
+    def _save(self, events: list[Any], cursors: list[ScanCursor], replaced: set[str]) -> None:
         try:
-            self.written += self.ledger.store.save_scan(events, cursors)
+            self.written += self.ledger.store.save_scan(events, cursors, replaced)
         except BaseException as exc:  # raised in the scanning thread by _join
             self._failure = exc
 

@@ -40,17 +40,20 @@ def pack(records: list[Record]) -> bytes:
     return _encode(records)
 
 
-def batch_events(packed: list[tuple[str, bytes]], written: dict[str, int]) -> list[UsageEvent]:
+def batch_events(
+    packed: list[tuple[str, bytes]], written: dict[str, int], replaced: set[str] | None = None
+) -> list[UsageEvent]:
     """One batch's events: of the copies of an id, the best (highest rank, on a tie the later
     one), and none that does not beat a copy an earlier batch wrote (``written``: id -> rank,
-    updated here; see ``BatchWriter.written_rank``)."""
+    updated here; see ``BatchWriter.written_rank``). Ids whose earlier copy is beaten go into
+    ``replaced`` (see ``events_to_write``)."""
     buckets: dict[str, dict[str, Record]] = {}
     for source, blob in packed:
         records = _decode_records(blob)
         if written:
             records = [r for r in records if r.rank > written.get(r.id, -1)]
         keep_best(records, buckets.setdefault(source, {}))
-    return events_to_write(buckets, written)
+    return events_to_write(buckets, written, replaced)
 
 
 def usable(ledger: Any) -> bool:
@@ -69,7 +72,8 @@ def usable(ledger: Any) -> bool:
 # (decode, de-duplicate, build and price events) while it writes the one before.
 IN_FLIGHT = 2
 
-_Prepared = tuple[list[UsageEvent], list[ScanCursor], str | None]  # events, cursors, error
+# events, ids they must replace whatever their tokens, cursors, error
+_Prepared = tuple[list[UsageEvent], set[str], list[ScanCursor], str | None]
 
 
 def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) -> None:
@@ -95,12 +99,13 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
                 return
             packed, cursors = message
             try:
-                events = batch_events(packed, written)
+                replaced: set[str] = set()
+                events = batch_events(packed, written, replaced)
                 if events:
                     prices.price_events(events)
-                ready.put((events, cursors, None))
+                ready.put((events, replaced, cursors, None))
             except Exception as exc:  # the scan raises it; this process keeps serving
-                ready.put(([], [], str(exc) or type(exc).__name__))
+                ready.put(([], set(), [], str(exc) or type(exc).__name__))
     finally:
         ready.put(None)
         saver.join()
@@ -110,10 +115,10 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
 
 def _save_all(store: SQLiteStore, ready: queue.Queue[_Prepared | None], conn: Connection) -> None:
     while (item := ready.get()) is not None:
-        events, cursors, error = item
+        events, replaced, cursors, error = item
         if error is None:
             try:
-                answer: tuple[str, Any] = ("ok", store.save_scan(events, cursors))
+                answer: tuple[str, Any] = ("ok", store.save_scan(events, cursors, replaced))
             except Exception as exc:
                 answer = ("error", str(exc) or type(exc).__name__)
         else:

@@ -95,12 +95,19 @@ _WRITER_AUTOCHECKPOINT_PAGES = 16_384
 
 
 def _replace_if_larger(
-    conn: sqlite3.Connection, mask: int, values: Sequence[Any], fixed: list[Any]
+    conn: sqlite3.Connection,
+    mask: int,
+    values: Sequence[Any],
+    fixed: list[Any],
+    force: frozenset[str] | set[str],
 ) -> bool:
-    """Replace the stored copy of this row's id when the row has at least as many tokens,
-    taking the old copy out of the rollup (the caller adds the new one). True when replaced."""
+    """Replace the stored copy of this row's id when the row has at least as many tokens (or
+    its id is in ``force``), taking the old copy out of the rollup (the caller adds the new
+    one). True when replaced."""
     old = conn.execute(rollup.OLD_ROW_SQL, (values[0],)).fetchone()
-    if old is None or row_total(mask, values) < sum(old[5:10]):
+    if old is None:
+        return False
+    if values[0] not in force and row_total(mask, values) < sum(old[5:10]):
         return False
     conn.execute("DELETE FROM events WHERE id = ?", (values[0],))
     conn.execute(insert_sql(mask), [*values, *fixed])
@@ -109,10 +116,15 @@ def _replace_if_larger(
 
 
 def _insert_one_by_one(
-    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], lost: set[str]
+    conn: sqlite3.Connection,
+    mask: int,
+    params: list[Any],
+    fixed: list[Any],
+    lost: set[str],
+    force: frozenset[str] | set[str],
 ) -> None:
-    """Insert rows one statement each; a stored id is replaced when the row is larger, else
-    the row's id goes to ``lost``."""
+    """Insert rows one statement each; a stored id is replaced when the row is larger (or
+    its id is in ``force``), else the row's id goes to ``lost``."""
     one = insert_sql(mask)
     n = width(mask)
     for begin in range(0, len(params), n):
@@ -120,12 +132,17 @@ def _insert_one_by_one(
         try:
             conn.execute(one, values + fixed)
         except sqlite3.IntegrityError:
-            if not _replace_if_larger(conn, mask, values, fixed):
+            if not _replace_if_larger(conn, mask, values, fixed, force):
                 lost.add(values[0])
 
 
 def _insert(
-    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], lost: set[str]
+    conn: sqlite3.Connection,
+    mask: int,
+    params: list[Any],
+    fixed: list[Any],
+    lost: set[str],
+    force: frozenset[str] | set[str],
 ) -> None:
     """Insert rows of one mask and group constants: 50 to a statement, the rest in statements
     of 32, 16, … 1 rows (few distinct statements, all cached). A statement that hits a stored
@@ -141,15 +158,19 @@ def _insert(
         try:
             conn.execute(insert_sql(mask, rows), chunk + fixed)
         except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
-            _insert_one_by_one(conn, mask, chunk, fixed, lost)
+            _insert_one_by_one(conn, mask, chunk, fixed, lost, force)
         begin = end
 
 
 def _write_rows(
-    conn: sqlite3.Connection, rows: Rows, per_model: dict[str, Totals] | None = None
+    conn: sqlite3.Connection,
+    rows: Rows,
+    per_model: dict[str, Totals] | None = None,
+    force: frozenset[str] | set[str] = frozenset(),
 ) -> int:
-    """Insert new ids and replace stored ones that grew; keep the rollup exact. Returns rows
-    written. Rows sharing a mask and group constants go in together, in id order."""
+    """Insert new ids and replace stored ones that grew (or whose ids are in ``force``); keep
+    the rollup exact. Returns rows written. Rows sharing a mask and group constants go in
+    together, in id order."""
     by_statement: dict[StatementKey, list[list[Any]]] = {}
     for group, flat in rows.groups.items():
         shared = statement_key(group)
@@ -163,7 +184,7 @@ def _write_rows(
         mask = shared[4]
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
         params = in_id_order(params, width(mask))
-        _insert(conn, mask, params, constants(shared), lost)
+        _insert(conn, mask, params, constants(shared), lost, force)
     if lost:
         rows = rows.without(lost)
     sums = rollup.batch_sums(rows.groups)
@@ -512,15 +533,22 @@ class SQLiteStore:
             )
         return cursors
 
-    def save_scan(self, events: Sequence[UsageEvent], cursors: Sequence[ScanCursor]) -> int:
+    def save_scan(
+        self,
+        events: Sequence[UsageEvent],
+        cursors: Sequence[ScanCursor],
+        replace: frozenset[str] | set[str] = frozenset(),
+    ) -> int:
         """Write a scan's events and advance its cursors in ONE transaction: a crash never
-        leaves events without their cursor or a cursor past events not written."""
+        leaves events without their cursor or a cursor past events not written. A stored copy
+        of an id in ``replace`` is replaced even by a copy with fewer tokens (the scan knows
+        this copy is preferred: a primary copy over a sidechain replay it wrote earlier)."""
         with paused_gc():
             rows = build_rows(events)
         now = int(time.time())
         try:
             with self._transaction() as conn:
-                changed = _write_rows(conn, rows) if rows.count else 0
+                changed = _write_rows(conn, rows, force=replace) if rows.count else 0
                 conn.executemany(
                     "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
                     "mtime_ns, offset, carry, events, malformed, scanned_at) "
