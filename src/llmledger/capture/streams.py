@@ -46,9 +46,9 @@ def _json_without_null_usage(data: str) -> Any:
 
 
 _MAX_RAW = 4096  # raw events kept before they are parsed (memory stays bounded)
-_NULL_USAGE_TAILS = (',"usage":null}', ', "usage": null}')
-_NULL_USAGE_TAIL = _NULL_USAGE_TAILS[0]  # OpenAI's compact JSON
-_NULL_USAGE_CUT = len(_NULL_USAGE_TAIL)
+_NULL_USAGE_TAIL = ',"usage":null}'  # OpenAI's compact JSON
+_SPACED_NULL_USAGE_TAIL = ', "usage": null}'  # json.dumps' default separators
+_NULL_USAGE_TAILS = (_NULL_USAGE_TAIL, _SPACED_NULL_USAGE_TAIL)
 
 
 def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
@@ -73,40 +73,54 @@ def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
     return True
 
 
-def _passes(sse: Any, rec: StreamRecorder) -> bool:
-    """One raw SSE event: False to keep it from the SDK. Events naming ``"usage"`` go through
-    ``_screen``; the others' ``data`` is kept in ``rec.raw`` (its last item tells a stream that
-    reached ``[DONE]``)."""
-    data: str = sse.data
-    if (
-        data.endswith(_NULL_USAGE_TAIL)
-        and rec.hide_usage_chunk
-        and getattr(sse, "_data", None) is data
-    ):
-        sse._data = data[:-_NULL_USAGE_CUT] + "}"  # _screen's common case, inline
-    elif '"usage"' in data and not _screen(sse, data, rec):
-        return False
-    if len(rec.raw) >= _MAX_RAW:
-        rec.spill_raw()
-    rec.raw.append(data)
-    return True
+# The per-event loops below are written out (sync and async alike) rather than calling a
+# shared step: on a 20-chunk stream a Python call per event cost as much as the screening.
+# Each event: note the first; cut a trailing top-level ``"usage": null`` (the common case of
+# ``_screen``, inline: one ``removesuffix`` per form); send other events naming ``"usage"``
+# to ``_screen``; keep the ``data`` in ``rec.raw`` (its last item tells a stream that reached
+# ``[DONE]``). How the stream ended is read when the SDK closes the response (``_CloseHook``).
 
 
 def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
-    """The SDK's raw SSE events, screened by ``_passes``. The one layer capture adds to such a
-    stream: how it ended is read when the SDK closes the response (``_CloseHook``)."""
+    """The SDK's raw SSE events, screened: the one layer capture adds to such a stream."""
+    raw = rec.raw
+    cut = rec.hide_usage_chunk
     for sse in events:
-        rec.first_at = rec.first_at or perf_counter()
-        if _passes(sse, rec):
-            yield sse
+        if rec.first_at is None:
+            rec.first_at = perf_counter()
+        data: str = sse.data
+        head = data.removesuffix(_NULL_USAGE_TAIL) if cut else data
+        if head is data and cut:
+            head = data.removesuffix(_SPACED_NULL_USAGE_TAIL)
+        if head is not data and getattr(sse, "_data", None) is data:
+            sse._data = head + "}"
+        elif '"usage"' in data and not _screen(sse, data, rec):
+            continue
+        if len(raw) >= _MAX_RAW:
+            rec.spill_raw()
+        raw.append(data)
+        yield sse
     rec.events_ended = True
 
 
 async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> AsyncIterator[Any]:
+    raw = rec.raw
+    cut = rec.hide_usage_chunk
     async for sse in events:
-        rec.first_at = rec.first_at or perf_counter()
-        if _passes(sse, rec):
-            yield sse
+        if rec.first_at is None:
+            rec.first_at = perf_counter()
+        data: str = sse.data
+        head = data.removesuffix(_NULL_USAGE_TAIL) if cut else data
+        if head is data and cut:
+            head = data.removesuffix(_SPACED_NULL_USAGE_TAIL)
+        if head is not data and getattr(sse, "_data", None) is data:
+            sse._data = head + "}"
+        elif '"usage"' in data and not _screen(sse, data, rec):
+            continue
+        if len(raw) >= _MAX_RAW:
+            rec.spill_raw()
+        raw.append(data)
+        yield sse
     rec.events_ended = True
 
 
