@@ -113,7 +113,7 @@ def keep_best(
 def events_to_write(
     buckets: dict[str, dict[str, Record]],
     written: dict[str, int],
-    replaced: set[str] | None = None,
+    replaced: set[str],
 ) -> list[UsageEvent]:
     """The events of de-duplicated records per source; each id's rank goes into ``written``
     (id -> rank of the copy sent to the store). Ids an earlier batch of the scan wrote go into
@@ -123,7 +123,7 @@ def events_to_write(
     events = []
     for source, bucket in buckets.items():
         for record in bucket.values():
-            if replaced is not None and record.id in written:
+            if record.id in written:
                 replaced.add(record.id)
             written[record.id] = record.rank
             events.append(to_event(record, source))

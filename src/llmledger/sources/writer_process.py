@@ -53,7 +53,7 @@ def batch_events(
         if written:
             records = [r for r in records if r.rank > written.get(r.id, -1)]
         keep_best(records, buckets.setdefault(source, {}))
-    return events_to_write(buckets, written, replaced)
+    return events_to_write(buckets, written, set() if replaced is None else replaced)
 
 
 def usable(ledger: Any) -> bool:

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -94,25 +95,29 @@ _CHECKPOINT_PAGES = 1_000
 _WRITER_AUTOCHECKPOINT_PAGES = 16_384
 
 
-def _replace_if_larger(
-    conn: sqlite3.Connection,
-    mask: int,
-    values: Sequence[Any],
-    fixed: list[Any],
-    force: frozenset[str] | set[str],
-) -> bool:
-    """Replace the stored copy of this row's id when the row has at least as many tokens (or
-    its id is in ``force``), taking the old copy out of the rollup (the caller adds the new
-    one). True when replaced."""
-    old = conn.execute(rollup.OLD_ROW_SQL, (values[0],)).fetchone()
-    if old is None:
-        return False
-    if values[0] not in force and row_total(mask, values) < sum(old[5:10]):
-        return False
-    conn.execute("DELETE FROM events WHERE id = ?", (values[0],))
-    conn.execute(insert_sql(mask), [*values, *fixed])
-    conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
-    return True
+class _Conflicts:
+    """What to do with rows whose id is stored already: replace the stored copy when the row
+    has at least as many tokens or its id is in ``force``; else the id goes to ``lost``."""
+
+    __slots__ = ("force", "lost")
+
+    def __init__(self, force: AbstractSet[str]) -> None:
+        self.force = force
+        self.lost: set[str] = set()  # ids whose stored copy stays: not written
+
+    def settle(
+        self, conn: sqlite3.Connection, mask: int, values: Sequence[Any], fixed: list[Any]
+    ) -> None:
+        """Replace the stored copy of this row's id, taking the old copy out of the rollup
+        (the caller adds the new one), or note the id as lost."""
+        event_id = values[0]
+        old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
+        if old is None or (event_id not in self.force and row_total(mask, values) < sum(old[5:10])):
+            self.lost.add(event_id)
+            return
+        conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
+        conn.execute(insert_sql(mask), [*values, *fixed])
+        conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
 
 
 def _insert_one_by_one(
@@ -120,11 +125,9 @@ def _insert_one_by_one(
     mask: int,
     params: list[Any],
     fixed: list[Any],
-    lost: set[str],
-    force: frozenset[str] | set[str],
+    conflicts: _Conflicts,
 ) -> None:
-    """Insert rows one statement each; a stored id is replaced when the row is larger (or
-    its id is in ``force``), else the row's id goes to ``lost``."""
+    """Insert rows one statement each; a row whose id is stored goes to ``conflicts``."""
     one = insert_sql(mask)
     n = width(mask)
     for begin in range(0, len(params), n):
@@ -132,17 +135,11 @@ def _insert_one_by_one(
         try:
             conn.execute(one, values + fixed)
         except sqlite3.IntegrityError:
-            if not _replace_if_larger(conn, mask, values, fixed, force):
-                lost.add(values[0])
+            conflicts.settle(conn, mask, values, fixed)
 
 
 def _insert(
-    conn: sqlite3.Connection,
-    mask: int,
-    params: list[Any],
-    fixed: list[Any],
-    lost: set[str],
-    force: frozenset[str] | set[str],
+    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], conflicts: _Conflicts
 ) -> None:
     """Insert rows of one mask and group constants: 50 to a statement, the rest in statements
     of 32, 16, … 1 rows (few distinct statements, all cached). A statement that hits a stored
@@ -158,7 +155,7 @@ def _insert(
         try:
             conn.execute(insert_sql(mask, rows), chunk + fixed)
         except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
-            _insert_one_by_one(conn, mask, chunk, fixed, lost, force)
+            _insert_one_by_one(conn, mask, chunk, fixed, conflicts)
         begin = end
 
 
@@ -166,7 +163,7 @@ def _write_rows(
     conn: sqlite3.Connection,
     rows: Rows,
     per_model: dict[str, Totals] | None = None,
-    force: frozenset[str] | set[str] = frozenset(),
+    force: AbstractSet[str] = frozenset(),
 ) -> int:
     """Insert new ids and replace stored ones that grew (or whose ids are in ``force``); keep
     the rollup exact. Returns rows written. Rows sharing a mask and group constants go in
@@ -179,14 +176,14 @@ def _write_rows(
             by_statement[shared] = [flat]
         else:
             flats.append(flat)
-    lost: set[str] = set()  # ids whose stored copy is larger: not written
+    conflicts = _Conflicts(force)
     for shared, flats in by_statement.items():
         mask = shared[4]
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
         params = in_id_order(params, width(mask))
-        _insert(conn, mask, params, constants(shared), lost, force)
-    if lost:
-        rows = rows.without(lost)
+        _insert(conn, mask, params, constants(shared), conflicts)
+    if conflicts.lost:
+        rows = rows.without(conflicts.lost)
     sums = rollup.batch_sums(rows.groups)
     conn.executemany(rollup.ADD_ROW_SQL, sums)
     if per_model is not None:
@@ -537,7 +534,7 @@ class SQLiteStore:
         self,
         events: Sequence[UsageEvent],
         cursors: Sequence[ScanCursor],
-        replace: frozenset[str] | set[str] = frozenset(),
+        replace: AbstractSet[str] = frozenset(),
     ) -> int:
         """Write a scan's events and advance its cursors in ONE transaction: a crash never
         leaves events without their cursor or a cursor past events not written. A stored copy
