@@ -131,8 +131,14 @@ def timed(argv: Sequence[str], env: dict[str, str]) -> tuple[float, Peak, str]:
 
 
 def llmledger_argv() -> list[str]:
-    script = shutil.which("llmledger")
-    return [script] if script else [sys.executable, "-m", "llmledger.cli.main"]
+    """The console script pip installed beside this interpreter: what a user's venv runs.
+    ``shutil.which`` would find a version manager's shim first where one is on PATH (pyenv's
+    is a bash script that runs ``pyenv exec``: ~0.1 s per run here, not ours to count)."""
+    script = Path(sys.executable).parent / "llmledger"
+    if script.is_file():
+        return [str(script)]
+    found = shutil.which("llmledger")
+    return [found] if found else [sys.executable, "-m", "llmledger.cli.main"]
 
 
 def build_corpus(out: Path, spec: Spec) -> dict[str, Any]:
@@ -326,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
         f"corpus: {files:,} files, {size / 1e6:,.0f} MB; machine: {os.cpu_count()} cores, "
         f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}"
     )
+    print(f"llmledger command: {' '.join(llmledger_argv())}")
     with_ccusage = not args.no_ccusage and ccusage_ready(home)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
     ours, theirs = run_both(home, args.runs, with_ccusage)
