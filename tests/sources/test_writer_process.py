@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import multiprocessing
 import os
 import signal
@@ -12,8 +11,7 @@ import pytest
 
 from llmledger.errors import StoreError
 from llmledger.ledger import Ledger
-from llmledger.sources import claude_code, ingest, scan, writer_process
-from llmledger.sources.base import Record
+from llmledger.sources import ingest, scan, writer_process
 from llmledger.sources.writer_process import ProcessSink
 from llmledger.store.query import EventFilter
 from llmledger.store.sqlite import ScanCursor
@@ -73,34 +71,6 @@ def test_a_killed_writer_is_reported(ledger: Ledger) -> None:
     sink.abort()
 
 
-def test_the_writer_process_de_duplicates_across_files_and_batches() -> None:
-    def record(output: int, primary: bool, session: str) -> Record:
-        line = claude_line("msg_1", "req_1", output=output, sidechain=not primary, session=session)
-        parsed = claude_code.parse_line(json.dumps(line).encode(), None, None)
-        assert parsed is not None
-        return parsed
-
-    written: dict[str, int] = {}
-    first = writer_process.batch_events(
-        [
-            ("claude-code", writer_process.pack([record(500, False, "side")])),
-            ("claude-code", writer_process.pack([record(7, True, "main")])),
-        ],
-        written,
-    )
-    assert [(e.output_tokens, e.session_id) for e in first] == [(7, "main")]
-    # A later batch: a sidechain replay loses to what was written, a bigger copy replaces it.
-    late = [record(900, False, "side2"), record(10, True, "main")]
-    again = writer_process.batch_events([("claude-code", writer_process.pack(late))], written)
-    assert [(e.output_tokens, e.session_id) for e in again] == [(10, "main")]
-    assert (
-        writer_process.batch_events([("claude-code", writer_process.pack(late[:1]))], written) == []
-    )
-    # An equal copy (a resumed session's history) is not written again: same tokens.
-    same = writer_process.pack([record(10, True, "resumed")])
-    assert writer_process.batch_events([("claude-code", same)], written) == []
-
-
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("names", [("a-agent", "b-main"), ("b-agent", "a-main")])
 def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
@@ -128,22 +98,6 @@ def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
     assert result.records == 2 and ledger.store.count() == 1
     (total,) = ledger.store.aggregate(EventFilter(), [])  # from the rollup
     assert (total.totals.output_tokens, total.totals.events) == (10, 1)
-
-
-def test_batch_events_names_the_ids_whose_earlier_copy_it_outranks() -> None:
-    line = claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")
-    replay = claude_code.parse_line(json.dumps(line).encode(), None, None)
-    line = claude_line("msg_1", "req_1", output=10, session="main")
-    primary = claude_code.parse_line(json.dumps(line).encode(), None, None)
-    assert replay is not None and primary is not None
-    written: dict[str, int] = {}
-    replaced: set[str] = set()
-    writer_process.batch_events([("claude-code", writer_process.pack([replay]))], written, replaced)
-    assert replaced == set()  # nothing written before: a plain insert
-    writer_process.batch_events(
-        [("claude-code", writer_process.pack([primary]))], written, replaced
-    )
-    assert replaced == {primary.id}
 
 
 def test_save_scan_replaces_a_larger_stored_copy_only_when_told(ledger: Ledger) -> None:
@@ -198,3 +152,21 @@ def test_queued_records_go_oldest_first_each_batch_with_its_files_cursors(
         ([("claude-code", b"blob5")], ["/f5"]),  # one file bigger than a batch goes whole
     ]
     assert writer.count == 0
+
+
+def test_records_piled_up_while_the_writer_was_busy_go_as_one_larger_batch(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ingest, "LARGEST_BATCH", 8)
+    writer = ingest.BatchWriter(ledger, batch_records=5)
+    sink = _FakeSink()
+    writer._sink = sink  # type: ignore[assignment]
+    for n, count in enumerate((3, 2, 2)):
+        writer.add_packed("claude-code", f"blob{n}".encode(), count, cursor(f"/f{n}"))
+    assert sink.batches == []  # busy: 7 records wait
+    sink.is_busy = False
+    writer.add_packed("claude-code", b"blob3", 4, cursor("/f3"))
+    # Due and the writer free: one batch of up to LARGEST_BATCH records (not batch_records);
+    # the 4 left are not due yet.
+    assert [paths for _, paths in sink.batches] == [["/f0", "/f1", "/f2"]]
+    assert writer.count == 4

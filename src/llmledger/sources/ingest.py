@@ -28,6 +28,11 @@ FIRST_BATCH = 1_250
 # While the writer process is busy, a due batch keeps growing instead of the scan waiting for
 # it (waiting would leave the workers without new files); up to this many records.
 MAX_PENDING = 50_000
+# A batch sent to the writer process takes every record pending, up to this many: while the
+# writer is behind, records pile up and go as one transaction instead of several. Random ids
+# (message ids) land all over the ledger's id index and every commit rewrites each index page
+# it touched, so fewer, larger commits write the same pages fewer times.
+LARGEST_BATCH = 40_000
 
 
 class BatchWriter:
@@ -61,7 +66,7 @@ class BatchWriter:
 
     @property
     def takes_packed(self) -> bool:
-        """True when records may be handed over still packed (``add_packed``)."""
+        """True when rows packed by ``rowpack.pack_rows`` may be handed over (``add_packed``)."""
         return self._sink is not None
 
     def starved(self) -> bool:
@@ -70,9 +75,10 @@ class BatchWriter:
 
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
         if self._sink is not None:
-            from llmledger.sources.writer_process import pack
+            from llmledger.sources.rowpack import pack_rows
 
-            self.add_packed(source, pack(records) if records else b"", len(records), cursor)
+            packed = pack_rows(records, source, self.ledger.prices) if records else b""
+            self.add_packed(source, packed, len(records), cursor)
             return
         bucket = self.records.setdefault(source, {})
         before = len(bucket)
@@ -84,7 +90,8 @@ class BatchWriter:
         self._added(cursor)
 
     def add_packed(self, source: str, packed: bytes, count: int, cursor: ScanCursor) -> None:
-        """``count`` records as MessagePack, for the writer process (which de-duplicates)."""
+        """The rows of ``count`` records, packed by ``rowpack.pack_rows``, for the writer
+        process (which de-duplicates)."""
         self._entries.append((source, packed, count, cursor))
         self.count += count
         assert self._sink is not None
@@ -94,15 +101,16 @@ class BatchWriter:
             if self._sink.busy() and self.count < MAX_PENDING:
                 return
             self._next_batch *= 2
-            self._send_oldest()
+            self._send_oldest(max(self.batch_records, LARGEST_BATCH))
 
-    def _send_oldest(self) -> None:
-        """Send the oldest entries, up to ``batch_records`` records (at least one entry), with
-        their files' cursors, as one batch."""
+    def _send_oldest(self, limit: int | None = None) -> None:
+        """Send the oldest entries, up to ``limit`` records (default ``batch_records``; at
+        least one entry), with their files' cursors, as one batch."""
         assert self._sink is not None
+        limit = limit or self.batch_records
         take = size = 0
         for entry in self._entries:
-            if take and size + entry[2] > self.batch_records:
+            if take and size + entry[2] > limit:
                 break
             take += 1
             size += entry[2]

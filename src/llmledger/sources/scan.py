@@ -30,6 +30,8 @@ from llmledger.store.sqlite import ScanCursor
 if TYPE_CHECKING:  # the pool is imported only when a scan needs it (fast warm runs)
     from concurrent.futures import Future, ProcessPoolExecutor
 
+    from llmledger.pricing.book import PriceBook
+
 # Below this much to read, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
 # A worker parses at most this much of one file before handing back (bounded memory).
@@ -144,18 +146,27 @@ def _groups(items: list[_Pending]) -> Iterator[list[_Pending]]:
         yield group
 
 
-def _pool(workers: int) -> ProcessPoolExecutor:
+def _pool(workers: int, prices: PriceBook | None) -> ProcessPoolExecutor:
+    """Worker processes; with ``prices`` (a writer process takes priced rows) they pack their
+    results as priced rows, when forked (the price book is inherited, never pickled)."""
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
+
+    from llmledger.sources.work import pack_rows_with
 
     methods = multiprocessing.get_all_start_methods()
     # fork is the fastest start and safe while this process runs no other thread.
     if "fork" in methods and threading.active_count() == 1:
         method = "fork"
     else:
-        method = "forkserver" if "forkserver" in methods else "spawn"
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+        method, prices = ("forkserver" if "forkserver" in methods else "spawn"), None
+    return ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context(method),
+        initializer=pack_rows_with,
+        initargs=(prices,),
+    )
 
 
 class _Run:
@@ -205,8 +216,8 @@ class _Run:
             max(parsed.end_offset - plan.offset, 0) if item.file.kind == "jsonl" else item.to_read
         )
         result.bytes += read
-        if outcome.packed is not None and self.writer.takes_packed:
-            # Forwarded as it came: the writer process decodes and de-duplicates.
+        if outcome.rows and outcome.packed is not None and self.writer.takes_packed:
+            # Priced rows, forwarded as they came: the writer process de-duplicates them.
             self.writer.add_packed(task.source, outcome.packed, count, cursor)
         else:
             outcome.unpack()  # fills parsed.records
@@ -239,7 +250,8 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
     # Groups in flight: enough to keep the workers busy while this process writes a batch,
     # few enough to bound the memory that parsed results waiting here can take.
     window = workers * 4
-    with _pool(workers) as pool:
+    prices = run.writer.ledger.prices if run.writer.takes_packed else None
+    with _pool(workers, prices) as pool:
         running: set[Future[list[Outcome]]] = set()
 
         def submit(tasks: list[Task]) -> None:

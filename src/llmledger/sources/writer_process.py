@@ -1,15 +1,14 @@
 """The ledger writer of a big scan, in its own process.
 
-On a cold scan the ledger's ingest (building rows, SQLite inserts, the rollup) is the largest
-single piece of work, and it is Python work: in the scanning process it competes for the GIL
-with collecting the workers' results. A forked child that owns its own connection to the same
-SQLite file takes it off the scanning process: the scan forwards each batch (the workers'
-records as MessagePack, as they came, and the cursors of the files they came from) and the child
-de-duplicates them (across files and across batches, as the in-process writer does), turns them
-into events, prices them with the parent's price book (inherited by the fork) and writes the
-batch with its cursors in ONE transaction. One batch is written at a time, in order, while the
-next is being prepared; the scan has at most IN_FLIGHT batches unanswered, and a failed write
-comes back to it as a ``StoreError``.
+On a cold scan the ledger's ingest (SQLite inserts, the rollup) is the largest single piece of
+work, and it is Python work: in the scanning process it competes for the GIL with collecting
+the workers' results. A forked child that owns its own connection to the same SQLite file takes
+it off the scanning process: the scan forwards each batch (the priced rows the workers built,
+packed as they came, see ``rowpack.py``, and the cursors of the files they came from) and the
+child de-duplicates them (across files and across batches, as the in-process writer does) and
+writes the batch with its cursors in ONE transaction. One batch is written at a time, in order,
+while the next is being prepared; the scan has at most IN_FLIGHT batches unanswered, and a
+failed write comes back to it as a ``StoreError``.
 """
 
 from __future__ import annotations
@@ -23,37 +22,13 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-import msgspec
-
 from llmledger.errors import StoreError
-from llmledger.events import UsageEvent
-from llmledger.sources.base import Record, events_to_write, keep_best
+from llmledger.sources.rowpack import batch_rows
+from llmledger.store.rows import Rows
 from llmledger.store.sqlite import ScanCursor, SQLiteStore
 
-_encode = msgspec.msgpack.Encoder().encode
-_decode_records = msgspec.msgpack.Decoder(list[Record]).decode
-
+# (source, rows packed by rowpack.pack_rows) per file, and the files' cursors.
 Batch = tuple[list[tuple[str, bytes]], list[ScanCursor]]
-
-
-def pack(records: list[Record]) -> bytes:
-    return _encode(records)
-
-
-def batch_events(
-    packed: list[tuple[str, bytes]], written: dict[str, int], replaced: set[str] | None = None
-) -> list[UsageEvent]:
-    """One batch's events: of the copies of an id, the best (highest rank, on a tie the later
-    one), and none that does not beat a copy an earlier batch wrote (``written``: id -> rank,
-    updated here; see ``BatchWriter.written_rank``). Ids whose earlier copy is beaten go into
-    ``replaced`` (see ``events_to_write``)."""
-    buckets: dict[str, dict[str, Record]] = {}
-    for source, blob in packed:
-        records = _decode_records(blob)
-        if written:
-            records = [r for r in records if r.rank > written.get(r.id, -1)]
-        keep_best(records, buckets.setdefault(source, {}))
-    return events_to_write(buckets, written, set() if replaced is None else replaced)
 
 
 def usable(ledger: Any) -> bool:
@@ -69,14 +44,15 @@ def usable(ledger: Any) -> bool:
 
 
 # Batches the scan may have sent and not yet had answered: the child prepares the next one
-# (decode, de-duplicate, build and price events) while it writes the one before.
+# (decode and de-duplicate rows) while it writes the one before.
 IN_FLIGHT = 2
 
-# events, ids they must replace whatever their tokens, cursors, error
-_Prepared = tuple[list[UsageEvent], set[str], list[ScanCursor], str | None]
+# rows, ids they must replace whatever their tokens, cursors, error
+_Prepared = tuple[Rows, set[str], list[ScanCursor], str | None]
+_NO_ROWS = Rows({}, 0)
 
 
-def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) -> None:
+def _serve(conn: Connection, parent_end: Connection, path: Path) -> None:
     """The child: this thread receives and prepares batches, a second one writes them (SQLite
     releases the GIL while it works, so preparing the next batch overlaps writing this one).
     Answers go back in order, one per batch."""
@@ -100,12 +76,10 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
             packed, cursors = message
             try:
                 replaced: set[str] = set()
-                events = batch_events(packed, written, replaced)
-                if events:
-                    prices.price_events(events)
-                ready.put((events, replaced, cursors, None))
+                rows = batch_rows([blob for _, blob in packed], written, replaced)
+                ready.put((rows, replaced, cursors, None))
             except Exception as exc:  # the scan raises it; this process keeps serving
-                ready.put(([], set(), [], str(exc) or type(exc).__name__))
+                ready.put((_NO_ROWS, set(), [], str(exc) or type(exc).__name__))
     finally:
         ready.put(None)
         saver.join()
@@ -115,10 +89,10 @@ def _serve(conn: Connection, parent_end: Connection, path: Path, prices: Any) ->
 
 def _save_all(store: SQLiteStore, ready: queue.Queue[_Prepared | None], conn: Connection) -> None:
     while (item := ready.get()) is not None:
-        events, replaced, cursors, error = item
+        rows, replaced, cursors, error = item
         if error is None:
             try:
-                answer: tuple[str, Any] = ("ok", store.save_scan(events, cursors, replaced))
+                answer: tuple[str, Any] = ("ok", store.save_scan_rows(rows, cursors, replaced))
             except Exception as exc:
                 answer = ("error", str(exc) or type(exc).__name__)
         else:
@@ -134,12 +108,11 @@ class ProcessSink:
     and ``close`` return the rows written by the batches answered since the last call."""
 
     def __init__(self, ledger: Any) -> None:
-        prices = ledger.prices  # loaded before the fork: the child inherits it
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, self._conn, ledger.store.path, prices),
+            args=(child, self._conn, ledger.store.path),
             name="llmledger-scan-writer",
             daemon=True,
         )
@@ -149,7 +122,7 @@ class ProcessSink:
         self._done = 0  # rows written by batches answered and not yet reported
 
     def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
-        """Send one batch (records packed by ``pack``, per source); waits first while
+        """Send one batch (rows packed by ``rowpack.pack_rows``, per file); waits first while
         IN_FLIGHT batches are unanswered."""
         while self._pending >= IN_FLIGHT:
             self._answer()

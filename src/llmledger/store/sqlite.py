@@ -542,6 +542,13 @@ class SQLiteStore:
         this copy is preferred: a primary copy over a sidechain replay it wrote earlier)."""
         with paused_gc():
             rows = build_rows(events)
+        return self.save_scan_rows(rows, cursors, replace)
+
+    def save_scan_rows(
+        self, rows: Rows, cursors: Sequence[ScanCursor], replace: AbstractSet[str] = frozenset()
+    ) -> int:
+        """``save_scan`` for rows built already (by ``build_rows``, in the process that parsed
+        them: see sources/rowpack.py)."""
         now = int(time.time())
         try:
             with self._transaction() as conn:
