@@ -2,7 +2,10 @@
 
 The stream object the app gets is the SDK's own; capture swaps its internal iterator for one
 that shows every chunk to a ``StreamRecorder`` (and hides the usage-only chunk capture asked
-for), hooks the HTTP response's close, and registers a finalizer. Whichever comes first ends
+for), hooks the HTTP response's close, and registers a finalizer. Chat Completions streams are
+watched before the SDK parses them, at their SSE events; with openai's own SSE decoder capture
+decodes those events itself (``_EventReader``, exactly as the SDK would, at a fraction of the
+cost) and screens them in the same generator. Whichever comes first ends
 the recording, exactly once:
 
 * the iterator is exhausted (``complete``) or raises (``error``: cut by the network);
@@ -15,8 +18,10 @@ the recording, exactly once:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import re
 import sys
 import weakref
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -79,6 +84,7 @@ def _screen(sse: Any, data: str, rec: StreamRecorder) -> bool:
 # ``_screen``, inline: one ``removesuffix`` per form); send other events naming ``"usage"``
 # to ``_screen``; keep the ``data`` in ``rec.raw`` (its last item tells a stream that reached
 # ``[DONE]``). How the stream ended is read when the SDK closes the response (``_CloseHook``).
+# ``_read_events`` / ``_aread_events`` below do the same over capture's own decoding.
 
 
 def _filter_events(events: Iterator[Any], rec: StreamRecorder) -> Iterator[Any]:
@@ -124,22 +130,216 @@ async def _afilter_events(events: AsyncIterator[Any], rec: StreamRecorder) -> As
     rec.events_ended = True
 
 
-class _ScreeningDecoder:
-    """Stands in for a stream's SSE decoder: the events it decodes go through a filter. Holding
-    the decoder and the recorder, not the stream, keeps the stream free of reference cycles
-    (a cycle would leave every finished stream, its response and request to the garbage
-    collector)."""
+# SSE line ends as openai's ``_SSELineDecoder`` splits them: CR, LF or CRLF.
+_LINE_END = re.compile("\r\n|\r|\n")
+_LINE_END_BYTES = re.compile(b"\r\n|\r|\n")
 
-    __slots__ = ("decoder", "rec")
+
+class _EventReader:
+    """openai's own SSE decoding (``_streaming.SSEDecoder.iter_bytes`` over its
+    ``_SSELineDecoder``), reproduced exactly but a whole network chunk at a time: the chunk's
+    complete lines are decoded in one ``decode`` and split in one call, where the SDK runs a
+    regex match, a bytearray copy, a ``decode`` and two generator hops per line. The same
+    events (event, data, id, retry) come out after the same chunk, and the same
+    ``UnicodeDecodeError`` at the same point (``tests/capture/test_sse_reader.py`` checks
+    this against the SDK's decoder over random bytes and splits).
+    """
+
+    __slots__ = ("data", "error", "event", "last_id", "make", "pending", "retry", "skip_lf")
+
+    def __init__(self, make: Callable[..., Any]) -> None:
+        self.make = make  # the SDK's ServerSentEvent
+        self.pending = bytearray()  # the incomplete line so far
+        self.skip_lf = False  # the last chunk ended in CR: a LF opening the next one is its pair
+        self.event: str | None = None
+        self.data: list[str] = []
+        self.last_id: str | None = None
+        self.retry: int | None = None
+        self.error: UnicodeDecodeError | None = None  # raised once the events before it passed
+
+    def feed(self, chunk: bytes) -> list[Any]:
+        """The events completed by ``chunk``, in order."""
+        if self.skip_lf and chunk[:1] == b"\n":
+            chunk = chunk[1:]
+            self.skip_lf = False
+        if not chunk:
+            return []
+        self.skip_lf = chunk[-1] == 13
+        end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if end < 0:
+            self.pending += chunk
+            return []
+        block: bytes | bytearray = chunk[: end + 1]
+        if self.pending:
+            block = self.pending + block
+            self.pending = bytearray()
+        if end + 1 < len(chunk):
+            self.pending += chunk[end + 1 :]
+        try:
+            text = block.decode("utf-8")
+        except UnicodeDecodeError:
+            return self._events(self._decoded_lines(bytes(block)))
+        # A valid whole is valid line by line: CR and LF never occur inside a UTF-8 sequence.
+        lines = _LINE_END.split(text) if "\r" in text else text.split("\n")
+        lines.pop()  # the empty tail after the block's last line end
+        return self._events(lines)
+
+    def _decoded_lines(self, block: bytes) -> list[str]:
+        """The lines of ``block`` decoded one by one up to the first that is not UTF-8 (kept in
+        ``error``, as the SDK raises it after the events before it)."""
+        lines = []
+        for line in _LINE_END_BYTES.split(block)[:-1]:
+            try:
+                lines.append(line.decode("utf-8"))
+            except UnicodeDecodeError as exc:
+                self.error = exc
+                break
+        return lines
+
+    def _events(self, lines: list[str]) -> list[Any]:
+        events = []
+        for line in lines:
+            if line.startswith("data: "):
+                self.data.append(line[6:])
+            elif line:
+                self._field(line)
+            elif self.data or self.event or self.last_id or self.retry is not None:
+                events.append(
+                    self.make(
+                        event=self.event,
+                        data="\n".join(self.data),
+                        id=self.last_id,
+                        retry=self.retry,
+                    )
+                )
+                self.event = None  # the last id is kept, as the SSE spec says
+                self.data = []
+                self.retry = None
+        return events
+
+    def _field(self, line: str) -> None:
+        """A non-empty line other than ``data: …`` (``SSEDecoder.decode``)."""
+        if line.startswith(":"):
+            return
+        name, _, value = line.partition(":")
+        if value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self.data.append(value)
+        elif name == "event":
+            self.event = value
+        elif name == "id":
+            if "\0" not in value:
+                self.last_id = value
+        elif name == "retry":
+            with contextlib.suppress(TypeError, ValueError):
+                self.retry = int(value)
+
+    def finish(self) -> None:
+        """The stream's bytes ended: the SDK decodes an unterminated last line (which can only
+        raise: a non-empty line ends no event)."""
+        if self.pending:
+            self._events([bytes(self.pending).decode("utf-8")])
+
+
+def _read_events(chunks: Iterator[bytes], rec: StreamRecorder, make: Any) -> Iterator[Any]:
+    """The SDK's SSE events decoded by ``_EventReader`` and screened like ``_filter_events``
+    (the decoder made them, so ``_data`` is theirs): one generator instead of the SDK's
+    decoder chain plus the screen."""
+    reader = _EventReader(make)
+    raw = rec.raw
+    cut = rec.hide_usage_chunk
+    for chunk in chunks:
+        events = reader.feed(chunk)
+        if events and rec.first_at is None:
+            rec.first_at = perf_counter()
+        for sse in events:
+            data: str = sse._data
+            head = data.removesuffix(_NULL_USAGE_TAIL) if cut else data
+            if head is data and cut:
+                head = data.removesuffix(_SPACED_NULL_USAGE_TAIL)
+            if head is not data:
+                sse._data = head + "}"
+            elif '"usage"' in data and not _screen(sse, data, rec):
+                continue
+            if len(raw) >= _MAX_RAW:
+                rec.spill_raw()
+            raw.append(data)
+            yield sse
+        if reader.error is not None:
+            raise reader.error
+    reader.finish()
+    rec.events_ended = True
+
+
+async def _aread_events(
+    chunks: AsyncIterator[bytes], rec: StreamRecorder, make: Any
+) -> AsyncIterator[Any]:
+    reader = _EventReader(make)
+    raw = rec.raw
+    cut = rec.hide_usage_chunk
+    async for chunk in chunks:
+        events = reader.feed(chunk)
+        if events and rec.first_at is None:
+            rec.first_at = perf_counter()
+        for sse in events:
+            data: str = sse._data
+            head = data.removesuffix(_NULL_USAGE_TAIL) if cut else data
+            if head is data and cut:
+                head = data.removesuffix(_SPACED_NULL_USAGE_TAIL)
+            if head is not data:
+                sse._data = head + "}"
+            elif '"usage"' in data and not _screen(sse, data, rec):
+                continue
+            if len(raw) >= _MAX_RAW:
+                rec.spill_raw()
+            raw.append(data)
+            yield sse
+        if reader.error is not None:
+            raise reader.error
+    reader.finish()
+    rec.events_ended = True
+
+
+def _sdk_event_class(decoder: object) -> Any:
+    """openai's ``ServerSentEvent`` when ``decoder`` is that SDK's own ``SSEDecoder`` (what
+    ``_EventReader`` reproduces) and its events keep their data in ``_data``; else None."""
+    module = sys.modules.get("openai._streaming")
+    if module is None or type(decoder) is not getattr(module, "SSEDecoder", None):
+        return None
+    make = getattr(module, "ServerSentEvent", None)
+    if make not in _CHECKED_EVENT_CLASSES:
+        probe = make(data="x") if callable(make) else None
+        ok = getattr(probe, "_data", None) == "x" == getattr(probe, "data", None)
+        _CHECKED_EVENT_CLASSES[make] = ok
+    return make if _CHECKED_EVENT_CLASSES[make] else None
+
+
+_CHECKED_EVENT_CLASSES: dict[Any, bool] = {}
+
+
+class _ScreeningDecoder:
+    """Stands in for a stream's SSE decoder: the events it decodes go through a filter (or,
+    for openai's own decoder, are decoded by capture and screened in the same generator).
+    Holding the decoder and the recorder, not the stream, keeps the stream free of reference
+    cycles (a cycle would leave every finished stream, its response and request to the
+    garbage collector)."""
+
+    __slots__ = ("decoder", "make", "rec")
 
     def __init__(self, decoder: Any, rec: StreamRecorder) -> None:
         self.decoder = decoder
         self.rec = rec
+        self.make = _sdk_event_class(decoder)
 
     def iter_bytes(self, iterator: Iterator[bytes]) -> Iterator[Any]:
+        if self.make is not None:
+            return _read_events(iterator, self.rec, self.make)
         return _filter_events(self.decoder.iter_bytes(iterator), self.rec)
 
     def aiter_bytes(self, iterator: AsyncIterator[bytes]) -> AsyncIterator[Any]:
+        if self.make is not None:
+            return _aread_events(iterator, self.rec, self.make)
         return _afilter_events(self.decoder.aiter_bytes(iterator), self.rec)
 
 
