@@ -165,3 +165,47 @@ def test_submit_rejects_invalid_events_at_once(tmp_path: Path) -> None:
         bad.output_tokens = -3
         with pytest.raises(InvalidEventError):
             ledger.submit(bad)
+
+
+def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(tmp_path: Path) -> None:
+    # Many rollup rows per model (hours, sources, statuses): the per-model session totals are
+    # summed from them and must equal the stored events, unpriced/estimated/failed included.
+    import random
+
+    from llmledger.report.render.jsonout import totals_fields
+    from llmledger.store.query import EventFilter
+
+    rng = random.Random(7)
+    start = datetime(2025, 6, 1, tzinfo=timezone.utc)
+    models = ["gpt-4o", "claude-sonnet-4-5", "no-such-model-xyz"]
+    events = [
+        UsageEvent(
+            model=models[n % 3],
+            id=f"e{n}",
+            ts=start + timedelta(minutes=37 * n),
+            source=("sdk", "proxy")[n % 2],
+            input_tokens=rng.randrange(0, 5000),
+            cache_read_tokens=rng.randrange(0, 900),
+            cache_write_tokens=rng.randrange(0, 300),
+            cache_write_1h_tokens=rng.randrange(0, 50) if n % 5 == 0 else 0,
+            output_tokens=rng.randrange(10, 800),
+            reasoning_tokens=rng.randrange(0, 10),
+            requests=1 + n % 2,
+            estimated=n % 7 == 0,
+            success=n % 11 != 0,
+        )
+        for n in range(600)
+    ]
+    with Ledger(tmp_path / "l.db") as ledger:
+        assert ledger.record_many(events) == 600
+        stored = {
+            row.key["model"]: totals_fields(row.totals)
+            for row in ledger.store.aggregate(EventFilter(), ["model"])
+        }
+        session = ledger.session_usage()
+        assert session["models"] == stored
+        assert session["models"]["no-such-model-xyz"]["unpricedRequests"] == 200
+        assert session["totals"]["requests"] == 900
+        # Every field, failed calls and first/last timestamps included (not in the JSON).
+        rows = ledger.store.aggregate(EventFilter(), ["model"])
+        assert ledger._session_models == {row.key["model"]: row.totals for row in rows}

@@ -120,6 +120,8 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
     tokens (ties: the later one)."""
     groups: dict[GroupKey, list[Any]] = {}
     get = groups.get
+    ids: set[str] = set()
+    add_id = ids.add
     for e in events:
         i, cr, cw, cw1, o, r = (
             e.input_tokens,
@@ -145,7 +147,9 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             and e.id
         ):
             e.validate()  # raises with a message naming the field
-        values: list[Any] = [e.id, (e.ts - _EPOCH) // _US, i, cr, cw, o]
+        event_id = e.id
+        add_id(event_id)
+        values: list[Any] = [event_id, (e.ts - _EPOCH) // _US, i, cr, cw, o]
         mask = 0  # a bit per optional column, each added once (+= is faster than |=)
         provider = e.provider
         if provider:
@@ -216,9 +220,8 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             groups[key] = values
         else:
             flat += values
-    rows = Rows(groups, len(events))
-    if len(rows.ids()) == len(events):
-        return rows
+    if len(ids) == len(events):
+        return Rows(groups, len(events))
     best: dict[str, UsageEvent] = {}
     for e in events:
         kept = best.get(e.id)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import itertools
+import operator
 import sqlite3
 import threading
 import time
@@ -187,12 +188,27 @@ def _write_rows(
     sums = rollup.batch_sums(rows.groups)
     conn.executemany(rollup.ADD_ROW_SQL, sums)
     if per_model is not None:
-        for item in sums:
-            totals = totals_from_row((*item[5:14], 0, *item[14:16], item[16], item[17]))
-            if item[4] == "unpriced":
-                totals.unpriced = totals.events
-            per_model.setdefault(item[1], Totals()).add(totals)
+        for model, totals in _totals_per_model(sums).items():
+            per_model.setdefault(model, Totals()).add(totals)
     return rows.count
+
+
+def _totals_per_model(sums: list[tuple[Any, ...]]) -> dict[str, Totals]:
+    """Totals per model of rollup rows (``rollup.batch_sums``): columns summed in C per row,
+    one Totals per model (a batch spread over many hours has many rollup rows)."""
+    acc: dict[str, list[int]] = {}  # model -> the 11 sums, unpriced events, first and last ts
+    for item in sums:
+        unpriced = item[13] if item[4] == "unpriced" else 0
+        a = acc.get(item[1])
+        if a is None:
+            acc[item[1]] = [*item[5:16], unpriced, item[16], item[17]]
+        else:
+            a[:11] = map(operator.add, a[:11], item[5:16])
+            a[11] += unpriced
+            a[12] = min(a[12], item[16])
+            a[13] = max(a[13], item[17])
+    # totals_from_row's order: the first 9 sums, unpriced, estimated, failed, first, last
+    return {m: totals_from_row((*a[:9], a[11], a[9], a[10], a[12], a[13])) for m, a in acc.items()}
 
 
 def event_from_row(row: Sequence[Any]) -> UsageEvent:
