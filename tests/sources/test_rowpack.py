@@ -13,7 +13,7 @@ from llmledger.pricing.book import PriceBook
 from llmledger.sources import claude_code
 from llmledger.sources.base import Record, to_event
 from llmledger.sources.rowpack import batch_rows, pack_rows
-from llmledger.sources.work import Outcome, Task, _packed, pack_rows_with
+from llmledger.sources.work import Outcome, Task, pack_rows_with, packed
 from llmledger.store.rows import Rows, build_rows, columns_for, width
 
 from .conftest import claude_line
@@ -136,6 +136,6 @@ def test_a_record_the_store_would_reject_skips_its_file(
     bad = Outcome(task(tmp_path), FileParse([record(1, output_tokens=-5)], 10))
     monkeypatch.setattr(work, "_row_prices", None)
     pack_rows_with(prices)  # what the pool's initializer does in a worker
-    skipped = _packed(bad)
+    skipped = packed(bad, work._row_prices)
     assert skipped.parsed is None and skipped.error is not None
     assert "output_tokens" in skipped.error

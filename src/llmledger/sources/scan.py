@@ -24,7 +24,7 @@ from llmledger.sources import registry
 from llmledger.sources.base import Fingerprint, SourceFile
 from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
 from llmledger.sources.ingest import BatchWriter
-from llmledger.sources.work import Outcome, Task, run_task, run_tasks
+from llmledger.sources.work import Outcome, Task, packed, run_task, run_tasks
 from llmledger.store.sqlite import ScanCursor
 
 if TYPE_CHECKING:  # the pool is imported only when a scan needs it (fast warm runs)
@@ -236,10 +236,13 @@ class _Run:
 
 
 def _run_serial(run: _Run, items: list[_Pending]) -> None:
+    # For a writer process, packed as priced rows here too (as the workers do).
+    prices = run.writer.ledger.prices if run.writer.takes_packed else None
     for item in items:
         task: Task | None = item.task(item.plan.offset, item.plan.carry, item.plan.check)
         while task is not None:
-            task = run.settle(item, run_task(task))
+            outcome = run_task(task)
+            task = run.settle(item, outcome if prices is None else packed(outcome, prices))
 
 
 def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:

@@ -132,10 +132,12 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task, parsed, check, restarted)
 
 
-def _packed(outcome: Outcome) -> Outcome:
+def packed(outcome: Outcome, prices: PriceBook | None) -> Outcome:
+    """``outcome.pack(prices)``; a file whose records cannot be packed (e.g. one the store
+    would reject) becomes a failed outcome: that file is skipped, the scan goes on."""
     try:
-        return outcome.pack(_row_prices)
-    except Exception as exc:  # e.g. a record the store would reject: that file is skipped
+        return outcome.pack(prices)
+    except Exception as exc:
         return Outcome(outcome.task, None, error=_describe(exc))
 
 
@@ -144,7 +146,7 @@ def run_tasks(tasks: list[Task]) -> list[Outcome]:
     collecting = gc.isenabled()
     gc.disable()  # parsers build many small acyclic objects
     try:
-        return [_packed(run_task(task)) for task in tasks]
+        return [packed(run_task(task), _row_prices) for task in tasks]
     finally:
         if collecting:
             gc.enable()
