@@ -96,12 +96,6 @@ class Rows:
         self.groups = groups
         self.count = count
 
-    def ids(self) -> set[str]:
-        ids: set[str] = set()
-        for key, flat in self.groups.items():
-            ids.update(flat[:: width(key[5])])
-        return ids
-
     def without(self, ids: set[str]) -> Rows:
         """These rows minus those with the given ids."""
         groups: dict[GroupKey, list[Any]] = {}

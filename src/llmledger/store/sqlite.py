@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gc
 import itertools
-import operator
 import sqlite3
 import threading
 import time
@@ -39,17 +38,8 @@ from llmledger.store.query import (
     totals_from_row,
     where_sql,
 )
-from llmledger.store.rows import (
-    Rows,
-    StatementKey,
-    build_rows,
-    constants,
-    in_id_order,
-    insert_sql,
-    row_total,
-    statement_key,
-    width,
-)
+from llmledger.store.rows import Rows, build_rows
+from llmledger.store.writes import write_rows
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -88,127 +78,11 @@ def from_us(value: int) -> datetime:
     )
 
 
-_ROWS_PER_STATEMENT = 50
 # WAL pages (estimated: a few per commit, ~16 rows to a page) between background checkpoints
 # (store/checkpoint.py), as SQLite's own default; and the WAL size past which the writer
 # checkpoints itself, a bound for when the background thread falls behind.
 _CHECKPOINT_PAGES = 1_000
 _WRITER_AUTOCHECKPOINT_PAGES = 16_384
-
-
-class _Conflicts:
-    """What to do with rows whose id is stored already: replace the stored copy when the row
-    has at least as many tokens or its id is in ``force``; else the id goes to ``lost``."""
-
-    __slots__ = ("force", "lost")
-
-    def __init__(self, force: AbstractSet[str]) -> None:
-        self.force = force
-        self.lost: set[str] = set()  # ids whose stored copy stays: not written
-
-    def settle(
-        self, conn: sqlite3.Connection, mask: int, values: Sequence[Any], fixed: list[Any]
-    ) -> None:
-        """Replace the stored copy of this row's id, taking the old copy out of the rollup
-        (the caller adds the new one), or note the id as lost."""
-        event_id = values[0]
-        old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
-        if old is None or (event_id not in self.force and row_total(mask, values) < sum(old[5:10])):
-            self.lost.add(event_id)
-            return
-        conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
-        conn.execute(insert_sql(mask), [*values, *fixed])
-        conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
-
-
-def _insert_one_by_one(
-    conn: sqlite3.Connection,
-    mask: int,
-    params: list[Any],
-    fixed: list[Any],
-    conflicts: _Conflicts,
-) -> None:
-    """Insert rows one statement each; a row whose id is stored goes to ``conflicts``."""
-    one = insert_sql(mask)
-    n = width(mask)
-    for begin in range(0, len(params), n):
-        values = params[begin : begin + n]
-        try:
-            conn.execute(one, values + fixed)
-        except sqlite3.IntegrityError:
-            conflicts.settle(conn, mask, values, fixed)
-
-
-def _insert(
-    conn: sqlite3.Connection, mask: int, params: list[Any], fixed: list[Any], conflicts: _Conflicts
-) -> None:
-    """Insert rows of one mask and group constants: 50 to a statement, the rest in statements
-    of 32, 16, … 1 rows (few distinct statements, all cached). A statement that hits a stored
-    id is redone row by row."""
-    n = width(mask)
-    begin = 0
-    while begin < len(params):
-        rows = min(_ROWS_PER_STATEMENT, (len(params) - begin) // n)
-        if rows < _ROWS_PER_STATEMENT:
-            rows = 1 << (rows.bit_length() - 1)  # the largest power of two that fits
-        end = begin + rows * n
-        chunk = params[begin:end]
-        try:
-            conn.execute(insert_sql(mask, rows), chunk + fixed)
-        except sqlite3.IntegrityError:  # an id is stored already: this chunk row by row
-            _insert_one_by_one(conn, mask, chunk, fixed, conflicts)
-        begin = end
-
-
-def _write_rows(
-    conn: sqlite3.Connection,
-    rows: Rows,
-    per_model: dict[str, Totals] | None = None,
-    force: AbstractSet[str] = frozenset(),
-) -> int:
-    """Insert new ids and replace stored ones that grew (or whose ids are in ``force``); keep
-    the rollup exact. Returns rows written. Rows sharing a mask and group constants go in
-    together, in id order."""
-    by_statement: dict[StatementKey, list[list[Any]]] = {}
-    for group, flat in rows.groups.items():
-        shared = statement_key(group)
-        flats = by_statement.get(shared)
-        if flats is None:
-            by_statement[shared] = [flat]
-        else:
-            flats.append(flat)
-    conflicts = _Conflicts(force)
-    for shared, flats in by_statement.items():
-        mask = shared[4]
-        params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
-        params = in_id_order(params, width(mask))
-        _insert(conn, mask, params, constants(shared), conflicts)
-    if conflicts.lost:
-        rows = rows.without(conflicts.lost)
-    sums = rollup.batch_sums(rows.groups)
-    conn.executemany(rollup.ADD_ROW_SQL, sums)
-    if per_model is not None:
-        for model, totals in _totals_per_model(sums).items():
-            per_model.setdefault(model, Totals()).add(totals)
-    return rows.count
-
-
-def _totals_per_model(sums: list[tuple[Any, ...]]) -> dict[str, Totals]:
-    """Totals per model of rollup rows (``rollup.batch_sums``): columns summed in C per row,
-    one Totals per model (a batch spread over many hours has many rollup rows)."""
-    acc: dict[str, list[int]] = {}  # model -> the 11 sums, unpriced events, first and last ts
-    for item in sums:
-        unpriced = item[13] if item[4] == "unpriced" else 0
-        a = acc.get(item[1])
-        if a is None:
-            acc[item[1]] = [*item[5:16], unpriced, item[16], item[17]]
-        else:
-            a[:11] = map(operator.add, a[:11], item[5:16])
-            a[11] += unpriced
-            a[12] = min(a[12], item[16])
-            a[13] = max(a[13], item[17])
-    # totals_from_row's order: the first 9 sums, unpriced, estimated, failed, first, last
-    return {m: totals_from_row((*a[:9], a[11], a[9], a[10], a[12], a[13])) for m, a in acc.items()}
 
 
 def event_from_row(row: Sequence[Any]) -> UsageEvent:
@@ -394,7 +268,7 @@ class SQLiteStore:
 
         try:
             with self._transaction() as conn, paused_gc():
-                written = sum(_write_rows(conn, rows, per_model) for rows in batches())
+                written = sum(write_rows(conn, rows, per_model) for rows in batches())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
         self._written(written)
@@ -568,7 +442,7 @@ class SQLiteStore:
         now = int(time.time())
         try:
             with self._transaction() as conn:
-                changed = _write_rows(conn, rows, force=replace) if rows.count else 0
+                changed = write_rows(conn, rows, force=replace) if rows.count else 0
                 conn.executemany(
                     "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
                     "mtime_ns, offset, carry, events, malformed, scanned_at) "
