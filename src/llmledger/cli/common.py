@@ -79,6 +79,9 @@ SOURCE_SHORTCUTS: dict[str, str] = {
     "opencode": "opencode",
     "qwen": "qwen-code",
     "amp": "amp",
+    "droid": "droid",
+    "kimi": "kimi-cli",
+    "copilot": "copilot-cli",
 }
 
 

@@ -8,7 +8,10 @@ from llmledger.sources import (
     amp,
     claude_code,
     codex,
+    copilot_cli,
+    droid,
     gemini_cli,
+    kimi_cli,
     opencode,
     qwen_code,
     qwen_proxy,
@@ -24,6 +27,9 @@ SOURCES: dict[str, Source] = {
         opencode.SOURCE,
         qwen_code.SOURCE,
         amp.SOURCE,
+        droid.SOURCE,
+        kimi_cli.SOURCE,
+        copilot_cli.SOURCE,
         qwen_proxy.SOURCE,
     )
 }

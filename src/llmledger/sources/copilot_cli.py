@@ -1,0 +1,207 @@
+"""GitHub Copilot CLI sessions: ``${COPILOT_HOME:-~/.copilot}/session-state/<id>/events.jsonl``
+(older versions: ``session-state/<id>.jsonl``).
+
+Lines are ``{"type", "data", "id", "timestamp"}`` events. Per-call usage events are ephemeral
+(never written), so usage comes from ``session.shutdown``: ``data.modelMetrics`` keyed by model,
+each with ``usage {inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens,
+reasoningTokens}`` and ``requests.count``. ``inputTokens`` includes both cache fields and
+``reasoningTokens`` is inside ``outputTokens``.
+
+A resumed session appends another shutdown to the same file. Versions that write
+``session.usage_checkpoint`` events keep the totals across resumes (each shutdown is cumulative:
+a shutdown counts what grew since the previous one); older ones reset on resume (each shutdown
+counts in full). A counter that went down is a reset. Each shutdown's share per model is one
+event, id ``copilot-cli:<session>:<shutdown id>:<model>``, dated at the shutdown. The file is
+re-read whole when it changes; only the session lines are decoded.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.jsonl import marker_pattern
+
+NAME = "copilot-cli"
+MARKERS = marker_pattern(b'"session.shutdown"', b'"session.usage_checkpoint"', b'"session.start"')
+_LONG_CONTEXT_TAIL = re.compile(r"-1m(-internal)?$")
+
+
+class _Usage(msgspec.Struct):
+    inputTokens: int | None = None
+    outputTokens: int | None = None
+    cacheReadTokens: int | None = None
+    cacheWriteTokens: int | None = None
+    reasoningTokens: int | None = None
+
+
+class _Requests(msgspec.Struct):
+    count: int | None = None
+
+
+class _Metrics(msgspec.Struct):
+    usage: _Usage | None = None
+    requests: _Requests | None = None
+
+
+class _Context(msgspec.Struct):
+    cwd: str | None = None
+
+
+class _Data(msgspec.Struct):
+    sessionId: str | None = None
+    context: _Context | None = None
+    modelMetrics: dict[str, _Metrics] | None = None
+
+
+class _Event(msgspec.Struct):
+    type: str | None = None
+    id: str | None = None
+    timestamp: datetime | None = None
+    data: _Data | None = None
+
+
+_decode = msgspec.json.Decoder(_Event).decode
+
+# input (without cache), cache read, cache write, output, reasoning, requests
+Counts = tuple[int, int, int, int, int, int]
+
+
+def _n(value: int | None) -> int:
+    return value if value is not None and value > 0 else 0
+
+
+def model_name(raw: str) -> str:
+    """``openai/gpt-4.1`` -> ``gpt-4.1``; the long-context ``-1m`` variants price as the base."""
+    return _LONG_CONTEXT_TAIL.sub("", raw.rsplit("/", 1)[-1]) or "unknown"
+
+
+def _counts(metrics: _Metrics) -> Counts:
+    usage = metrics.usage or _Usage()
+    cache_read, cache_write = _n(usage.cacheReadTokens), _n(usage.cacheWriteTokens)
+    output = _n(usage.outputTokens)
+    requests = _n(metrics.requests.count if metrics.requests else None)
+    return (
+        max(_n(usage.inputTokens) - cache_read - cache_write, 0),
+        cache_read,
+        cache_write,
+        output,
+        min(_n(usage.reasoningTokens), output),
+        requests,
+    )
+
+
+def _share(counts: Counts, before: Counts | None) -> Counts:
+    """What one cumulative shutdown adds to the one before it (all of it after a reset)."""
+    if before is None or any(now < then for now, then in zip(counts, before)):
+        return counts
+    return tuple(now - then for now, then in zip(counts, before))  # type: ignore[return-value]
+
+
+def parse_events(data: bytes, fallback_session: str) -> tuple[list[Record], int]:
+    """Pure: a whole events file to its usage records and the number of malformed session lines."""
+    session, project = fallback_session, None
+    cumulative = False
+    shutdowns: list[_Event] = []
+    malformed = 0
+    for line in data.splitlines():
+        if not MARKERS.search(line):
+            continue
+        try:
+            event = _decode(line)
+        except (msgspec.DecodeError, msgspec.ValidationError):
+            malformed += 1
+            continue
+        if event.type == "session.start" and event.data is not None:
+            session = event.data.sessionId or session
+            if event.data.context is not None and event.data.context.cwd:
+                project = event.data.context.cwd
+        elif event.type == "session.usage_checkpoint":
+            cumulative = True
+        elif event.type == "session.shutdown":
+            if event.timestamp is None or event.data is None:
+                malformed += 1
+                continue
+            shutdowns.append(event)
+    records: list[Record] = []
+    last: dict[str, Counts] = {}
+    for index, event in enumerate(shutdowns):
+        assert event.timestamp is not None and event.data is not None  # checked above
+        moment = event.timestamp
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=timezone.utc)
+        for raw_model, metrics in (event.data.modelMetrics or {}).items():
+            counts = _counts(metrics)
+            share = _share(counts, last.get(raw_model)) if cumulative else counts
+            last[raw_model] = counts
+            fresh, cache_read, cache_write, output, reasoning, requests = share
+            if not (fresh or cache_read or cache_write or output):
+                continue
+            shutdown_id = event.id or f"shutdown{index}"
+            records.append(
+                Record(
+                    id=f"{NAME}:{session}:{shutdown_id}:{raw_model}",
+                    ts=moment,
+                    model=model_name(raw_model),
+                    provider=None,
+                    input_tokens=fresh,
+                    cache_read_tokens=cache_read,
+                    cache_write_tokens=cache_write,
+                    cache_write_1h_tokens=0,
+                    output_tokens=output,
+                    reasoning_tokens=reasoning,
+                    session_id=session,
+                    project=project,
+                    requests=requests,
+                    rank=fresh + cache_read + cache_write + output,
+                )
+            )
+    return records, malformed
+
+
+def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
+    data = path.read_bytes()
+    session = path.parent.name if path.name == "events.jsonl" else path.stem
+    records, malformed = parse_events(data, session)
+    return FileParse(records, len(data), malformed, None)
+
+
+def copilot_home(env: Mapping[str, str]) -> Path:
+    value = env.get("COPILOT_HOME", "")
+    return Path(value).expanduser() if value else home_dir(env) / ".copilot"
+
+
+class CopilotCli(FileSource):
+    name = NAME
+    title = "Copilot CLI"
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        return [copilot_home(env) / "session-state"]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        for root in self.roots(env):
+            try:
+                entries = sorted(root.iterdir())
+            except OSError:
+                continue
+            for entry in entries:
+                try:
+                    if entry.is_dir():
+                        events = entry / "events.jsonl"
+                        if events.is_file():
+                            yield SourceFile(NAME, str(events), "document")
+                    elif entry.suffix == ".jsonl" and entry.is_file():
+                        yield SourceFile(NAME, str(entry), "document")
+                except OSError:
+                    continue
+
+    parse = staticmethod(parse_file)
+
+
+SOURCE = CopilotCli()
