@@ -346,8 +346,7 @@ def test_copilot_counter_that_went_down_is_a_reset() -> None:
         copilot_shutdown("s1", "2026-04-08T05:00:00Z", {"m": [100, 10, 0, 0, 0, 1]}),
         copilot_shutdown("s2", "2026-04-08T06:00:00Z", {"m": [60, 20, 0, 0, 0, 2]}),
     ]
-    data = "\n".join(json.dumps(line) for line in lines).encode()
-    records, malformed = copilot_cli.parse_events(data, "f")
+    records, malformed = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
     assert malformed == 0
     assert [(r.input_tokens, r.output_tokens) for r in records] == [(100, 10), (60, 20)]
 
@@ -374,3 +373,20 @@ def test_shortcut_flags_filter_the_new_agents(
         code = main(["daily", "--json", "--tz", "UTC", flag])
         data = json.loads(capsys.readouterr().out)
         assert (code, data["totals"]["totalTokens"]) == (0, expected), flag
+
+
+def test_copilot_shutdown_still_being_written(ledger: Ledger, isolated_home: Path) -> None:
+    events_file = isolated_home / ".copilot" / "session-state" / "s" / "events.jsonl"
+    line = json.dumps(
+        copilot_shutdown("s1", "2026-04-08T05:00:00Z", {"gpt-5.1": [30, 3, 0, 0, 0, 1]})
+    )
+    write_jsonl(events_file, [copilot_start("s")])
+    with events_file.open("a") as handle:
+        handle.write(line[:40])  # the CLI is mid-write
+    first = run_scan(ledger, isolated_home)
+    assert (first.malformed, list(ledger.events())) == (0, [])
+    with events_file.open("a") as handle:
+        handle.write(line[40:] + "\n")
+    run_scan(ledger, isolated_home)
+    (event,) = list(ledger.events())
+    assert (event.input_tokens, event.output_tokens, event.project) == (30, 3, "/src/capp")

@@ -12,13 +12,13 @@ A resumed session appends another shutdown to the same file. Versions that write
 a shutdown counts what grew since the previous one); older ones reset on resume (each shutdown
 counts in full). A counter that went down is a reset. Each shutdown's share per model is one
 event, id ``copilot-cli:<session>:<shutdown id>:<model>``, dated at the shutdown. The file is
-re-read whole when it changes; only the session lines are decoded.
+re-read whole when it changes, streamed; only the session lines are decoded.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -26,11 +26,12 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
-from llmledger.sources.jsonl import marker_pattern
+from llmledger.sources.jsonl import JsonlReader, marker_pattern
 
 NAME = "copilot-cli"
 MARKERS = marker_pattern(b'"session.shutdown"', b'"session.usage_checkpoint"', b'"session.start"')
 _LONG_CONTEXT_TAIL = re.compile(r"-1m(-internal)?$")
+WHOLE_FILE = 1 << 62  # a reader budget no file reaches
 
 
 class _Usage(msgspec.Struct):
@@ -104,13 +105,14 @@ def _share(counts: Counts, before: Counts | None) -> Counts:
     return tuple(now - then for now, then in zip(counts, before))  # type: ignore[return-value]
 
 
-def parse_events(data: bytes, fallback_session: str) -> tuple[list[Record], int]:
-    """Pure: a whole events file to its usage records and the number of malformed session lines."""
+def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Record], int]:
+    """Pure: the lines of a whole events file (those without a session event may be left out)
+    to its usage records and the number of malformed session lines."""
     session, project = fallback_session, None
     cumulative = False
     shutdowns: list[_Event] = []
     malformed = 0
-    for line in data.splitlines():
+    for line in lines:
         if not MARKERS.search(line):
             continue
         try:
@@ -166,10 +168,18 @@ def parse_events(data: bytes, fallback_session: str) -> tuple[list[Record], int]
 
 
 def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
-    data = path.read_bytes()
+    """The whole file, streamed (a long session's transcript is never held in memory): only
+    its session lines are kept. A last line still being written is left for the next read."""
     session = path.parent.name if path.name == "events.jsonl" else path.stem
-    records, malformed = parse_events(data, session)
-    return FileParse(records, len(data), malformed, None)
+    reader = JsonlReader(path, 0, MARKERS, WHOLE_FILE)
+    lines = list(reader.lines())
+    size = reader.end_offset
+    if reader.tail is not None:
+        size += len(reader.tail)
+        if reader.tail_is_record():
+            lines.append(reader.tail)
+    records, malformed = parse_events(lines, session)
+    return FileParse(records, size, malformed + reader.oversized, None)
 
 
 def copilot_home(env: Mapping[str, str]) -> Path:
