@@ -42,6 +42,9 @@ __all__ = [
     "usd_to_nanos",
 ]
 
+# The most tokens one event may carry in a field: beyond any real call (or day of calls), and
+# low enough that sums and nano-USD costs of many such events stay inside SQLite's 64 bits.
+MAX_TOKENS = 10**13
 TOKEN_FIELDS: tuple[str, ...] = (
     "input_tokens",
     "cache_read_tokens",
@@ -190,13 +193,17 @@ class UsageEvent(TokenSums):
                 raise InvalidEventError(f"{name} must be an integer, got {value!r}")
             if value < 0:
                 raise InvalidEventError(f"{name} must not be negative, got {value}")
+            if value > MAX_TOKENS:
+                raise InvalidEventError(
+                    f"{name} is beyond any real usage ({value:,} > {MAX_TOKENS:,})"
+                )
         if self.reasoning_tokens > self.output_tokens:
             raise InvalidEventError(
                 f"reasoning_tokens ({self.reasoning_tokens}) is part of output_tokens "
                 f"({self.output_tokens}) and cannot exceed it"
             )
-        if self.requests < 0:
-            raise InvalidEventError("requests must not be negative")
+        if not isinstance(self.requests, int) or not 0 <= self.requests <= MAX_TOKENS:
+            raise InvalidEventError(f"requests must be an integer from 0 to {MAX_TOKENS:,}")
         if self.cost_status not in COST_STATUSES:
             raise InvalidEventError(f"cost_status must be one of {COST_STATUSES}")
 

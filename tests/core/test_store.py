@@ -61,6 +61,20 @@ def test_invalid_event_in_a_batch_writes_nothing(tmp_path: Path) -> None:
     assert store.count() == 0
 
 
+def test_counts_beyond_any_real_call_are_refused_with_a_clear_message(tmp_path: Path) -> None:
+    """10**13 tokens is accepted; one more in any field is refused before SQLite sees it (a
+    64-bit overflow there would be a crash, not a message)."""
+    store = SQLiteStore(tmp_path / "l.db")
+    store.write_events([event("edge", output=10**13)])
+    for field in ("input_tokens", "cache_read_tokens", "output_tokens", "requests"):
+        bad = event("bad-" + field)
+        setattr(bad, field, 10**13 + 1 if field != "input_tokens" else 10**30)
+        with pytest.raises(InvalidEventError, match=r"beyond any real usage|requests must be"):
+            store.write_events([bad])
+    assert store.count() == 1
+    store.close()
+
+
 def test_reopening_keeps_events_and_does_not_reapply_migrations(tmp_path: Path) -> None:
     path = tmp_path / "l.db"
     first = SQLiteStore(path)

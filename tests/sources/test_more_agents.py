@@ -16,7 +16,7 @@ from llmledger.cli.main import main
 from llmledger.ledger import Ledger
 from llmledger.sources import copilot_cli, droid, kimi_cli
 
-from .conftest import run_scan, totals, write_jsonl
+from .conftest import claude_line, run_scan, totals, write_jsonl
 
 # -- Kimi CLI ----------------------------------------------------------------------------------
 
@@ -390,3 +390,163 @@ def test_copilot_shutdown_still_being_written(ledger: Ledger, isolated_home: Pat
     run_scan(ledger, isolated_home)
     (event,) = list(ledger.events())
     assert (event.input_tokens, event.output_tokens, event.project) == (30, 3, "/src/capp")
+
+
+# -- review findings: hostile and odd inputs -----------------------------------------------------
+
+
+def test_kimi_odd_settings_never_stop_a_file(ledger: Ledger, isolated_home: Path) -> None:
+    share = isolated_home / ".kimi"
+    folder = kimi_session(share, "/src/k", "s-odd")
+    (share / "config.toml").write_text('default_model = "k"\nmodels = ["x"]\n')  # not a table
+    (share / "kimi.json").write_text('{"work_dirs": [{"path": "\\ud800"}, {"path": "/src/k"}]}')
+    nested = {"type": "SubagentEvent", "payload": {"agent_id": "a\u0000b", "event": None}}
+    evil = "../../../../etc"
+    write_jsonl(
+        folder / "wire.jsonl",
+        [
+            kimi_update(T0, "m1", [1, 1, 0, 0]),
+            {"timestamp": T0 + 1, "message": nested},
+            *(
+                {
+                    "timestamp": T0 + 2 + n,
+                    "message": {
+                        "type": "SubagentEvent",
+                        "payload": {"agent_id": agent, "event": kimi_update(0, mid, u)["message"]},
+                    },
+                }
+                for n, (agent, mid, u) in enumerate(
+                    [("a\u0000b", "m2", [2, 0, 0, 0]), (evil, "m3", [3, 0, 0, 0])]
+                )
+            ),
+            {
+                "timestamp": T0 + 9,
+                "message": {
+                    "type": "SubagentEvent",  # older versions name the task, not the agent
+                    "payload": {
+                        "task_tool_call_id": "deep",
+                        "event": kimi_update(0, "m4", [4, 0, 0, 0])["message"],
+                    },
+                },
+            },
+        ],
+    )
+    (folder / "subagents" / "deep").mkdir(parents=True)
+    (folder / "subagents" / "deep" / "meta.json").write_text("[" * 100_000)
+    result = run_scan(ledger, isolated_home)
+    assert result.sources["kimi-cli"].skipped == 0
+    events = {e.id: e for e in ledger.events()}
+    assert sorted(events) == [f"kimi-cli:m{n}" for n in (1, 2, 3, 4)]
+    assert {e.model for e in events.values()} == {"k"}  # the key, as no table maps it
+    # A lone surrogate is not UTF-8 JSON: kimi.json names no work dir, the usage still counts.
+    assert {e.project for e in events.values()} == {None}
+
+
+def test_kimi_remote_work_dirs_carry_their_kaos_prefix() -> None:
+    data = json.dumps({"work_dirs": [{"path": "/w", "kaos": "ssh"}, {"path": "/v"}]}).encode()
+    md5 = hashlib.md5
+    assert kimi_cli.work_dirs(data) == {
+        f"ssh_{md5(b'/w').hexdigest()}": "/w",
+        md5(b"/v").hexdigest(): "/v",
+    }
+
+
+def test_copilot_totals_depend_on_the_file_not_on_scan_history(
+    ledger: Ledger, isolated_home: Path, tmp_path: Path
+) -> None:
+    """Old-CLI shutdowns (full segments), then an upgrade: a checkpoint and a cumulative one."""
+    lines = [
+        copilot_shutdown("a", "2026-03-01T10:00:00Z", {"m": [500, 50, 0, 0, 0, 1]}),
+        copilot_shutdown("b", "2026-03-01T11:00:00Z", {"m": [600, 60, 0, 0, 0, 1]}),
+        CHECKPOINT | {"timestamp": "2026-03-01T11:30:00Z"},
+        copilot_shutdown("c", "2026-03-01T12:00:00Z", {"m": [700, 70, 0, 0, 0, 2]}),
+    ]
+    grown = isolated_home / ".copilot" / "session-state" / "s" / "events.jsonl"
+    for line in lines:  # scanned while it grew, line by line
+        write_jsonl(grown, [line], mode="a")
+        run_scan(ledger, isolated_home)
+    with Ledger(str(tmp_path / "fresh.db")) as fresh:  # the finished file, in one scan
+        run_scan(fresh, isolated_home)
+        assert totals(fresh, "copilot-cli") == totals(ledger, "copilot-cli")
+    day = totals(ledger, "copilot-cli")["2026-03-01"]
+    assert (day["input"], day["output"], day["messages"]) == (500 + 600 + 100, 50 + 60 + 10, 3)
+
+
+def test_copilot_odd_lines() -> None:
+    mention = {"type": "user.message", "data": {"content": "what does session.shutdown do?"}}
+    no_ids = [
+        {
+            k: v
+            for k, v in copilot_shutdown("x", ts, {"m": [10, 5, 0, 0, 9, 1]}).items()
+            if k != "id"
+        }
+        for ts in ("2026-03-01T10:00:00Z", "2026-03-01T11:00:00Z")
+    ]
+    bad_model = copilot_shutdown("y", "2026-03-01T12:00:00Z", {"ok": [4, 1, 0, 0, 0, 1]})
+    bad_model["data"]["modelMetrics"]["bad"] = {"usage": {"inputTokens": 1.5}}
+    huge = copilot_shutdown("z", "2026-03-01T13:00:00Z", {"big": [10**30, 1, 0, 0, 0, 1]})
+    lines = [mention, *no_ids, bad_model, huge]
+    records, malformed = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
+    assert malformed == 2  # the bad model and the impossible count; the mention is no event
+    assert [(r.id, r.input_tokens, r.output_tokens, r.reasoning_tokens) for r in records] == [
+        ("copilot-cli:f:shutdown0:m", 10, 5, 5),  # reasoning is part of output: capped by it
+        ("copilot-cli:f:shutdown1:m", 10, 5, 5),
+        ("copilot-cli:f:y:ok", 4, 1, 0),
+    ]
+
+
+def test_droid_dates_stay_while_totals_do(ledger: Ledger, isolated_home: Path) -> None:
+    settings = isolated_home / ".factory" / "sessions" / "p" / "d.settings.json"
+    usage = droid_settings([100, 10, 0, 0, 0], model="gpt-5.1")
+    write_settings(settings, usage, datetime(2025, 11, 4, 12, 0, tzinfo=timezone.utc))
+    run_scan(ledger, isolated_home)
+    # A month later only a setting changed (and the file was replaced by a rename).
+    settings.unlink()
+    write_settings(
+        settings, usage | {"autonomyMode": "high"}, datetime(2025, 12, 9, tzinfo=timezone.utc)
+    )
+    run_scan(ledger, isolated_home)
+    assert list(totals(ledger, "droid")) == ["2025-11-04"]
+
+
+def test_droid_lock_time_when_later_than_the_file(ledger: Ledger, isolated_home: Path) -> None:
+    root = isolated_home / ".factory" / "sessions" / "p"
+    old_mtime = datetime(2020, 1, 1, tzinfo=timezone.utc)  # a copy that lost its times
+    for name, lock in (
+        ("a", "2025-11-04T10:26:09.323Z"),
+        ("b", "2025-11-05T23:30:00"),  # no zone: UTC
+        ("c", "yesterday"),  # not a time: only the date is lost, not the usage
+        ("d", "9999-12-31T23:00:00-05:00"),
+    ):
+        usage = droid_settings([1, 1, 0, 0, 0], model="gpt-5.1", providerLockTimestamp=lock)
+        write_settings(root / f"{name}.settings.json", usage, old_mtime)
+    result = run_scan(ledger, isolated_home)
+    assert result.malformed == 0
+    dates = {e.id: e.ts for e in ledger.events()}
+    assert dates == {
+        "droid:a": datetime(2025, 11, 4, 10, 26, 9, 323000, tzinfo=timezone.utc),
+        "droid:b": datetime(2025, 11, 5, 23, 30, tzinfo=timezone.utc),
+        "droid:c": old_mtime,
+        "droid:d": old_mtime,
+    }
+
+
+def test_impossible_counts_and_times_are_malformed_not_fatal(
+    ledger: Ledger, isolated_home: Path
+) -> None:
+    """Any source: a count no real call has, or a time past datetime's range, skips that entry
+    (counted) and the scan goes on."""
+    root = isolated_home / ".copilot" / "session-state"
+    write_jsonl(
+        root / "s" / "events.jsonl",
+        [
+            copilot_shutdown("far", "9999-12-31T23:00:00-05:00", {"m": [5, 1, 0, 0, 0, 1]}),
+            copilot_shutdown("ok", "2026-01-01T00:00:00Z", {"gpt-5": [7, 1, 0, 0, 0, 1]}),
+        ],
+    )
+    project = isolated_home / ".claude" / "projects" / "p"
+    huge = claude_line("m1", "r1", input_tokens=10**30)
+    write_jsonl(project / "s.jsonl", [huge, claude_line("m2", "r2", input_tokens=3)])
+    result = run_scan(ledger, isolated_home)
+    assert result.malformed == 2
+    assert sorted(e.input_tokens for e in ledger.events()) == [3, 7]

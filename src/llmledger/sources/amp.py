@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlparse
 import msgspec
 
 from llmledger.sources.base import (
+    Count,
     FileParse,
     FileSource,
     Record,
@@ -34,10 +35,10 @@ NAME = "amp"
 class _Usage(msgspec.Struct):
     model: str | None = None
     timestamp: datetime | None = None
-    inputTokens: int | None = None
-    outputTokens: int | None = None
-    cacheCreationInputTokens: int | None = None
-    cacheReadInputTokens: int | None = None
+    inputTokens: Count | None = None
+    outputTokens: Count | None = None
+    cacheCreationInputTokens: Count | None = None
+    cacheReadInputTokens: Count | None = None
 
 
 class _Message(msgspec.Struct):
@@ -47,10 +48,10 @@ class _Message(msgspec.Struct):
 
 
 class _LedgerTokens(msgspec.Struct):
-    input: int | None = None
-    output: int | None = None
-    cacheCreationInputTokens: int | None = None
-    cacheReadInputTokens: int | None = None
+    input: Count | None = None
+    output: Count | None = None
+    cacheCreationInputTokens: Count | None = None
+    cacheReadInputTokens: Count | None = None
 
 
 class _LedgerEvent(msgspec.Struct):

@@ -13,13 +13,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Annotated, Any, Literal, NamedTuple, Protocol
+
+import msgspec
 
 from llmledger.events import UsageEvent
 
 # A source file is read either as appended lines (``jsonl``: a byte offset is remembered),
 # as one document re-read whenever it changes (``document``), or as an SQLite database.
 FileKind = Literal["jsonl", "document", "sqlite"]
+
+# A token count a log may hold: larger values are not real usage but corruption (a line with
+# one is malformed), and would overflow SQLite's 64-bit integers once summed or priced.
+COUNT_LIMIT = 10**12
+Count = Annotated[int, msgspec.Meta(le=COUNT_LIMIT)]
 
 # Preference among copies of one event id inside a scan: non-sidechain copies first, then the
 # copy with the most tokens (see notes/agent-logs.md). Encoded in one integer, bigger wins.
@@ -96,6 +103,19 @@ def to_event(record: Record, source: str) -> UsageEvent:
         None,  # status
         record.details,
     )
+
+
+def without_unstorable(parsed: FileParse) -> FileParse:
+    """``parsed`` minus records whose time cannot become UTC (a year-1 or year-9999 timestamp
+    with an offset that crosses datetime's range); each counts as a malformed entry."""
+    records = parsed.records
+    if records:
+        years = {record.ts.year for record in records}
+        if min(years) <= 1 or max(years) >= 9999:
+            kept = [r for r in records if 1 < r.ts.year < 9999]
+            parsed.malformed += len(records) - len(kept)
+            parsed.records = kept
+    return parsed
 
 
 def keep_best(

@@ -20,6 +20,7 @@ import msgspec
 
 from llmledger.sources.base import (
     PRIMARY_BONUS,
+    Count,
     FileParse,
     FileSource,
     Record,
@@ -37,24 +38,24 @@ SYNTHETIC_MODEL = "<synthetic>"
 
 
 class _CacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: int | None = None
-    ephemeral_1h_input_tokens: int | None = None
+    ephemeral_5m_input_tokens: Count | None = None
+    ephemeral_1h_input_tokens: Count | None = None
 
 
 class _ServerToolUse(msgspec.Struct):
-    web_search_requests: int | None = None
-    web_fetch_requests: int | None = None
+    web_search_requests: Count | None = None
+    web_fetch_requests: Count | None = None
 
 
 class _OutputDetails(msgspec.Struct):
-    thinking_tokens: int | None = None
+    thinking_tokens: Count | None = None
 
 
 class _Usage(msgspec.Struct):
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-    cache_creation_input_tokens: int | None = None
-    cache_read_input_tokens: int | None = None
+    input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    cache_creation_input_tokens: Count | None = None
+    cache_read_input_tokens: Count | None = None
     cache_creation: _CacheCreation | None = None
     server_tool_use: _ServerToolUse | None = None
     output_tokens_details: _OutputDetails | None = None

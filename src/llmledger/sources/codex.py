@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import (
+    Count,
     FileParse,
     FileSource,
     Record,
@@ -56,11 +57,11 @@ class _TurnContext(msgspec.Struct):
 
 
 class _Tokens(msgspec.Struct):
-    input_tokens: int | None = None
-    cached_input_tokens: int | None = None
-    output_tokens: int | None = None
-    reasoning_output_tokens: int | None = None
-    total_tokens: int | None = None
+    input_tokens: Count | None = None
+    cached_input_tokens: Count | None = None
+    output_tokens: Count | None = None
+    reasoning_output_tokens: Count | None = None
+    total_tokens: Count | None = None
 
     def values(self) -> list[int]:
         return [

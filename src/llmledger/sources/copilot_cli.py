@@ -8,9 +8,10 @@ reasoningTokens}`` and ``requests.count``. ``inputTokens`` includes both cache f
 ``reasoningTokens`` is inside ``outputTokens``.
 
 A resumed session appends another shutdown to the same file. Versions that write
-``session.usage_checkpoint`` events keep the totals across resumes (each shutdown is cumulative:
-a shutdown counts what grew since the previous one); older ones reset on resume (each shutdown
-counts in full). A counter that went down is a reset. Each shutdown's share per model is one
+``session.usage_checkpoint`` events keep the totals across resumes: a shutdown after a
+checkpoint counts what grew since the previous shutdown (a counter that went down is a reset).
+Older versions reset on resume: a shutdown with no checkpoint before it counts in full. Both
+depend only on the file, not on when it was scanned. Each shutdown's share per model is one
 event, id ``copilot-cli:<session>:<shutdown id>:<model>``, dated at the shutdown. The file is
 re-read whole when it changes, streamed; only the session lines are decoded.
 """
@@ -25,7 +26,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 
 NAME = "copilot-cli"
@@ -35,15 +36,15 @@ WHOLE_FILE = 1 << 62  # a reader budget no file reaches
 
 
 class _Usage(msgspec.Struct):
-    inputTokens: int | None = None
-    outputTokens: int | None = None
-    cacheReadTokens: int | None = None
-    cacheWriteTokens: int | None = None
-    reasoningTokens: int | None = None
+    inputTokens: Count | None = None
+    outputTokens: Count | None = None
+    cacheReadTokens: Count | None = None
+    cacheWriteTokens: Count | None = None
+    reasoningTokens: Count | None = None
 
 
 class _Requests(msgspec.Struct):
-    count: int | None = None
+    count: Count | None = None
 
 
 class _Metrics(msgspec.Struct):
@@ -58,7 +59,11 @@ class _Context(msgspec.Struct):
 class _Data(msgspec.Struct):
     sessionId: str | None = None
     context: _Context | None = None
-    modelMetrics: dict[str, _Metrics] | None = None
+    modelMetrics: dict[str, Any] | None = None  # model -> _Metrics, converted one by one
+
+
+class _Kind(msgspec.Struct):
+    type: Any = None
 
 
 class _Event(msgspec.Struct):
@@ -69,6 +74,8 @@ class _Event(msgspec.Struct):
 
 
 _decode = msgspec.json.Decoder(_Event).decode
+_decode_kind = msgspec.json.Decoder(_Kind).decode
+SESSION_EVENTS = frozenset({"session.start", "session.usage_checkpoint", "session.shutdown"})
 
 # input (without cache), cache read, cache write, output, reasoning, requests
 Counts = tuple[int, int, int, int, int, int]
@@ -107,17 +114,20 @@ def _share(counts: Counts, before: Counts | None) -> Counts:
 
 def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Record], int]:
     """Pure: the lines of a whole events file (those without a session event may be left out)
-    to its usage records and the number of malformed session lines."""
+    to its usage records and the number of malformed session events."""
     session, project = fallback_session, None
-    cumulative = False
-    shutdowns: list[_Event] = []
+    checkpoints = 0
+    # (shutdown, whether a usage checkpoint came before it: its totals are then cumulative)
+    shutdowns: list[tuple[_Event, bool]] = []
     malformed = 0
     for line in lines:
         if not MARKERS.search(line):
             continue
         try:
+            if _decode_kind(line).type not in SESSION_EVENTS:
+                continue  # a line that only mentions a session event
             event = _decode(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             malformed += 1
             continue
         if event.type == "session.start" and event.data is not None:
@@ -125,21 +135,25 @@ def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Re
             if event.data.context is not None and event.data.context.cwd:
                 project = event.data.context.cwd
         elif event.type == "session.usage_checkpoint":
-            cumulative = True
+            checkpoints += 1
         elif event.type == "session.shutdown":
             if event.timestamp is None or event.data is None:
                 malformed += 1
                 continue
-            shutdowns.append(event)
+            shutdowns.append((event, checkpoints > 0))
     records: list[Record] = []
     last: dict[str, Counts] = {}
-    for index, event in enumerate(shutdowns):
+    for index, (event, cumulative) in enumerate(shutdowns):
         assert event.timestamp is not None and event.data is not None  # checked above
         moment = event.timestamp
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=timezone.utc)
-        for raw_model, metrics in (event.data.modelMetrics or {}).items():
-            counts = _counts(metrics)
+        for raw_model, raw_metrics in (event.data.modelMetrics or {}).items():
+            try:
+                counts = _counts(msgspec.convert(raw_metrics, _Metrics))
+            except msgspec.ValidationError:
+                malformed += 1
+                continue
             share = _share(counts, last.get(raw_model)) if cumulative else counts
             last[raw_model] = counts
             fresh, cache_read, cache_write, output, reasoning, requests = share
@@ -168,8 +182,9 @@ def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Re
 
 
 def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
-    """The whole file, streamed (a long session's transcript is never held in memory): only
-    its session lines are kept. A last line still being written is left for the next read."""
+    """The whole file, streamed (a long session's transcript is never held in memory; a
+    document is read whole, so ``budget`` does not apply): only its session lines are kept. A
+    last line still being written is left for the next read."""
     session = path.parent.name if path.name == "events.jsonl" else path.stem
     reader = JsonlReader(path, 0, MARKERS, WHOLE_FILE)
     lines = list(reader.lines())

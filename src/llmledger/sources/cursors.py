@@ -54,10 +54,10 @@ def plan_read(
     same_file = cursor.device == fp.device and cursor.inode == fp.inode
     if same_file and cursor.size == fp.size and cursor.mtime_ns == fp.mtime_ns:
         return None
+    if kind == "document":  # re-read whole; a rewrite by rename is still the same document
+        return ReadPlan(0, parser_carry(cursor), None, "changed" if same_file else "replaced")
     if not same_file:
         return ReadPlan(0, None, None, "replaced")
-    if kind == "document":
-        return ReadPlan(0, None, None, "changed")
     if kind == "sqlite":
         return ReadPlan(0, parser_carry(cursor), None, "changed")
     if fp.size < cursor.offset:

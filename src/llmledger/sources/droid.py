@@ -7,7 +7,7 @@ A settings file holds the session's running totals, rewritten in place:
 ``model`` and ``providerLock``. So a session is one aggregate event, id ``droid:<uuid>``, that a
 later read replaces as the totals grow (``requests = 0``: the file does not count calls). It is
 dated at the session's last activity: the file's modification time (``providerLockTimestamp``,
-when the provider was chosen, if that is later).
+when the provider was chosen, if that is later), kept while the totals stay the same.
 
 Model names are cleaned as Factory writes custom ones (``custom:Claude-Opus-4.5-[Anthropic]-0``
 -> ``claude-opus-4.5``); a file without ``model`` takes the ``Model: <name>`` the transcript's
@@ -24,7 +24,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
 from llmledger.sources.walk import walk_files
 
 NAME = "droid"
@@ -43,17 +43,17 @@ _MODEL_IN_TRANSCRIPT = re.compile(rb"Model: ([A-Za-z0-9][A-Za-z0-9._:/-]*)")
 
 
 class _TokenUsage(msgspec.Struct):
-    inputTokens: int | None = None
-    outputTokens: int | None = None
-    cacheCreationTokens: int | None = None
-    cacheReadTokens: int | None = None
-    thinkingTokens: int | None = None
+    inputTokens: Count | None = None
+    outputTokens: Count | None = None
+    cacheCreationTokens: Count | None = None
+    cacheReadTokens: Count | None = None
+    thinkingTokens: Count | None = None
 
 
 class _Settings(msgspec.Struct):
     model: str | None = None
     providerLock: str | None = None
-    providerLockTimestamp: datetime | None = None
+    providerLockTimestamp: Any = None  # ISO text; anything else is ignored
     tokenUsage: _TokenUsage | None = None
 
 
@@ -90,32 +90,33 @@ def parse_settings(
     session: str,
     modified: datetime,
     transcript_head: bytes = b"",
-) -> Record | None:
-    """Pure: a settings file's totals as one aggregate record (None when it has no usage).
-    Raises Malformed."""
+    carry: dict[str, Any] | None = None,
+) -> tuple[Record | None, dict[str, Any] | None]:
+    """Pure: a settings file's totals as one aggregate record (None when it has no usage), and
+    the carry for the next read: totals that did not change keep the date they had (``carry``
+    from the last read), however often the file is rewritten. Raises Malformed."""
     try:
         settings = _decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     usage = settings.tokenUsage
     if usage is None:
-        return None
+        return None, None
     fresh, output = _n(usage.inputTokens), _n(usage.outputTokens)
     cache_read, cache_write = _n(usage.cacheReadTokens), _n(usage.cacheCreationTokens)
     thinking = _n(usage.thinkingTokens)
-    if not (fresh or output or cache_read or cache_write or thinking):
-        return None
-    moment = modified
-    locked = settings.providerLockTimestamp
-    if locked is not None:
-        locked = locked if locked.tzinfo else locked.replace(tzinfo=timezone.utc)
-        moment = max(moment, locked)
+    counts = [fresh, output, cache_read, cache_write, thinking]
+    if not any(counts):
+        return None, None
+    moment = _last_activity(modified, settings.providerLockTimestamp)
+    if carry is not None and carry.get("totals") == counts:
+        moment = _time(carry.get("ts")) or moment
     model = settings.model
     if not model:
         found = _MODEL_IN_TRANSCRIPT.search(transcript_head)
         model = found.group(1).decode() if found else None
     provider = PROVIDERS.get((settings.providerLock or "").lower())
-    return Record(
+    record = Record(
         id=f"{NAME}:{session}",
         ts=moment,
         model=model_name(model) if model else "unknown",
@@ -132,6 +133,25 @@ def parse_settings(
         details={"session_aggregate": True, "requests_unknown": True},
         rank=fresh + cache_read + cache_write + output + thinking,
     )
+    return record, {"totals": counts, "ts": moment.isoformat()}
+
+
+def _time(value: Any) -> datetime | None:
+    """An ISO timestamp as an aware datetime (UTC when it names no zone); None if it is not."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _last_activity(modified: datetime, provider_locked: Any) -> datetime:
+    """The file's modification time, or when the provider was locked if that is later (a
+    copied file whose times were not kept)."""
+    locked = _time(provider_locked)
+    return max(modified, locked) if locked is not None and locked.year < 9000 else modified
 
 
 def _cwd(transcript_head: bytes) -> str | None:
@@ -159,10 +179,10 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     session = path.name[: -len(SUFFIX)]
     head = _head(path.with_name(session + ".jsonl"))
     try:
-        record = parse_settings(data, session, modified, head)
+        record, next_carry = parse_settings(data, session, modified, head, carry)
     except Malformed:
         return FileParse([], len(data), 1, None)
-    return FileParse([] if record is None else [record], len(data), 0, None)
+    return FileParse([] if record is None else [record], len(data), 0, next_carry)
 
 
 class Droid(FileSource):

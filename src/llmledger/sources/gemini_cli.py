@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import (
+    Count,
     FileKind,
     FileParse,
     FileSource,
@@ -37,11 +38,11 @@ PROVIDER = "google"
 
 
 class _Tokens(msgspec.Struct):
-    input: int | None = None
-    output: int | None = None
-    cached: int | None = None
-    thoughts: int | None = None
-    tool: int | None = None
+    input: Count | None = None
+    output: Count | None = None
+    cached: Count | None = None
+    thoughts: Count | None = None
+    tool: Count | None = None
 
 
 class _Message(msgspec.Struct):

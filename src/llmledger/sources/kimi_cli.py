@@ -1,8 +1,8 @@
 """Kimi CLI sessions: ``${KIMI_SHARE_DIR:-~/.kimi}/sessions/<md5 of work dir>/<uuid>/wire.jsonl``.
 
 Each wire line is ``{"timestamp": <epoch seconds>, "message": {"type": …, "payload": …}}``. A
-``StatusUpdate`` whose payload has ``token_usage`` is the usage of one LLM step (summed, not
-cumulative); ``message_id`` is the provider's response id, so the call's id is
+``StatusUpdate`` whose payload has ``token_usage`` is the usage of one LLM step (per step, not
+running totals); ``message_id`` is the provider's response id, so the call's id is
 ``kimi-cli:<message_id>``. ``input_other`` excludes the cache: input = ``input_other``, cache
 read = ``input_cache_read``, cache write = ``input_cache_creation``; no reasoning count is kept.
 
@@ -19,7 +19,7 @@ No line names the model. A subagent's comes from its ``subagents/<agent_id>/meta
 from __future__ import annotations
 
 import hashlib
-import json
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from datetime import datetime, timezone
@@ -29,7 +29,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 
 if sys.version_info >= (3, 11):
@@ -44,10 +44,10 @@ MARKERS = marker_pattern(b'"token_usage"')
 
 
 class _TokenUsage(msgspec.Struct):
-    input_other: int | None = None
-    output: int | None = None
-    input_cache_read: int | None = None
-    input_cache_creation: int | None = None
+    input_other: Count | None = None
+    output: Count | None = None
+    input_cache_read: Count | None = None
+    input_cache_creation: Count | None = None
 
 
 _decode = msgspec.json.Decoder().decode
@@ -58,10 +58,12 @@ class Malformed(Exception):
 
 
 def _n(value: int | None) -> int:
-    return value if isinstance(value, int) and value > 0 else 0
+    return value if value is not None and value > 0 else 0
 
 
-def _updates(message: Mapping[str, Any] | None, agent: str | None) -> Iterator[tuple[Any, ...]]:
+def _updates(
+    message: Mapping[str, Any] | None, agent: str | None
+) -> Iterator[tuple[Mapping[str, Any], str | None]]:
     """(payload, agent id) of every StatusUpdate in ``message``, SubagentEvents unwrapped."""
     if not isinstance(message, Mapping):
         return
@@ -71,7 +73,7 @@ def _updates(message: Mapping[str, Any] | None, agent: str | None) -> Iterator[t
     if kind == "StatusUpdate":
         yield payload, agent
     elif kind == "SubagentEvent":
-        inner = payload.get("agent_id") or payload.get("task_tool_call_id") or agent
+        inner = payload.get("agent_id") or payload.get("task_tool_call_id")
         yield from _updates(payload.get("event"), inner if isinstance(inner, str) else agent)
 
 
@@ -96,7 +98,7 @@ def parse_line(
     records = []
     for payload, agent in _updates(entry.get("message"), None):
         raw = payload.get("token_usage")
-        if not isinstance(raw, Mapping):
+        if raw is None:
             continue  # plan-mode and MCP status updates carry no usage
         try:
             usage = msgspec.convert(raw, _TokenUsage)
@@ -110,7 +112,7 @@ def parse_line(
         if isinstance(message_id, str) and message_id:
             event_id = f"{NAME}:{message_id}"
         else:  # no response id: the step's time and counts identify it
-            event_id = f"{NAME}:{session}:{stamp!r}:{fresh}:{cache_read}:{output}"
+            event_id = f"{NAME}:{session}:{stamp!r}:{fresh}:{cache_read}:{cache_write}:{output}"
         records.append(
             Record(
                 id=event_id,
@@ -140,7 +142,8 @@ def configured_model(config_toml: bytes) -> str | None:
     key = config.get("default_model")
     if not isinstance(key, str) or not key:
         return None
-    entry = (config.get("models") or {}).get(key)
+    models = config.get("models")
+    entry = models.get(key) if isinstance(models, dict) else None
     model = entry.get("model") if isinstance(entry, dict) else None
     name = model if isinstance(model, str) and model else key
     return name.rsplit("/", 1)[-1]
@@ -149,17 +152,17 @@ def configured_model(config_toml: bytes) -> str | None:
 def work_dirs(kimi_json: bytes) -> dict[str, str]:
     """Pure: session folder name (md5 of the work dir, ``<kaos>_`` prefixed off the local
     machine) -> work dir, from ``kimi.json``."""
-    try:
-        data = json.loads(kimi_json)
-    except ValueError:
-        return {}
+    data = _json(kimi_json)
     found: dict[str, str] = {}
     entries = data.get("work_dirs") if isinstance(data, dict) else None
     for entry in entries if isinstance(entries, list) else []:
         path = entry.get("path") if isinstance(entry, dict) else None
         if not isinstance(path, str):
             continue
-        digest = hashlib.md5(path.encode("utf-8")).hexdigest()
+        try:
+            digest = hashlib.md5(path.encode("utf-8")).hexdigest()
+        except UnicodeEncodeError:  # not a path this machine could have
+            continue
         kaos = entry.get("kaos")
         local = not isinstance(kaos, str) or kaos in ("", "local")
         found[digest if local else f"{kaos}_{digest}"] = path
@@ -169,7 +172,15 @@ def work_dirs(kimi_json: bytes) -> dict[str, str]:
 def _read(path: Path) -> bytes | None:
     try:
         return path.read_bytes()
-    except OSError:
+    except (OSError, ValueError):
+        return None
+
+
+def _json(data: bytes) -> Any:
+    """Decoded JSON, or None for anything that is not."""
+    try:
+        return msgspec.json.decode(data)
+    except (msgspec.DecodeError, RecursionError):
         return None
 
 
@@ -191,12 +202,15 @@ def _mtime(path: Path) -> int:
         return 0
 
 
+_AGENT_ID = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
 def _subagent_model(session_dir: Path, agent: str) -> str | None:
-    raw = _read(session_dir / "subagents" / agent / "meta.json")
-    try:
-        spec = json.loads(raw).get("launch_spec") if raw else None
-    except (ValueError, AttributeError):
+    if not _AGENT_ID.fullmatch(agent):  # an id is a folder name, never a path
         return None
+    raw = _read(session_dir / "subagents" / agent / "meta.json")
+    meta = _json(raw) if raw else None
+    spec = meta.get("launch_spec") if isinstance(meta, dict) else None
     model = spec.get("effective_model") if isinstance(spec, dict) else None
     return model.rsplit("/", 1)[-1] if isinstance(model, str) and model else None
 
@@ -248,6 +262,14 @@ def share_dir(env: Mapping[str, str]) -> Path:
     return Path(value).expanduser() if value else home_dir(env) / ".kimi"
 
 
+def _folders(directory: Path) -> list[Path]:
+    """The sub-directories of ``directory``, sorted; none when it cannot be listed."""
+    try:
+        return sorted(p for p in directory.iterdir() if p.is_dir())
+    except OSError:
+        return []
+
+
 class KimiCli(FileSource):
     name = NAME
     title = "Kimi CLI"
@@ -257,18 +279,14 @@ class KimiCli(FileSource):
 
     def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
         for root in self.roots(env):
-            try:
-                groups = sorted(p for p in root.iterdir() if p.is_dir())
-            except OSError:
-                continue
-            for group in groups:
-                try:
-                    sessions = sorted(p for p in group.iterdir() if p.is_dir())
-                except OSError:
-                    continue
-                for session in sessions:
+            for group in _folders(root):
+                for session in _folders(group):
                     wire = session / "wire.jsonl"
-                    if wire.is_file():
+                    try:
+                        found = wire.is_file()
+                    except OSError:  # a session folder we may not search
+                        continue
+                    if found:
                         yield SourceFile(NAME, str(wire), "jsonl")
 
     parse = staticmethod(parse_file)

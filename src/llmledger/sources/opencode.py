@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 
 from llmledger.sources.base import (
+    Count,
     FileParse,
     Fingerprint,
     Record,
@@ -36,14 +37,14 @@ NAME = "opencode"
 
 
 class _Cache(msgspec.Struct):
-    read: int | None = None
-    write: int | None = None
+    read: Count | None = None
+    write: Count | None = None
 
 
 class _Tokens(msgspec.Struct):
-    input: int | None = None
-    output: int | None = None
-    reasoning: int | None = None
+    input: Count | None = None
+    output: Count | None = None
+    reasoning: Count | None = None
     cache: _Cache | None = None
 
 

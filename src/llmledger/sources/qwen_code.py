@@ -19,6 +19,7 @@ import msgspec
 
 from llmledger.sources import gemini_cli
 from llmledger.sources.base import (
+    Count,
     FileParse,
     FileSource,
     Record,
@@ -32,11 +33,11 @@ NAME = "qwen-code"
 
 
 class _UsageMetadata(msgspec.Struct):
-    promptTokenCount: int | None = None
-    candidatesTokenCount: int | None = None
-    thoughtsTokenCount: int | None = None
-    cachedContentTokenCount: int | None = None
-    toolUsePromptTokenCount: int | None = None
+    promptTokenCount: Count | None = None
+    candidatesTokenCount: Count | None = None
+    thoughtsTokenCount: Count | None = None
+    cachedContentTokenCount: Count | None = None
+    toolUsePromptTokenCount: Count | None = None
 
 
 class _Record(msgspec.Struct):

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
 
 NAME = "qwen-proxy"
 ASSUMED_MODEL = "qwen3-coder-plus"
@@ -31,8 +31,8 @@ PROVIDER = "dashscope"
 
 class _Day(msgspec.Struct):
     date: str | None = None
-    inputTokens: int | None = None
-    outputTokens: int | None = None
+    inputTokens: Count | None = None
+    outputTokens: Count | None = None
 
 
 class _Counts(msgspec.Struct):

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from llmledger.sources.base import FileKind, FileParse, Record
+from llmledger.sources.base import FileKind, FileParse, Record, without_unstorable
 from llmledger.sources.cursors import CHECK_BYTES
 from llmledger.sources.registry import get_source
 
@@ -122,7 +122,7 @@ def run_task(task: Task) -> Outcome:
             before = _bytes_before(task.path, offset)
             if before is None or before.hex() != task.check:
                 offset, carry, restarted = 0, None, True
-        parsed = source.parse(path, offset, carry, task.budget)
+        parsed = without_unstorable(source.parse(path, offset, carry, task.budget))
         check = None
         if task.kind == "jsonl" and parsed.end_offset > 0:
             before = _bytes_before(task.path, parsed.end_offset)

@@ -22,7 +22,7 @@ from typing import Any
 
 import msgspec
 
-from llmledger.events import UsageEvent
+from llmledger.events import MAX_TOKENS, UsageEvent
 
 # Bound per row, in this order, then the optional columns of the row's mask (below).
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -137,6 +137,7 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             and cw >= 0
             and cw1 >= 0
             and 0 <= r <= o
+            and i + cr + cw + cw1 + o <= MAX_TOKENS
             and e.model
             and e.id
         ):
@@ -162,9 +163,12 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             mask += 16
         if e.estimated:
             mask += 32
-        if e.requests != 1:
+        requests = e.requests
+        if requests != 1:
+            if type(requests) is not int or not 0 <= requests <= MAX_TOKENS:
+                e.validate()  # raises with a message naming the field
             mask += 64
-            values.append(e.requests)
+            values.append(requests)
         if e.user_id:
             mask += 128
             values.append(e.user_id)
