@@ -62,15 +62,22 @@ def test_invalid_event_in_a_batch_writes_nothing(tmp_path: Path) -> None:
 
 
 def test_counts_beyond_any_real_call_are_refused_with_a_clear_message(tmp_path: Path) -> None:
-    """10**13 tokens is accepted; one more in any field is refused before SQLite sees it (a
-    64-bit overflow there would be a crash, not a message)."""
-    store = SQLiteStore(tmp_path / "l.db")
-    store.write_events([event("edge", output=10**13)])
+    """validate() refuses more than 10**13 in any count; a write of a value past SQLite's 64
+    bits (the bulk path checks no upper bound) is refused with a message, nothing written."""
+    edge = event("edge", output=10**13)
+    edge.validate()
     for field in ("input_tokens", "cache_read_tokens", "output_tokens", "requests"):
         bad = event("bad-" + field)
-        setattr(bad, field, 10**13 + 1 if field != "input_tokens" else 10**30)
+        setattr(bad, field, 10**13 + 1)
         with pytest.raises(InvalidEventError, match=r"beyond any real usage|requests must be"):
-            store.write_events([bad])
+            bad.validate()
+    store = SQLiteStore(tmp_path / "l.db")
+    store.write_events([edge])
+    for field in ("input_tokens", "cache_write_tokens", "requests"):
+        huge = event("huge-" + field)
+        setattr(huge, field, 2**63)
+        with pytest.raises(InvalidEventError, match=r"beyond any real usage|requests must be"):
+            store.write_events([event("fine"), huge])
     assert store.count() == 1
     store.close()
 

@@ -550,3 +550,12 @@ def test_impossible_counts_and_times_are_malformed_not_fatal(
     result = run_scan(ledger, isolated_home)
     assert result.malformed == 2
     assert sorted(e.input_tokens for e in ledger.events()) == [3, 7]
+
+
+def test_copilot_last_line_without_newline_counts(ledger: Ledger, isolated_home: Path) -> None:
+    events_file = isolated_home / ".copilot" / "session-state" / "s" / "events.jsonl"
+    events_file.parent.mkdir(parents=True)
+    line = copilot_shutdown("s1", "2026-04-08T05:00:00Z", {"gpt-5.1": [30, 3, 0, 0, 0, 1]})
+    events_file.write_text(json.dumps(line))  # complete JSON, no newline after it
+    run_scan(ledger, isolated_home)
+    assert [e.input_tokens for e in ledger.events()] == [30]

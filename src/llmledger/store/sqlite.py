@@ -22,8 +22,8 @@ from typing import Any
 
 import msgspec
 
-from llmledger.errors import NotALedgerError, StoreError
-from llmledger.events import TOKEN_FIELDS, UsageEvent
+from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
+from llmledger.events import MAX_TOKENS, TOKEN_FIELDS, UsageEvent
 from llmledger.store import rollup
 from llmledger.store.checkpoint import Checkpointer
 from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
@@ -271,6 +271,10 @@ class SQLiteStore:
                 written = sum(write_rows(conn, rows, per_model) for rows in batches())
         except sqlite3.Error as exc:
             raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+        except OverflowError:  # a value past SQLite's 64 bits (build_rows checks no upper bound)
+            raise InvalidEventError(
+                f"a token count or request count is beyond any real usage (> {MAX_TOKENS:,})"
+            ) from None
         self._written(written)
         return written
 
