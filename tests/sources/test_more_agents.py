@@ -346,9 +346,15 @@ def test_copilot_counter_that_went_down_is_a_reset() -> None:
         copilot_shutdown("s1", "2026-04-08T05:00:00Z", {"m": [100, 10, 0, 0, 0, 1]}),
         copilot_shutdown("s2", "2026-04-08T06:00:00Z", {"m": [60, 20, 0, 0, 0, 2]}),
     ]
-    records, malformed = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
+    encoded = [json.dumps(x).encode() for x in lines]
+    records, malformed, _ = copilot_cli.parse_events(encoded, "f")
     assert malformed == 0
     assert [(r.input_tokens, r.output_tokens) for r in records] == [(100, 10), (60, 20)]
+    # Read in parts, each with the state the part before left: the same records.
+    for cut in range(len(encoded) + 1):
+        head, _, state = copilot_cli.parse_events(encoded[:cut], "f")
+        tail, _, _ = copilot_cli.parse_events(encoded[cut:], "f", state)
+        assert head + tail == records
 
 
 # -- the CLI's shortcut flags --------------------------------------------------------------------
@@ -486,7 +492,7 @@ def test_copilot_odd_lines() -> None:
     bad_model["data"]["modelMetrics"]["bad"] = {"usage": {"inputTokens": 1.5}}
     huge = copilot_shutdown("z", "2026-03-01T13:00:00Z", {"big": [10**30, 1, 0, 0, 0, 1]})
     lines = [mention, *no_ids, bad_model, huge]
-    records, malformed = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
+    records, malformed, _ = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
     assert malformed == 2  # the bad model and the impossible count; the mention is no event
     assert [(r.id, r.input_tokens, r.output_tokens, r.reasoning_tokens) for r in records] == [
         ("copilot-cli:f:shutdown0:m", 10, 5, 5),  # reasoning is part of output: capped by it

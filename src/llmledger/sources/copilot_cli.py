@@ -12,8 +12,9 @@ A resumed session appends another shutdown to the same file. Versions that write
 checkpoint counts what grew since the previous shutdown (a counter that went down is a reset).
 Older versions reset on resume: a shutdown with no checkpoint before it counts in full. Both
 depend only on the file, not on when it was scanned. Each shutdown's share per model is one
-event, id ``copilot-cli:<session>:<shutdown id>:<model>``, dated at the shutdown. The file is
-re-read whole when it changes, streamed; only the session lines are decoded.
+event, id ``copilot-cli:<session>:<shutdown id>:<model>``, dated at the shutdown. Files are
+read incrementally (what was appended), with the session's state carried between reads; only
+the session lines are decoded.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from llmledger.sources.jsonl import JsonlReader, marker_pattern
 NAME = "copilot-cli"
 MARKERS = marker_pattern(b'"session.shutdown"', b'"session.usage_checkpoint"', b'"session.start"')
 _LONG_CONTEXT_TAIL = re.compile(r"-1m(-internal)?$")
-WHOLE_FILE = 1 << 62  # a reader budget no file reaches
 
 
 class _Usage(msgspec.Struct):
@@ -112,13 +112,20 @@ def _share(counts: Counts, before: Counts | None) -> Counts:
     return tuple(now - then for now, then in zip(counts, before))  # type: ignore[return-value]
 
 
-def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Record], int]:
-    """Pure: the lines of a whole events file (those without a session event may be left out)
-    to its usage records and the number of malformed session events."""
-    session, project = fallback_session, None
-    checkpoints = 0
-    # (shutdown, whether a usage checkpoint came before it: its totals are then cumulative)
-    shutdowns: list[tuple[_Event, bool]] = []
+def parse_events(
+    lines: Iterable[bytes], fallback_session: str, carry: dict[str, Any] | None = None
+) -> tuple[list[Record], int, dict[str, Any]]:
+    """Pure: events lines (those without a session event may be left out) to usage records,
+    the number of malformed session events, and the state to read the lines after them with
+    (``carry``: the same state from the lines before). Reading a file in parts gives what
+    reading it whole does."""
+    state = carry or {}
+    session: str = state.get("session") or fallback_session
+    project: str | None = state.get("project")
+    checkpoints: int = state.get("checkpoints", 0)
+    shutdowns: int = state.get("shutdowns", 0)  # numbers shutdowns that have no id
+    last: dict[str, Counts] = {m: tuple(c) for m, c in state.get("last", {}).items()}
+    records: list[Record] = []
     malformed = 0
     for line in lines:
         if not MARKERS.search(line):
@@ -130,71 +137,87 @@ def parse_events(lines: Iterable[bytes], fallback_session: str) -> tuple[list[Re
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             malformed += 1
             continue
-        if event.type == "session.start" and event.data is not None:
-            session = event.data.sessionId or session
-            if event.data.context is not None and event.data.context.cwd:
-                project = event.data.context.cwd
+        data = event.data
+        if event.type == "session.start" and data is not None:
+            session = data.sessionId or session
+            if data.context is not None and data.context.cwd:
+                project = data.context.cwd
         elif event.type == "session.usage_checkpoint":
             checkpoints += 1
         elif event.type == "session.shutdown":
-            if event.timestamp is None or event.data is None:
+            if event.timestamp is None or data is None:
                 malformed += 1
                 continue
-            shutdowns.append((event, checkpoints > 0))
-    records: list[Record] = []
-    last: dict[str, Counts] = {}
-    for index, (event, cumulative) in enumerate(shutdowns):
-        assert event.timestamp is not None and event.data is not None  # checked above
-        moment = event.timestamp
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=timezone.utc)
-        for raw_model, raw_metrics in (event.data.modelMetrics or {}).items():
-            try:
-                counts = _counts(msgspec.convert(raw_metrics, _Metrics))
-            except msgspec.ValidationError:
-                malformed += 1
-                continue
-            share = _share(counts, last.get(raw_model)) if cumulative else counts
-            last[raw_model] = counts
-            fresh, cache_read, cache_write, output, reasoning, requests = share
-            if not (fresh or cache_read or cache_write or output):
-                continue
-            shutdown_id = event.id or f"shutdown{index}"
-            records.append(
-                Record(
-                    id=f"{NAME}:{session}:{shutdown_id}:{raw_model}",
-                    ts=moment,
-                    model=model_name(raw_model),
-                    provider=None,
-                    input_tokens=fresh,
-                    cache_read_tokens=cache_read,
-                    cache_write_tokens=cache_write,
-                    cache_write_1h_tokens=0,
-                    output_tokens=output,
-                    reasoning_tokens=reasoning,
-                    session_id=session,
-                    project=project,
-                    requests=requests,
-                    rank=fresh + cache_read + cache_write + output,
-                )
-            )
-    return records, malformed
+            moment = event.timestamp
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            shutdown_id = event.id or f"shutdown{shutdowns}"
+            shutdowns += 1
+            for raw_model, raw_metrics in (data.modelMetrics or {}).items():
+                try:
+                    counts = _counts(msgspec.convert(raw_metrics, _Metrics))
+                except msgspec.ValidationError:
+                    malformed += 1
+                    continue
+                # After a checkpoint the totals are cumulative: count what grew.
+                share = _share(counts, last.get(raw_model)) if checkpoints else counts
+                last[raw_model] = counts
+                record = _record(session, project, shutdown_id, raw_model, moment, share)
+                if record is not None:
+                    records.append(record)
+    state = {
+        "session": session,
+        "project": project,
+        "checkpoints": checkpoints,
+        "shutdowns": shutdowns,
+        "last": {m: list(c) for m, c in last.items()},
+    }
+    return records, malformed, state
+
+
+def _record(
+    session: str,
+    project: str | None,
+    shutdown_id: str,
+    raw_model: str,
+    moment: datetime,
+    share: Counts,
+) -> Record | None:
+    fresh, cache_read, cache_write, output, reasoning, requests = share
+    if not (fresh or cache_read or cache_write or output):
+        return None
+    return Record(
+        id=f"{NAME}:{session}:{shutdown_id}:{raw_model}",
+        ts=moment,
+        model=model_name(raw_model),
+        provider=None,
+        input_tokens=fresh,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
+        cache_write_1h_tokens=0,
+        output_tokens=output,
+        reasoning_tokens=reasoning,
+        session_id=session,
+        project=project,
+        requests=requests,
+        rank=fresh + cache_read + cache_write + output,
+    )
 
 
 def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: int) -> FileParse:
-    """The whole file, streamed (a long session's transcript is never held in memory; a
-    document is read whole, so ``budget`` does not apply): only its session lines are kept. A
-    last line still being written is left for the next read."""
+    """From ``offset`` on, with the state the lines before it left (``carry``); only the
+    session lines are decoded. A last line still being written is left for the next read."""
     session = path.parent.name if path.name == "events.jsonl" else path.stem
-    reader = JsonlReader(path, 0, MARKERS, WHOLE_FILE)
+    reader = JsonlReader(path, offset, MARKERS, budget)
     lines = list(reader.lines())
-    size = reader.end_offset
-    if reader.tail is not None:
-        size += len(reader.tail)
-        if reader.tail_is_record():
+    if reader.tail is not None and reader.tail_is_record():
+        if MARKERS.search(reader.tail):
             lines.append(reader.tail)
-    records, malformed = parse_events(lines, session)
-    return FileParse(records, size, malformed + reader.oversized, None)
+        reader.accept_tail()
+    records, malformed, state = parse_events(lines, session, carry)
+    return FileParse(
+        records, reader.end_offset, malformed + reader.oversized, state, reader.complete
+    )
 
 
 def copilot_home(env: Mapping[str, str]) -> Path:
@@ -220,9 +243,9 @@ class CopilotCli(FileSource):
                     if entry.is_dir():
                         events = entry / "events.jsonl"
                         if events.is_file():
-                            yield SourceFile(NAME, str(events), "document")
+                            yield SourceFile(NAME, str(events), "jsonl")
                     elif entry.suffix == ".jsonl" and entry.is_file():
-                        yield SourceFile(NAME, str(entry), "document")
+                        yield SourceFile(NAME, str(entry), "jsonl")
                 except OSError:
                     continue
 
