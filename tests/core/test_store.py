@@ -13,6 +13,7 @@ from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
 from llmledger.pricing.book import PriceBook
 from llmledger.store import SQLiteStore, open_store
 from llmledger.store.checkpoint import Checkpointer
+from llmledger.store.query import EventFilter
 from llmledger.store.rows import in_id_order
 
 T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
@@ -80,6 +81,27 @@ def test_counts_beyond_any_real_call_are_refused_with_a_clear_message(tmp_path: 
             store.write_events([event("fine"), huge])
     assert store.count() == 1
     store.close()
+
+
+def test_record_many_refuses_what_would_overflow_the_rollup(tmp_path: Path) -> None:
+    """record_many does not validate each event (the fast path checks no upper bound): an
+    hour of a model that sums past any real usage is refused before SQLite adds it up."""
+    with Ledger(str(tmp_path / "l.db")) as ledger:
+        ledger.record_many([event("ok")])
+        for _ in range(3):
+            with pytest.raises(InvalidEventError, match="beyond any real usage"):
+                big = event("big")
+                big.input_tokens, big.model = 4 * 10**18, "x-unknown"
+                ledger.record_many([big])
+        bad = event("neg")
+        bad.requests = -1
+        with pytest.raises(InvalidEventError, match="requests must be"):
+            ledger.record_many([bad])
+        assert ledger.store.count() == 1
+        assert ledger.summary(days=1_000)["totals"]["totalTokens"] == 110
+        # A query the rollup cannot answer reads the events table: no overflow there either.
+        (row,) = ledger.store.aggregate(EventFilter(since_us=1), [])
+        assert row.totals.input_tokens == 100
 
 
 def test_reopening_keeps_events_and_does_not_reapply_migrations(tmp_path: Path) -> None:

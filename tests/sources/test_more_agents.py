@@ -341,15 +341,23 @@ def test_copilot_resets_without_checkpoints_and_legacy_files(
 
 
 def test_copilot_counter_that_went_down_is_a_reset() -> None:
+    id_less = copilot_shutdown("", "2026-04-08T07:00:00Z", {"m": [90, 30, 0, 0, 0, 3]})
+    del id_less["id"]
     lines = [
+        copilot_start("sess-9"),
         CHECKPOINT,
         copilot_shutdown("s1", "2026-04-08T05:00:00Z", {"m": [100, 10, 0, 0, 0, 1]}),
         copilot_shutdown("s2", "2026-04-08T06:00:00Z", {"m": [60, 20, 0, 0, 0, 2]}),
+        id_less,
     ]
     encoded = [json.dumps(x).encode() for x in lines]
     records, malformed, _ = copilot_cli.parse_events(encoded, "f")
     assert malformed == 0
-    assert [(r.input_tokens, r.output_tokens) for r in records] == [(100, 10), (60, 20)]
+    assert [(r.id, r.input_tokens, r.output_tokens, r.project) for r in records] == [
+        ("copilot-cli:sess-9:s1:m", 100, 10, "/src/capp"),
+        ("copilot-cli:sess-9:s2:m", 60, 20, "/src/capp"),  # went down: a reset
+        ("copilot-cli:sess-9:shutdown2:m", 30, 10, "/src/capp"),  # what grew
+    ]
     # Read in parts, each with the state the part before left: the same records.
     for cut in range(len(encoded) + 1):
         head, _, state = copilot_cli.parse_events(encoded[:cut], "f")
@@ -479,7 +487,8 @@ def test_copilot_totals_depend_on_the_file_not_on_scan_history(
 
 
 def test_copilot_odd_lines() -> None:
-    mention = {"type": "user.message", "data": {"content": "what does session.shutdown do?"}}
+    mention = {"type": "user.message", "data": {"content": "session.shutdown"}}  # the marker
+    odd_type = {"type": ["session.start"], "data": {}}
     no_ids = [
         {
             k: v
@@ -491,9 +500,9 @@ def test_copilot_odd_lines() -> None:
     bad_model = copilot_shutdown("y", "2026-03-01T12:00:00Z", {"ok": [4, 1, 0, 0, 0, 1]})
     bad_model["data"]["modelMetrics"]["bad"] = {"usage": {"inputTokens": 1.5}}
     huge = copilot_shutdown("z", "2026-03-01T13:00:00Z", {"big": [10**30, 1, 0, 0, 0, 1]})
-    lines = [mention, *no_ids, bad_model, huge]
+    lines = [mention, odd_type, *no_ids, bad_model, huge]
     records, malformed, _ = copilot_cli.parse_events([json.dumps(x).encode() for x in lines], "f")
-    assert malformed == 2  # the bad model and the impossible count; the mention is no event
+    assert malformed == 2  # the bad model and the impossible count; the mentions are no events
     assert [(r.id, r.input_tokens, r.output_tokens, r.reasoning_tokens) for r in records] == [
         ("copilot-cli:f:shutdown0:m", 10, 5, 5),  # reasoning is part of output: capped by it
         ("copilot-cli:f:shutdown1:m", 10, 5, 5),
@@ -565,3 +574,56 @@ def test_copilot_last_line_without_newline_counts(ledger: Ledger, isolated_home:
     events_file.write_text(json.dumps(line))  # complete JSON, no newline after it
     run_scan(ledger, isolated_home)
     assert [e.input_tokens for e in ledger.events()] == [30]
+
+
+def test_copilot_cursor_without_state_reads_from_the_start(
+    ledger: Ledger, isolated_home: Path
+) -> None:
+    """A cursor with an offset but no parser state (what the whole-file reader of older
+    versions stored): the file is read again from the start, nothing counted twice."""
+    events_file = isolated_home / ".copilot" / "session-state" / "s" / "events.jsonl"
+    first = copilot_shutdown("a", "2026-01-01T10:00:00Z", {"m": [500, 50, 0, 0, 0, 1]})
+    write_jsonl(events_file, [copilot_start("s"), CHECKPOINT, first])
+    run_scan(ledger, isolated_home)
+    ledger.store._conn.execute("UPDATE scan_files SET carry = NULL")
+    second = copilot_shutdown("b", "2026-01-02T10:00:00Z", {"m": [1500, 150, 0, 0, 0, 2]})
+    write_jsonl(events_file, [second], mode="a")
+    run_scan(ledger, isolated_home)
+    days = totals(ledger, "copilot-cli")
+    assert (days["2026-01-01"]["input"], days["2026-01-02"]["input"]) == (500, 1000)
+    assert {e.project for e in ledger.events()} == {"/src/capp"}
+
+
+def test_deep_nesting_and_counts_past_the_limit_are_malformed(
+    ledger: Ledger, isolated_home: Path
+) -> None:
+    deep = '{"type": "assistant", "usage": 1, "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    over = claude_line("m1", "r1", output=2 * 10**12)  # above COUNT_LIMIT, in int64
+    project = isolated_home / ".claude" / "projects" / "p"
+    write_jsonl(project / "s.jsonl", [deep, over, claude_line("m2", "r2", output=7)])
+    folder = kimi_session(isolated_home / ".kimi", "/k", "s")
+    kimi_deep = '{"timestamp": 1, "token_usage": 1, "x": ' + "[" * 5000 + "]" * 5000 + "}"
+    write_jsonl(folder / "wire.jsonl", [kimi_deep, kimi_update(T0, "a", [5, 1, 0, 0])])
+    write_jsonl(
+        isolated_home / ".copilot" / "session-state" / "c" / "events.jsonl",
+        [copilot_shutdown("y1", "0001-01-01T00:00:00+05:00", {"m": [3, 1, 0, 0, 0, 1]})],
+    )
+    result = run_scan(ledger, isolated_home)
+    assert (result.malformed, sum(s.skipped for s in result.sources.values())) == (4, 0)
+    assert sorted(e.output_tokens for e in ledger.events()) == [1, 7]
+
+
+def test_droid_date_survives_a_read_mid_write_and_a_rename(
+    ledger: Ledger, isolated_home: Path
+) -> None:
+    settings = isolated_home / ".factory" / "sessions" / "p" / "d.settings.json"
+    usage = droid_settings([100, 10, 0, 0, 0], model="gpt-5.1")
+    write_settings(settings, usage, datetime(2025, 11, 4, 12, 0, tzinfo=timezone.utc))
+    run_scan(ledger, isolated_home)
+    settings.write_text('{"tokenUsage": {"inputTok')  # caught while Droid rewrites it
+    assert run_scan(ledger, isolated_home).malformed == 1
+    fresh = settings.with_name("tmp.json")  # written beside it, renamed over it: a new inode
+    write_settings(fresh, usage, datetime(2025, 12, 9, tzinfo=timezone.utc))
+    os.replace(fresh, settings)
+    run_scan(ledger, isolated_home)
+    assert list(totals(ledger, "droid")) == ["2025-11-04"]

@@ -110,7 +110,7 @@ def parse_thread(data: bytes, fallback_id: str) -> list[Record]:
     """Pure: one thread document to its records. Raises Malformed."""
     try:
         thread = _decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     thread_id = thread.id or fallback_id
     project = _project(thread)

@@ -174,14 +174,14 @@ def parse_line(line: bytes, session: str | None, project: str | None) -> Record 
     """Pure: one JSONL line to its usage record (None if it has none). Raises Malformed."""
     try:
         entry = _decode_entry(line)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     if entry.type == "assistant":
         return record_from_entry(entry, None, session, project)
     if entry.type == "progress":
         try:
             nested = _decode_progress(entry.data).message
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return None  # a progress payload of another shape: no usage in it
         if nested is not None:
             return record_from_entry(nested, entry, session, project)

@@ -137,7 +137,7 @@ def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
         if kind != "event_msg":
             return None
         event = _decode_event(parsed.payload)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     if event.type != "token_count" or event.info is None or parsed.timestamp is None:
         return None

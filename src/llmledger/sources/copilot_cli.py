@@ -131,7 +131,8 @@ def parse_events(
         if not MARKERS.search(line):
             continue
         try:
-            if _decode_kind(line).type not in SESSION_EVENTS:
+            kind = _decode_kind(line).type
+            if not isinstance(kind, str) or kind not in SESSION_EVENTS:
                 continue  # a line that only mentions a session event
             event = _decode(line)
         except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
@@ -208,6 +209,8 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     """From ``offset`` on, with the state the lines before it left (``carry``); only the
     session lines are decoded. A last line still being written is left for the next read."""
     session = path.parent.name if path.name == "events.jsonl" else path.stem
+    if carry is None:  # no state from the lines before (a cursor of the whole-file reader
+        offset = 0  # older versions had): read them again, same ids, nothing counted twice
     reader = JsonlReader(path, offset, MARKERS, budget)
     lines = list(reader.lines())
     if reader.tail is not None and reader.tail_is_record():

@@ -160,7 +160,7 @@ def _cwd(transcript_head: bytes) -> str | None:
         return None
     try:
         start = _decode_start(first)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
     return start.cwd if start.type == "session_start" and start.cwd else None
 
@@ -180,8 +180,8 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     head = _head(path.with_name(session + ".jsonl"))
     try:
         record, next_carry = parse_settings(data, session, modified, head, carry)
-    except Malformed:
-        return FileParse([], len(data), 1, None)
+    except Malformed:  # caught mid-write, say: the next read still knows the session's date
+        return FileParse([], len(data), 1, carry)
     return FileParse([] if record is None else [record], len(data), 0, next_carry)
 
 

@@ -153,7 +153,7 @@ def parse_document(data: bytes, path: Path) -> list[Record]:
     """Pure: a legacy ``session-*.json`` chat to its records. Raises Malformed."""
     try:
         session = _decode_session(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     fallback_session, fallback_project = _path_context(path)
     session_id = session.sessionId or fallback_session
@@ -175,7 +175,7 @@ def parse_jsonl(path: Path, offset: int, carry: dict[str, Any] | None, budget: i
         nonlocal malformed
         try:
             record = _decode_line(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             malformed += 1
             return
         session = state["session"] or fallback_session
@@ -187,7 +187,7 @@ def parse_jsonl(path: Path, offset: int, carry: dict[str, Any] | None, budget: i
     def header(line: bytes) -> None:
         try:
             meta = _decode_line(line)
-        except (msgspec.DecodeError, msgspec.ValidationError):
+        except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
             return
         if meta.sessionId:
             state["session"] = meta.sessionId

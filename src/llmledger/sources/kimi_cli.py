@@ -84,7 +84,7 @@ def parse_line(
     Raises Malformed."""
     try:
         entry = _decode(line)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     if not isinstance(entry, dict):
         raise Malformed("a wire line must be a JSON object")

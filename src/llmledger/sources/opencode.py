@@ -90,7 +90,7 @@ def parse_message(
     """Pure: one message JSON (ids from the row when the JSON leaves them out) to its record."""
     try:
         message = _decode_message(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     identifier = message.id or message_id
     if message.role != "assistant" or message.tokens is None or not identifier:

@@ -66,7 +66,7 @@ def parse_line(line: bytes, session: str, project: str | None) -> Record | None:
     """Pure: one chat record to its usage record (None when it has no usage). Raises Malformed."""
     try:
         entry = _decode(line)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     usage = entry.usageMetadata
     if entry.type != "assistant" or usage is None or not entry.uuid or entry.timestamp is None:

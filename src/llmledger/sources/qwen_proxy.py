@@ -52,7 +52,7 @@ def parse_counts(data: bytes) -> tuple[list[Record], int]:
     """Pure: the file's (account, day) events and the number of unreadable day entries."""
     try:
         counts = _decode(data)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
     requests = counts.requests or {}
     records: list[Record] = []

@@ -16,6 +16,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from llmledger.errors import InvalidEventError
+from llmledger.events import MAX_TOKENS
 from llmledger.store.query import (
     DIMENSIONS,
     DaySegments,
@@ -23,6 +25,10 @@ from llmledger.store.query import (
     day_sql,
 )
 from llmledger.store.rows import ESTIMATED_BIT, FAILED_BIT, HOUR_US, GroupKey, position, width
+
+# What one write may add to one rollup row (an hour of a model): ten events at the largest
+# count each. Far beyond real usage; far below SQLite's 64 bits for any real number of writes.
+HOUR_LIMIT = 10 * MAX_TOKENS
 
 ROLLUP_DIMENSIONS: dict[str, str] = {
     "model": "model",
@@ -141,6 +147,13 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
             a[k] += sums[k]
         a[11] = min(a[11], sums[11])
         a[12] = max(a[12], sums[12])
+    for key, sums in acc.items():
+        # Checked per hour of a model (not per event: cheaper), before SQLite sums it in.
+        if sums[0] + sums[1] + sums[2] + sums[3] + sums[4] > HOUR_LIMIT or sums[7] > HOUR_LIMIT:
+            raise InvalidEventError(
+                f"{key[1]}: one hour holds more than {HOUR_LIMIT:,} tokens or requests, "
+                "beyond any real usage"
+            )
     return [(*key, *sums) for key, sums in acc.items()]
 
 
