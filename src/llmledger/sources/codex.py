@@ -205,12 +205,8 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
         if record is not None:
             records.append(record)
 
-    for line in reader.lines():
+    for line in reader.candidates():
         take(line)
-    if reader.tail is not None and reader.tail_is_record():
-        if MARKERS.search(reader.tail):
-            take(reader.tail)
-        reader.accept_tail()
     return FileParse(
         records, reader.end_offset, malformed + reader.oversized, state, reader.complete
     )

@@ -212,12 +212,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     if carry is None:  # no state from the lines before (a cursor of the whole-file reader
         offset = 0  # older versions had): read them again, same ids, nothing counted twice
     reader = JsonlReader(path, offset, MARKERS, budget)
-    lines = list(reader.lines())
-    if reader.tail is not None and reader.tail_is_record():
-        if MARKERS.search(reader.tail):
-            lines.append(reader.tail)
-        reader.accept_tail()
-    records, malformed, state = parse_events(lines, session, carry)
+    records, malformed, state = parse_events(reader.candidates(), session, carry)
     return FileParse(
         records, reader.end_offset, malformed + reader.oversized, state, reader.complete
     )

@@ -139,6 +139,16 @@ class JsonlReader:
             yield bytes(view[line_start:line_end])
             found = search(buf, line_end + 1, end)
 
+    def candidates(self) -> Iterator[bytes]:
+        """``lines()``, then an unterminated last line once it is whole JSON (its writer
+        finished it: the read moves past it) and holds a marker."""
+        yield from self.lines()
+        if self.tail is not None and self.tail_is_record():
+            tail = self.tail
+            self.accept_tail()
+            if self.pattern.search(tail):
+                yield tail
+
     def tail_is_record(self) -> bool:
         """True when the unterminated last line is complete JSON (its writer finished it)."""
         if self.tail is None:

@@ -246,12 +246,8 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
             if seen is None or record.rank >= seen.rank:
                 found[record.id] = record
 
-    for line in reader.lines():
+    for line in reader.candidates():
         take(line)
-    if reader.tail is not None and reader.tail_is_record():
-        if MARKERS.search(reader.tail):
-            take(reader.tail)
-        reader.accept_tail()
     return FileParse(
         list(found.values()), reader.end_offset, malformed + reader.oversized, None, reader.complete
     )
