@@ -102,6 +102,12 @@ def test_weekly_monthly_models_sessions(cli: CliRunner) -> None:
         ("2025-08", 600),
         ("2025-09", 400),
     ]
+    # Days folded into a month: each model's breakdown sums its days once, and they add up.
+    for month in monthly:
+        parts = month["modelBreakdowns"]
+        assert sum(b["inputTokens"] for b in parts) == month["inputTokens"]
+        assert sum(b["outputTokens"] for b in parts) == month["outputTokens"]
+    assert cli("monthly", "--json", "--tz", "UTC").json()["totals"]["inputTokens"] == 1000
     models = cli("models", "--json", "--tz", "UTC").json()["models"]
     assert {m["model"]: m["inputTokens"] for m in models} == {
         "gpt-4o": 800,

@@ -104,13 +104,19 @@ def build_report(store: AggregatingStore, options: ReportOptions) -> Report:
     grand = Totals()
 
     def add(key: str, group: str | None, model: str, totals: Totals) -> ReportRow:
+        """Fold one store group in; ``totals`` (the store's, used once) may become the row's
+        per-model entry, so a row seen for the first time costs one copy, not two sums."""
+        grand.add(totals)
         row = rows.get((key, group))
         if row is None:
-            row = rows[(key, group)] = ReportRow(key, group, Totals(), {})
+            row = rows[(key, group)] = ReportRow(key, group, totals.copy(), {model: totals})
+            return row
         row.totals.add(totals)
-        per_model = row.models.setdefault(model, Totals())
-        per_model.add(totals)
-        grand.add(totals)
+        per_model = row.models.get(model)
+        if per_model is None:
+            row.models[model] = totals
+        else:
+            per_model.add(totals)
         return row
 
     extra_dims = [group_dim] if group_dim and group_dim != "model" else []
@@ -118,10 +124,14 @@ def build_report(store: AggregatingStore, options: ReportOptions) -> Report:
         span = store.time_span(flt)
         if span is not None:
             segments = day_segments(options.zone, span[0], span[1])
+            periods: dict[int, str] = {}  # day number -> the period's key (many groups a day)
             for item in store.aggregate(flt, ["day", "model", *extra_dims], segments):
-                day = day_from_number(int(item.key["day"]))
+                number = int(item.key["day"])
+                period = periods.get(number)
+                if period is None:
+                    period = periods[number] = _period_key(options.kind, day_from_number(number))
                 group = _group_value(item.key, group_dim)
-                add(_period_key(options.kind, day), group, item.key["model"], item.totals)
+                add(period, group, item.key["model"], item.totals)
     elif options.kind == "models":
         for item in store.aggregate(flt, ["model", *extra_dims]):
             group = _group_value(item.key, group_dim)

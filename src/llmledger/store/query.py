@@ -82,6 +82,24 @@ class Totals(TokenSums):
     first_ts: int | None = None
     last_ts: int | None = None
 
+    def copy(self) -> Totals:
+        return Totals(
+            self.input_tokens,
+            self.cache_read_tokens,
+            self.cache_write_tokens,
+            self.cache_write_1h_tokens,
+            self.output_tokens,
+            self.reasoning_tokens,
+            self.cost_nanos,
+            self.requests,
+            self.events,
+            self.unpriced,
+            self.estimated,
+            self.failed,
+            self.first_ts,
+            self.last_ts,
+        )
+
     def add(self, other: Totals) -> None:
         self.input_tokens += other.input_tokens
         self.cache_read_tokens += other.cache_read_tokens
