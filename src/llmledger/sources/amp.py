@@ -24,6 +24,7 @@ from llmledger.sources.base import (
     FileSource,
     Record,
     SourceFile,
+    nonnegative,
     utc_from_ms,
     xdg_dir,
 )
@@ -93,10 +94,6 @@ class Malformed(Exception):
     """A thread file that is not valid Amp thread JSON."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def _project(thread: _Thread) -> str | None:
     initial = thread.env.initial if thread.env is not None else None
     for tree in (initial.trees or []) if initial is not None else []:
@@ -146,10 +143,10 @@ def parse_thread(data: bytes, fallback_id: str) -> list[Record]:
             continue
         key = str(message.messageId if message.messageId is not None else f"m{index}")
         counts = (
-            _n(usage.inputTokens),
-            _n(usage.cacheCreationInputTokens),
-            _n(usage.cacheReadInputTokens),
-            _n(usage.outputTokens),
+            nonnegative(usage.inputTokens),
+            nonnegative(usage.cacheCreationInputTokens),
+            nonnegative(usage.cacheReadInputTokens),
+            nonnegative(usage.outputTokens),
         )
         add(key, usage.timestamp, usage.model, counts)
     if not records and thread.usageLedger is not None:
@@ -162,10 +159,10 @@ def parse_thread(data: bytes, fallback_id: str) -> list[Record]:
                 key = f"ledger:{event.id or index}"
             tokens = event.tokens
             counts = (
-                _n(tokens.input),
-                _n(tokens.cacheCreationInputTokens),
-                _n(tokens.cacheReadInputTokens),
-                _n(tokens.output),
+                nonnegative(tokens.input),
+                nonnegative(tokens.cacheCreationInputTokens),
+                nonnegative(tokens.cacheReadInputTokens),
+                nonnegative(tokens.output),
             )
             add(key, event.timestamp, event.model, counts)
     return list(records.values())

@@ -28,6 +28,12 @@ FileKind = Literal["jsonl", "document", "sqlite"]
 COUNT_LIMIT = 10**12
 Count = Annotated[int, msgspec.Meta(le=COUNT_LIMIT)]
 
+
+def nonnegative(value: int | None) -> int:
+    """A decoded count as parsers use it: missing or negative counts are 0."""
+    return value if value is not None and value > 0 else 0
+
+
 # Preference among copies of one event id inside a scan: non-sidechain copies first, then the
 # copy with the most tokens (see notes/agent-logs.md). Encoded in one integer, bigger wins.
 PRIMARY_BONUS = 1 << 62

@@ -27,6 +27,7 @@ from llmledger.sources.base import (
     SourceFile,
     home_dir,
     keep_best,
+    nonnegative,
     xdg_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -96,10 +97,6 @@ class Malformed(Exception):
     """A line that is not a valid transcript record."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def record_from_entry(
     entry: _Entry, outer: _Entry | None, session: str | None, project: str | None
 ) -> Record | None:
@@ -120,24 +117,24 @@ def record_from_entry(
     request_id = entry.requestId
     record_id = f"claude:{message_id}:{request_id}" if request_id else f"claude:{message_id}"
     usage = message.usage
-    cache_total = _n(usage.cache_creation_input_tokens)
+    cache_total = nonnegative(usage.cache_creation_input_tokens)
     cache_1h = 0
     if usage.cache_creation is not None:
-        cache_1h = _n(usage.cache_creation.ephemeral_1h_input_tokens)
-        split_total = _n(usage.cache_creation.ephemeral_5m_input_tokens) + cache_1h
+        cache_1h = nonnegative(usage.cache_creation.ephemeral_1h_input_tokens)
+        split_total = nonnegative(usage.cache_creation.ephemeral_5m_input_tokens) + cache_1h
         if usage.cache_creation_input_tokens is None:
             cache_total = split_total
         cache_1h = min(cache_1h, cache_total)
-    output = _n(usage.output_tokens)
+    output = nonnegative(usage.output_tokens)
     reasoning = 0
     if usage.output_tokens_details is not None:
-        reasoning = min(_n(usage.output_tokens_details.thinking_tokens), output)
+        reasoning = min(nonnegative(usage.output_tokens_details.thinking_tokens), output)
     details: dict[str, Any] | None = None
     if usage.speed and usage.speed != "standard":
         details = {"speed": usage.speed}
     if usage.server_tool_use is not None:
-        searches = _n(usage.server_tool_use.web_search_requests)
-        fetches = _n(usage.server_tool_use.web_fetch_requests)
+        searches = nonnegative(usage.server_tool_use.web_search_requests)
+        fetches = nonnegative(usage.server_tool_use.web_fetch_requests)
         if searches or fetches:
             details = details or {}
             if searches:
@@ -146,8 +143,8 @@ def record_from_entry(
                 details["web_fetch_requests"] = fetches
     context = outer if outer is not None else entry
     sidechain = bool(entry.isSidechain) or bool(outer is not None and outer.isSidechain)
-    fresh = _n(usage.input_tokens)
-    cache_read = _n(usage.cache_read_input_tokens)
+    fresh = nonnegative(usage.input_tokens)
+    cache_read = nonnegative(usage.cache_read_input_tokens)
     # The dedup rank (see base.ranked), computed here: this runs once per usage line.
     rank = fresh + cache_read + cache_total + output + (0 if sidechain else PRIMARY_BONUS)
     return Record(

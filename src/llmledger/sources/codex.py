@@ -28,6 +28,7 @@ from llmledger.sources.base import (
     Record,
     SourceFile,
     home_dir,
+    nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
@@ -65,11 +66,11 @@ class _Tokens(msgspec.Struct):
 
     def values(self) -> list[int]:
         return [
-            _n(self.input_tokens),
-            _n(self.cached_input_tokens),
-            _n(self.output_tokens),
-            _n(self.reasoning_output_tokens),
-            _n(self.total_tokens),
+            nonnegative(self.input_tokens),
+            nonnegative(self.cached_input_tokens),
+            nonnegative(self.output_tokens),
+            nonnegative(self.reasoning_output_tokens),
+            nonnegative(self.total_tokens),
         ]
 
 
@@ -94,10 +95,6 @@ _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a
 
 class Malformed(Exception):
     """A line that is not a valid rollout record."""
-
-
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
 
 
 def _us(moment: datetime) -> int:
@@ -194,19 +191,14 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     reader = JsonlReader(path, offset, MARKERS, budget)
     records: list[Record] = []
     malformed = 0
-
-    def take(line: bytes) -> None:
-        nonlocal malformed
+    for line in reader.candidates():
         try:
             record = apply_line(line, state)
         except Malformed:
             malformed += 1
-            return
+            continue
         if record is not None:
             records.append(record)
-
-    for line in reader.candidates():
-        take(line)
     return FileParse(
         records, reader.end_offset, malformed + reader.oversized, state, reader.complete
     )

@@ -27,7 +27,15 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import (
+    Count,
+    FileParse,
+    FileSource,
+    Record,
+    SourceFile,
+    home_dir,
+    nonnegative,
+)
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 
 NAME = "copilot-cli"
@@ -81,10 +89,6 @@ SESSION_EVENTS = frozenset({"session.start", "session.usage_checkpoint", "sessio
 Counts = tuple[int, int, int, int, int, int]
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def model_name(raw: str) -> str:
     """``openai/gpt-4.1`` -> ``gpt-4.1``; the long-context ``-1m`` variants price as the base."""
     return _LONG_CONTEXT_TAIL.sub("", raw.rsplit("/", 1)[-1]) or "unknown"
@@ -92,15 +96,18 @@ def model_name(raw: str) -> str:
 
 def _counts(metrics: _Metrics) -> Counts:
     usage = metrics.usage or _Usage()
-    cache_read, cache_write = _n(usage.cacheReadTokens), _n(usage.cacheWriteTokens)
-    output = _n(usage.outputTokens)
-    requests = _n(metrics.requests.count if metrics.requests else None)
+    cache_read, cache_write = (
+        nonnegative(usage.cacheReadTokens),
+        nonnegative(usage.cacheWriteTokens),
+    )
+    output = nonnegative(usage.outputTokens)
+    requests = nonnegative(metrics.requests.count if metrics.requests else None)
     return (
-        max(_n(usage.inputTokens) - cache_read - cache_write, 0),
+        max(nonnegative(usage.inputTokens) - cache_read - cache_write, 0),
         cache_read,
         cache_write,
         output,
-        min(_n(usage.reasoningTokens), output),
+        min(nonnegative(usage.reasoningTokens), output),
         requests,
     )
 

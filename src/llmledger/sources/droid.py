@@ -24,7 +24,17 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.errors import InvalidEventError
+from llmledger.events import parse_timestamp
+from llmledger.sources.base import (
+    Count,
+    FileParse,
+    FileSource,
+    Record,
+    SourceFile,
+    home_dir,
+    nonnegative,
+)
 from llmledger.sources.walk import walk_files
 
 NAME = "droid"
@@ -70,10 +80,6 @@ class Malformed(Exception):
     """A settings file that is not valid Droid session JSON."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def model_name(raw: str) -> str:
     """Factory's model id as the price book knows it: ``custom:`` names lose the prefix and
     the ``-[Provider]-<n>`` tail."""
@@ -102,9 +108,12 @@ def parse_settings(
     usage = settings.tokenUsage
     if usage is None:
         return None, None
-    fresh, output = _n(usage.inputTokens), _n(usage.outputTokens)
-    cache_read, cache_write = _n(usage.cacheReadTokens), _n(usage.cacheCreationTokens)
-    thinking = _n(usage.thinkingTokens)
+    fresh, output = nonnegative(usage.inputTokens), nonnegative(usage.outputTokens)
+    cache_read, cache_write = (
+        nonnegative(usage.cacheReadTokens),
+        nonnegative(usage.cacheCreationTokens),
+    )
+    thinking = nonnegative(usage.thinkingTokens)
     counts = [fresh, output, cache_read, cache_write, thinking]
     if not any(counts):
         return None, None
@@ -137,21 +146,20 @@ def parse_settings(
 
 
 def _time(value: Any) -> datetime | None:
-    """An ISO timestamp as an aware datetime (UTC when it names no zone); None if it is not."""
+    """An ISO timestamp as an aware UTC datetime; None if it is not one."""
     if not isinstance(value, str):
         return None
     try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
+        return parse_timestamp(value)
+    except (InvalidEventError, OverflowError):  # not a time, or past what UTC can hold
         return None
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 def _last_activity(modified: datetime, provider_locked: Any) -> datetime:
     """The file's modification time, or when the provider was locked if that is later (a
     copied file whose times were not kept)."""
     locked = _time(provider_locked)
-    return max(modified, locked) if locked is not None and locked.year < 9000 else modified
+    return max(modified, locked) if locked is not None and locked.year < 9999 else modified
 
 
 def _cwd(transcript_head: bytes) -> str | None:

@@ -29,6 +29,7 @@ from llmledger.sources.base import (
     Record,
     SourceFile,
     home_dir,
+    nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
@@ -88,20 +89,16 @@ class Malformed(Exception):
     """A record that is not valid chat JSON."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def record_from_message(message: _Message, session: str, project: str | None) -> Record | None:
     """Pure: the usage record of one chat message (None unless a gemini reply with tokens)."""
     tokens = message.tokens
     if message.type != "gemini" or tokens is None or not message.id or message.timestamp is None:
         return None
-    raw_input = _n(tokens.input)
-    cached = min(_n(tokens.cached), raw_input)
-    thoughts = _n(tokens.thoughts)
-    output = _n(tokens.output) + thoughts
-    fresh = raw_input - cached + _n(tokens.tool)
+    raw_input = nonnegative(tokens.input)
+    cached = min(nonnegative(tokens.cached), raw_input)
+    thoughts = nonnegative(tokens.thoughts)
+    output = nonnegative(tokens.output) + thoughts
+    fresh = raw_input - cached + nonnegative(tokens.tool)
     if not (fresh or cached or output):
         return None
     return Record(

@@ -74,12 +74,8 @@ class BatchWriter:
         return self._sink is not None and self._sink.starved()
 
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
-        if self._sink is not None:
-            from llmledger.sources.rowpack import pack_rows
-
-            packed = pack_rows(records, source, self.ledger.prices) if records else b""
-            self.add_packed(source, packed, len(records), cursor)
-            return
+        """Records for the in-process writer (with a writer process: ``add_packed``)."""
+        assert self._sink is None
         bucket = self.records.setdefault(source, {})
         before = len(bucket)
         if self.written_rank:

@@ -29,7 +29,16 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import Count, FileParse, FileSource, Record, SourceFile, home_dir
+from llmledger.sources.base import (
+    Count,
+    FileParse,
+    FileSource,
+    Record,
+    SourceFile,
+    home_dir,
+    keep_best,
+    nonnegative,
+)
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 
 if sys.version_info >= (3, 11):
@@ -55,10 +64,6 @@ _decode = msgspec.json.Decoder().decode
 
 class Malformed(Exception):
     """A line that is not a valid Kimi CLI wire record."""
-
-
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
 
 
 def _updates(
@@ -104,8 +109,11 @@ def parse_line(
             usage = msgspec.convert(raw, _TokenUsage)
         except msgspec.ValidationError as exc:
             raise Malformed(str(exc)) from None
-        fresh, output = _n(usage.input_other), _n(usage.output)
-        cache_read, cache_write = _n(usage.input_cache_read), _n(usage.input_cache_creation)
+        fresh, output = nonnegative(usage.input_other), nonnegative(usage.output)
+        cache_read, cache_write = (
+            nonnegative(usage.input_cache_read),
+            nonnegative(usage.input_cache_creation),
+        )
         if not (fresh or output or cache_read or cache_write):
             continue
         message_id = payload.get("message_id")
@@ -233,21 +241,11 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     reader = JsonlReader(path, offset, MARKERS, budget)
     found: dict[str, Record] = {}
     malformed = 0
-
-    def take(line: bytes) -> None:
-        nonlocal malformed
+    for line in reader.candidates():
         try:
-            records = parse_line(line, session_dir.name, project, model_of)
+            keep_best(parse_line(line, session_dir.name, project, model_of), found)
         except Malformed:
             malformed += 1
-            return
-        for record in records:
-            seen = found.get(record.id)
-            if seen is None or record.rank >= seen.rank:
-                found[record.id] = record
-
-    for line in reader.candidates():
-        take(line)
     return FileParse(
         list(found.values()), reader.end_offset, malformed + reader.oversized, None, reader.complete
     )

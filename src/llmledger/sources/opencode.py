@@ -28,6 +28,7 @@ from llmledger.sources.base import (
     Record,
     SourceFile,
     fingerprint,
+    nonnegative,
     utc_from_ms,
     xdg_dir,
 )
@@ -80,10 +81,6 @@ class DatabaseUnreadable(OSError):
     """The database is locked, corrupt or not an OpenCode database."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def parse_message(
     data: bytes | str, message_id: str | None = None, session_id: str | None = None
 ) -> Record | None:
@@ -99,11 +96,11 @@ def parse_message(
     if created is None:
         return None
     tokens = message.tokens
-    reasoning = _n(tokens.reasoning)
-    output = _n(tokens.output) + reasoning
-    cache_read = _n(tokens.cache.read) if tokens.cache else 0
-    cache_write = _n(tokens.cache.write) if tokens.cache else 0
-    fresh = _n(tokens.input)
+    reasoning = nonnegative(tokens.reasoning)
+    output = nonnegative(tokens.output) + reasoning
+    cache_read = nonnegative(tokens.cache.read) if tokens.cache else 0
+    cache_write = nonnegative(tokens.cache.write) if tokens.cache else 0
+    fresh = nonnegative(tokens.input)
     if not (fresh or output or cache_read or cache_write):
         return None
     project = None

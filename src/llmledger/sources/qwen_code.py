@@ -25,6 +25,7 @@ from llmledger.sources.base import (
     Record,
     SourceFile,
     home_dir,
+    nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
@@ -58,10 +59,6 @@ class Malformed(Exception):
     """A line that is not a valid Qwen Code chat record."""
 
 
-def _n(value: int | None) -> int:
-    return value if value is not None and value > 0 else 0
-
-
 def parse_line(line: bytes, session: str, project: str | None) -> Record | None:
     """Pure: one chat record to its usage record (None when it has no usage). Raises Malformed."""
     try:
@@ -71,11 +68,11 @@ def parse_line(line: bytes, session: str, project: str | None) -> Record | None:
     usage = entry.usageMetadata
     if entry.type != "assistant" or usage is None or not entry.uuid or entry.timestamp is None:
         return None
-    prompt = _n(usage.promptTokenCount)
-    cached = min(_n(usage.cachedContentTokenCount), prompt)
-    thoughts = _n(usage.thoughtsTokenCount)
-    output = _n(usage.candidatesTokenCount) + thoughts
-    fresh = prompt - cached + _n(usage.toolUsePromptTokenCount)
+    prompt = nonnegative(usage.promptTokenCount)
+    cached = min(nonnegative(usage.cachedContentTokenCount), prompt)
+    thoughts = nonnegative(usage.thoughtsTokenCount)
+    output = nonnegative(usage.candidatesTokenCount) + thoughts
+    fresh = prompt - cached + nonnegative(usage.toolUsePromptTokenCount)
     if not (fresh or cached or output):
         return None
     return Record(
@@ -115,19 +112,14 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
     reader = JsonlReader(path, offset, MARKERS, budget)
     found: dict[str, Record] = {}
     malformed = 0
-
-    def take(line: bytes) -> None:
-        nonlocal malformed
+    for line in reader.candidates():
         try:
             record = parse_line(line, session, project)
         except Malformed:
             malformed += 1
-            return
+            continue
         if record is not None:
             found[record.id] = record
-
-    for line in reader.candidates():
-        take(line)
     return FileParse(
         list(found.values()), reader.end_offset, malformed + reader.oversized, None, reader.complete
     )

@@ -186,6 +186,10 @@ class _Run:
         """Record an outcome; returns the task that continues a file read only in part."""
         result, task = self.result, outcome.task
         summary = result.sources[item.file.source]
+        if self.writer.takes_packed and outcome.parsed is not None and not outcome.rows:
+            # The writer process takes priced rows: build them here for results that came as
+            # records (parsed in this process, or by workers that were not forked).
+            outcome = packed(outcome.unpack(), self.writer.ledger.prices)
         parsed = outcome.parsed
         if outcome.error is not None or parsed is None:
             result.skipped.append(SkippedFile(task.source, task.path, outcome.error or "failed"))
@@ -216,9 +220,9 @@ class _Run:
             max(parsed.end_offset - plan.offset, 0) if item.file.kind == "jsonl" else item.to_read
         )
         result.bytes += read
-        if outcome.rows and outcome.packed is not None and self.writer.takes_packed:
+        if self.writer.takes_packed:
             # Priced rows, forwarded as they came: the writer process de-duplicates them.
-            self.writer.add_packed(task.source, outcome.packed, count, cursor)
+            self.writer.add_packed(task.source, outcome.packed or b"", count, cursor)
         else:
             outcome.unpack()  # fills parsed.records
             self.writer.add(task.source, parsed.records, cursor)
@@ -236,13 +240,10 @@ class _Run:
 
 
 def _run_serial(run: _Run, items: list[_Pending]) -> None:
-    # For a writer process, packed as priced rows here too (as the workers do).
-    prices = run.writer.ledger.prices if run.writer.takes_packed else None
     for item in items:
         task: Task | None = item.task(item.plan.offset, item.plan.carry, item.plan.check)
         while task is not None:
-            outcome = run_task(task)
-            task = run.settle(item, outcome if prices is None else packed(outcome, prices))
+            task = run.settle(item, run_task(task))
 
 
 def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:

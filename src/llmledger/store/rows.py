@@ -116,7 +116,6 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
     get = groups.get
     ids: set[str] = set()
     add_id = ids.add
-    limit = MAX_TOKENS
     for e in events:
         i, cr, cw, cw1, o, r = (
             e.input_tokens,
@@ -165,7 +164,7 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
             mask += 32
         requests = e.requests
         if requests != 1:
-            if type(requests) is not int or not 0 <= requests <= limit:
+            if type(requests) is not int or not 0 <= requests <= MAX_TOKENS:
                 e.validate()  # raises with a message naming the field
             mask += 64
             values.append(requests)
