@@ -247,6 +247,12 @@ def home_dir(env: Mapping[str, str]) -> Path:
     return Path(home).expanduser() if home else Path.home()
 
 
+def env_dir(env: Mapping[str, str], variable: str, default: str) -> Path:
+    """An agent's home: ``$variable`` when set (e.g. ``CODEX_HOME``), else ``~/<default>``."""
+    configured = env.get(variable, "").strip()
+    return Path(configured).expanduser() if configured else home_dir(env) / default
+
+
 def xdg_dir(env: Mapping[str, str], variable: str, default: str) -> Path:
     """An XDG base directory: ``$variable`` when set and absolute, else ``~/<default>``."""
     value = env.get(variable, "")

@@ -27,7 +27,7 @@ from llmledger.sources.base import (
     FileSource,
     Record,
     SourceFile,
-    home_dir,
+    env_dir,
     nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -205,8 +205,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 
 
 def codex_home(env: Mapping[str, str]) -> Path:
-    configured = env.get("CODEX_HOME", "").strip()
-    return Path(configured).expanduser() if configured else home_dir(env) / ".codex"
+    return env_dir(env, "CODEX_HOME", ".codex")
 
 
 def _is_rollout(name: str) -> bool:

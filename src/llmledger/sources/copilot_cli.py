@@ -33,7 +33,7 @@ from llmledger.sources.base import (
     FileSource,
     Record,
     SourceFile,
-    home_dir,
+    env_dir,
     nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -226,8 +226,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 
 
 def copilot_home(env: Mapping[str, str]) -> Path:
-    value = env.get("COPILOT_HOME", "")
-    return Path(value).expanduser() if value else home_dir(env) / ".copilot"
+    return env_dir(env, "COPILOT_HOME", ".copilot")
 
 
 class CopilotCli(FileSource):

@@ -35,7 +35,7 @@ from llmledger.sources.base import (
     FileSource,
     Record,
     SourceFile,
-    home_dir,
+    env_dir,
     keep_best,
     nonnegative,
 )
@@ -252,8 +252,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 
 
 def share_dir(env: Mapping[str, str]) -> Path:
-    value = env.get("KIMI_SHARE_DIR", "")
-    return Path(value).expanduser() if value else home_dir(env) / ".kimi"
+    return env_dir(env, "KIMI_SHARE_DIR", ".kimi")
 
 
 def _folders(directory: Path) -> list[Path]:
