@@ -29,7 +29,7 @@ def test_binary_garbage_and_malformed_lines(ledger: Ledger, isolated_home: Path)
     result = run_scan(ledger, isolated_home)
     assert result.skipped == []
     assert result.malformed >= 2
-    assert [e.id for e in ledger.events()] == ["claude:m1:r1"]
+    assert [e.id for e in ledger.events()] == ["claude:m1"]
 
 
 def test_oversized_line_is_skipped_in_bounded_memory(
@@ -44,7 +44,7 @@ def test_oversized_line_is_skipped_in_bounded_memory(
     write_jsonl(path, [claude_line("m2", "r2")], mode="a")
     result = run_scan(ledger, isolated_home)
     assert result.malformed == 1
-    assert sorted(e.id for e in ledger.events()) == ["claude:m1:r1", "claude:m2:r2"]
+    assert sorted(e.id for e in ledger.events()) == ["claude:m1", "claude:m2"]
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="needs Linux /proc")
@@ -58,7 +58,7 @@ def test_unreadable_file_is_skipped_and_listed(ledger: Ledger, isolated_home: Pa
         bad.chmod(0)
     result = run_scan(ledger, isolated_home)
     assert [s.path for s in result.skipped] == [str(bad)]
-    assert [e.id for e in ledger.events()] == ["claude:m1:r1"]
+    assert [e.id for e in ledger.events()] == ["claude:m1"]
     cursors = ledger.store.scan_cursors()
     assert str(good) in cursors and str(bad) not in cursors  # tried again next time
 

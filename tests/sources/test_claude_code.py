@@ -26,7 +26,7 @@ def test_streaming_copies_keep_the_largest(ledger: Ledger, isolated_home: Path) 
     write_jsonl(project_dir(isolated_home) / "s1.jsonl", lines)
     result = run_scan(ledger, isolated_home)
     assert result.records == 1
-    event = ledger.get("claude:msg_1:req_1")
+    event = ledger.get("claude:msg_1")
     assert event is not None
     assert (event.input_tokens, event.output_tokens, event.cache_write_tokens) == (4, 395, 25277)
     assert event.session_id == "s1" and event.project == "/Users/x/proj"
@@ -36,7 +36,7 @@ def test_largest_copy_wins_even_when_written_first(ledger: Ledger, isolated_home
     lines = [claude_line("msg_1", "req_1", output=395), claude_line("msg_1", "req_1", output=4)]
     write_jsonl(project_dir(isolated_home) / "s1.jsonl", lines)
     run_scan(ledger, isolated_home)
-    event = ledger.get("claude:msg_1:req_1")
+    event = ledger.get("claude:msg_1")
     assert event is not None and event.output_tokens == 395
 
 
@@ -56,7 +56,7 @@ def test_sidechain_replay_loses_to_the_primary_copy(ledger: Ledger, isolated_hom
     write_jsonl(project_dir(isolated_home) / "main.jsonl", [primary])
     write_jsonl(project_dir(isolated_home) / "agent-1.jsonl", [replay])
     run_scan(ledger, isolated_home)
-    event = ledger.get("claude:msg_1:req_1")
+    event = ledger.get("claude:msg_1")
     assert event is not None
     assert (event.output_tokens, event.session_id) == (10, "main")
 
@@ -76,13 +76,15 @@ def test_empty_or_missing_request_id_falls_back_to_message_id(
     assert (day["input"], day["output"], day["cache_write"]) == (3, 395, 35066)
 
 
-def test_same_message_id_with_distinct_request_ids_are_two_calls(
+def test_same_message_id_under_another_request_id_is_the_same_call(
     ledger: Ledger, isolated_home: Path
 ) -> None:
+    # A response's message id is unique: a copy under a new request id is a replay (a side
+    # question re-logs its parent's messages that way), not a second call.
     lines = [claude_line("msg_1", "req_a"), claude_line("msg_1", "req_b")]
     write_jsonl(project_dir(isolated_home) / "s.jsonl", lines)
     run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 2
+    assert [e.id for e in ledger.events()] == ["claude:msg_1"]
 
 
 def test_synthetic_lines_are_ignored(ledger: Ledger, isolated_home: Path) -> None:
@@ -104,8 +106,8 @@ def test_one_hour_cache_writes_are_split_and_priced_higher(
     ]
     write_jsonl(project_dir(isolated_home) / "s.jsonl", lines)
     run_scan(ledger, isolated_home)
-    five = ledger.get("claude:msg_5m:r1")
-    hour = ledger.get("claude:msg_1h:r2")
+    five = ledger.get("claude:msg_5m")
+    hour = ledger.get("claude:msg_1h")
     assert five is not None and hour is not None
     assert (five.cache_write_tokens, five.cache_write_1h_tokens) == (1000, 0)
     assert (hour.cache_write_tokens, hour.cache_write_1h_tokens) == (0, 1000)
@@ -132,8 +134,8 @@ def test_subagent_files_and_progress_lines_are_read(ledger: Ledger, isolated_hom
     write_jsonl(project_dir(isolated_home) / "s1.jsonl", [progress, hook], mode="a")
     run_scan(ledger, isolated_home)
     ids = sorted(e.id for e in ledger.events())
-    assert ids == ["claude:msg_1:r1", "claude:msg_prog:r_prog", "claude:msg_sub:r_sub"]
-    prog = ledger.get("claude:msg_prog:r_prog")
+    assert ids == ["claude:msg_1", "claude:msg_prog", "claude:msg_sub"]
+    prog = ledger.get("claude:msg_prog")
     assert prog is not None and prog.output_tokens == 33
     assert prog.ts.isoformat() == "2025-09-28T06:20:00+00:00"  # the outer line's time
 
@@ -144,7 +146,7 @@ def test_config_dir_list_and_xdg_location(ledger: Ledger, isolated_home: Path) -
     write_jsonl(b / "projects" / "p" / "s.jsonl", [claude_line("msg_b", "r")])
     write_jsonl(isolated_home / ".claude" / "projects" / "p" / "s.jsonl", [claude_line("m", "r")])
     run_scan(ledger, isolated_home, env={"CLAUDE_CONFIG_DIR": f"{a}, {b}"})
-    assert sorted(e.id for e in ledger.events()) == ["claude:msg_a:r", "claude:msg_b:r"]
+    assert sorted(e.id for e in ledger.events()) == ["claude:msg_a", "claude:msg_b"]
     roots = claude_code.SOURCE.roots({"HOME": str(isolated_home)})
     assert roots == [
         isolated_home / ".config" / "claude" / "projects",
@@ -168,7 +170,7 @@ def test_malformed_lines_are_skipped_and_counted(ledger: Ledger, isolated_home: 
 @pytest.mark.parametrize(
     ("line", "expected"),
     [
-        (claude_line("m", "r", output=5), "claude:m:r"),
+        (claude_line("m", "r", output=5), "claude:m"),
         (claude_line("m", "", output=5), "claude:m"),
         (claude_line("m", None, output=5), "claude:m"),
     ],
@@ -189,6 +191,6 @@ def test_sidechain_replay_in_a_later_batch_loses_too(
     write_jsonl(project_dir(isolated_home) / "b-main.jsonl", [primary])
     write_jsonl(project_dir(isolated_home) / "a-agent.jsonl", [replay])
     run_scan(ledger, isolated_home)
-    event = ledger.get("claude:msg_1:req_1")
+    event = ledger.get("claude:msg_1")
     assert event is not None
     assert (event.output_tokens, event.session_id) == (10, "main")

@@ -69,7 +69,7 @@ def test_truncated_file_is_read_from_the_start(ledger: Ledger, isolated_home: Pa
     write_jsonl(path, [claude_line("m3", "r3")])
     result = run_scan(ledger, isolated_home)
     assert result.bytes == path.stat().st_size
-    assert sorted(e.id for e in ledger.events()) == ["claude:m1:r1", "claude:m2:r2", "claude:m3:r3"]
+    assert sorted(e.id for e in ledger.events()) == ["claude:m1", "claude:m2", "claude:m3"]
 
 
 def test_file_rewritten_in_place_with_same_size_prefix_is_reread(
@@ -83,7 +83,7 @@ def test_file_rewritten_in_place_with_same_size_prefix_is_reread(
         handle.write(json.dumps(claude_line("mX", "rX", output=100)) + "\n")
         handle.write(json.dumps(claude_line("mY", "rY", output=5)) + "\n")
     run_scan(ledger, isolated_home)
-    assert {"claude:mX:rX", "claude:mY:rY"} <= {e.id for e in ledger.events()}
+    assert {"claude:mX", "claude:mY"} <= {e.id for e in ledger.events()}
 
 
 def test_replaced_file_is_read_again_without_double_counting(

@@ -90,7 +90,7 @@ def test_of_copies_of_an_id_the_best_ranked_wins_across_files_and_batches(
     replaced: set[str] = set()
     late = [claude(900, primary=False, session="side2"), claude(10, session="main")]
     again = batch_rows([pack_rows(late, "c", prices)], written, replaced)
-    assert sessions(again) == [(10, "main")] and replaced == {"claude:msg_1:req_1"}
+    assert sessions(again) == [(10, "main")] and replaced == {"claude:msg_1"}
     # Nothing new: an equal copy (a resumed session) or a replay is not written again.
     same = pack_rows([claude(10, session="resumed")], "c", prices)
     assert batch_rows([same], written, set()).count == 0
@@ -103,7 +103,7 @@ def test_a_replay_written_first_is_replaced_by_the_primary_copy(prices: PriceBoo
     batch_rows([pack_rows([claude(500, primary=False)], "c", prices)], written, replaced)
     assert replaced == set()  # nothing written before: a plain insert
     batch_rows([pack_rows([claude(10)], "c", prices)], written, replaced)
-    assert replaced == {"claude:msg_1:req_1"}
+    assert replaced == {"claude:msg_1"}
 
 
 def task(tmp_path: Path) -> Task:

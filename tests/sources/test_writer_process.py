@@ -93,7 +93,7 @@ def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
         [claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")],
     )
     result = run_scan(ledger, isolated_home, workers=workers)
-    event = ledger.get("claude:msg_1:req_1")
+    event = ledger.get("claude:msg_1")
     assert event is not None and (event.output_tokens, event.session_id) == (10, "m")
     assert result.records == 2 and ledger.store.count() == 1
     (total,) = ledger.store.aggregate(EventFilter(), [])  # from the rollup

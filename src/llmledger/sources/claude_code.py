@@ -3,10 +3,14 @@ files below it).
 
 Every ``assistant`` line with ``message.usage`` (and every ``progress`` line carrying a
 subagent's message in ``data.message``) is one copy of an API call. Copies share the id
-``claude:<message.id>:<requestId>`` (``claude:<message.id>`` when the request id is empty or
-missing): streaming writes several copies with a growing ``output_tokens``, resumed sessions
-and sidechains replay earlier ones. The ledger keeps one copy per id: a non-sidechain copy
-over a sidechain replay, then the copy with the most tokens.
+``claude:<message.id>``: streaming writes several copies with a growing ``output_tokens``,
+resumed sessions copy earlier ones into new files, sidechains replay a parent's messages, and
+side questions (``/btw``, ``subagents/agent-aside_question-*.jsonl``) re-log the parent's
+messages with the same ``message.id`` under a NEW ``requestId`` (notes/agent-logs.md, Claude
+duplicates, case 5). The request id is therefore not part of the id: an API response's message
+id is unique on its own. A scan keeps one copy per id: a non-sidechain copy over a sidechain
+replay, then the copy with the most tokens; the ledger replaces a stored copy only by a larger
+one, so a replay never moves a call to the replay's time.
 """
 
 from __future__ import annotations
@@ -114,8 +118,7 @@ def record_from_entry(
     message_id = message.id or entry.uuid
     if not message_id:
         return None
-    request_id = entry.requestId
-    record_id = f"claude:{message_id}:{request_id}" if request_id else f"claude:{message_id}"
+    record_id = f"claude:{message_id}"
     usage = message.usage
     cache_total = nonnegative(usage.cache_creation_input_tokens)
     cache_1h = 0

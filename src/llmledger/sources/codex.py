@@ -3,11 +3,19 @@ and ``archived_sessions/`` (a copy in ``sessions/`` wins over its archived twin)
 
 Usage comes from ``event_msg`` lines of type ``token_count``: ``last_token_usage`` is the call,
 ``total_token_usage`` the running session total. Codex re-emits events: one whose total equals
-the previous total in the file is skipped. Forked and subagent sessions replay their parent's
-events with the same timestamps and totals, so an event's id is built from its content (time
-and running total), never from the file: a replayed event has the id of the original.
+the previous total in the file is skipped. An event's id is its time and running total.
 ``cached_input_tokens`` is part of ``input_tokens`` and ``reasoning_output_tokens`` part of
 ``output_tokens``. The model is the last ``turn_context.model`` seen.
+
+Forks and subagents (notes/agent-logs.md, "Forks and subagents"): the child's own
+``session_meta`` comes first, then a copy of the parent's ``session_meta`` and the parent's
+history re-written with new timestamps. That copy is history, not usage: from the copied
+``session_meta`` on, ``token_count`` events only move the baseline, until the child's own first
+turn. A turn is the child's own when its ``task_started`` says it started at or after the
+child's creation (a copied one keeps the parent's ``started_at``); rollouts that write no
+``started_at`` fall back to the first ``token_count`` that comes at least ``OWN_TURN_GAP`` after
+the line before it (a copy is written in one burst, a call takes a model round trip). All of the
+child's usage is filed under the child's id, whatever the copied ``session_meta`` says.
 """
 
 from __future__ import annotations
@@ -37,6 +45,8 @@ NAME = "codex"
 PROVIDER = "openai"
 # Rollouts older than ``turn_context`` records do not name their model (notes/agent-logs.md).
 FALLBACK_MODEL = "gpt-5"
+# Without ``started_at``: a gap this long before a ``token_count`` ends a copied history.
+OWN_TURN_GAP_US = 500_000
 
 
 class _Line(msgspec.Struct):
@@ -47,9 +57,9 @@ class _Line(msgspec.Struct):
 
 class _Meta(msgspec.Struct):
     id: str | None = None
+    timestamp: datetime | None = None
     cwd: str | None = None
     model_provider: str | None = None
-    forked_from_id: str | None = None
 
 
 class _TurnContext(msgspec.Struct):
@@ -82,6 +92,7 @@ class _Info(msgspec.Struct):
 class _Event(msgspec.Struct):
     type: str | None = None
     info: _Info | None = None
+    started_at: float | None = None  # on task_started: unix seconds (milliseconds in some)
 
 
 _decode_line = msgspec.json.Decoder(_Line).decode
@@ -89,7 +100,10 @@ _decode_meta = msgspec.json.Decoder(_Meta).decode
 _decode_turn = msgspec.json.Decoder(_TurnContext).decode
 _decode_event = msgspec.json.Decoder(_Event).decode
 _NULL = msgspec.Raw(b"null")
-MARKERS = marker_pattern(b'"token_count"', b'"turn_context"', b'"session_meta"')
+MARKERS = marker_pattern(
+    b'"token_count"', b'"turn_context"', b'"session_meta"', b'"task_started"', b'"turn_started"'
+)
+_TURN_STARTS = ("task_started", "turn_started")
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
@@ -110,7 +124,40 @@ def new_state(path: Path) -> dict[str, Any]:
         "session": found.group(1) if found else path.stem,
         "cwd": None,
         "provider": None,
+        "own": False,  # the file's own session_meta has been read
+        "started": None,  # when this session was created, unix seconds
+        "inheriting": False,  # inside a copied parent history
+        "last_us": None,  # time of the previous line read while inheriting
+        "dated_turns": False,  # a task_started with started_at was seen
     }
+
+
+def _apply_meta(meta: _Meta, line_ts: datetime | None, state: dict[str, Any]) -> None:
+    """The first ``session_meta`` is the file's own; one with another id is a parent's copy."""
+    if not state.get("own", True):
+        state["own"] = True
+        state["session"] = meta.id or state["session"]
+        state["cwd"] = meta.cwd or state["cwd"]
+        state["provider"] = meta.model_provider or state["provider"]
+        created = meta.timestamp or line_ts
+        state["started"] = int(created.timestamp()) if created is not None else None
+    elif meta.id and meta.id != state["session"]:
+        state["inheriting"] = True
+        state["last_us"] = _us(line_ts) if line_ts is not None else None
+
+
+def _ends_inheritance(event: _Event, line_us: int | None, state: dict[str, Any]) -> bool:
+    """Whether this event, read inside a copied history, begins the child's own turns."""
+    if event.type in _TURN_STARTS:
+        if event.started_at is None or state.get("started") is None:
+            return False
+        state["dated_turns"] = True  # this rollout dates its turns: no need to guess by time
+        started = event.started_at / 1000 if event.started_at > 10**11 else event.started_at
+        return bool(started >= state["started"])
+    if event.type != "token_count" or line_us is None or state.get("dated_turns"):
+        return False
+    last = state.get("last_us")
+    return last is not None and line_us - last >= OWN_TURN_GAP_US
 
 
 def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
@@ -121,10 +168,7 @@ def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
         if parsed.payload == _NULL:
             return None
         if kind == "session_meta":
-            meta = _decode_meta(parsed.payload)
-            state["session"] = meta.id or state["session"]
-            state["cwd"] = meta.cwd or state["cwd"]
-            state["provider"] = meta.model_provider or state["provider"]
+            _apply_meta(_decode_meta(parsed.payload), parsed.timestamp, state)
             return None
         if kind == "turn_context":
             turn = _decode_turn(parsed.payload)
@@ -136,9 +180,23 @@ def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
         event = _decode_event(parsed.payload)
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError) as exc:
         raise Malformed(str(exc)) from None
+    if state.get("inheriting"):
+        line_us = _us(parsed.timestamp) if parsed.timestamp is not None else None
+        if not _ends_inheritance(event, line_us, state):
+            state["last_us"] = line_us if line_us is not None else state.get("last_us")
+            if event.type == "token_count" and event.info is not None:
+                _inherit(event.info, state)
+            return None
+        state["inheriting"] = False
     if event.type != "token_count" or event.info is None or parsed.timestamp is None:
         return None
     return _record(parsed.timestamp, event.info, state)
+
+
+def _inherit(info: _Info, state: dict[str, Any]) -> None:
+    """A copied parent event: its running total becomes the baseline, nothing is counted."""
+    if info.total_token_usage is not None:
+        state["prev"] = info.total_token_usage.values()
 
 
 def _record(ts: datetime, info: _Info, state: dict[str, Any]) -> Record | None:

@@ -6,6 +6,8 @@ in ``_llmledger_migrations``.
 
 from __future__ import annotations
 
+from llmledger.store.rollup import REBUILD_SQL
+
 MIGRATIONS_TABLE = "_llmledger_migrations"
 
 # Timestamps are integer microseconds since the Unix epoch, UTC. Cost is integer nano-USD.
@@ -105,6 +107,41 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 revoked_at INTEGER
             )
             """,
+        ],
+    ),
+    (
+        # Claude Code ids lose the request id (`claude:<message.id>:<requestId>` becomes
+        # `claude:<message.id>`): side questions re-log a call under a new request id. Of the
+        # rows that now share an id the largest stays (then the oldest); sums are rebuilt.
+        "0004_claude_ids_by_message",
+        [
+            """
+            CREATE TEMP TABLE claude_ids AS
+            SELECT rowid AS row,
+                   substr(id, 1, 6 + instr(substr(id, 8), ':')) AS new_id,
+                   input_tokens + cache_read_tokens + cache_write_tokens
+                       + cache_write_1h_tokens + output_tokens AS size
+            FROM events
+            WHERE source = 'claude-code' AND id LIKE 'claude:%' AND instr(substr(id, 8), ':') > 0
+            """,
+            "CREATE INDEX temp.claude_ids_new ON claude_ids (new_id)",
+            """
+            DELETE FROM events WHERE rowid IN (
+                SELECT a.row FROM claude_ids a
+                WHERE EXISTS (SELECT 1 FROM events e WHERE e.id = a.new_id)
+                   OR EXISTS (
+                       SELECT 1 FROM claude_ids b
+                       WHERE b.new_id = a.new_id
+                         AND (b.size > a.size OR (b.size = a.size AND b.row < a.row))
+                   )
+            )
+            """,
+            """
+            UPDATE events SET id = (SELECT new_id FROM claude_ids WHERE row = events.rowid)
+            WHERE rowid IN (SELECT row FROM claude_ids)
+            """,
+            "DROP TABLE temp.claude_ids",
+            *REBUILD_SQL,
         ],
     ),
 ]

@@ -28,7 +28,9 @@ _ROWS_PER_STATEMENT = 50
 
 class _Conflicts:
     """What to do with rows whose id is stored already: replace the stored copy when the row
-    has at least as many tokens or its id is in ``force``; else the id goes to ``lost``."""
+    has more tokens (a later streaming copy) or its id is in ``force``; else the id goes to
+    ``lost``. An equal copy never replaces: the first one stored keeps its time and session
+    (a sidechain or side-question replay of a call stays where the call was made)."""
 
     __slots__ = ("force", "lost")
 
@@ -43,7 +45,7 @@ class _Conflicts:
         (the caller adds the new one), or note the id as lost."""
         event_id = values[0]
         old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
-        if old is None or (event_id not in self.force and row_total(mask, values) < sum(old[5:10])):
+        if old is None or (event_id not in self.force and row_total(mask, values) <= sum(old[5:10])):
             self.lost.add(event_id)
             return
         conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
