@@ -45,7 +45,8 @@ class _Conflicts:
         (the caller adds the new one), or note the id as lost."""
         event_id = values[0]
         old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
-        if old is None or (event_id not in self.force and row_total(mask, values) <= sum(old[5:10])):
+        larger = row_total(mask, values) > sum(old[5:10]) if old is not None else False
+        if old is None or (event_id not in self.force and not larger):
             self.lost.add(event_id)
             return
         conn.execute("DELETE FROM events WHERE id = ?", (event_id,))
