@@ -1,8 +1,10 @@
-"""``GET /v1/models``: the models this gateway serves.
+"""``GET /v1/models``: the models a client can call through this gateway.
 
-Named models and aliases come from the config. For upstreams that serve globs (``gpt-*``), the
-upstream's own model list is fetched and filtered by those globs. The answer is in OpenAI's list
-shape, or Anthropic's when the client sent ``anthropic-version``.
+Named models and aliases come from the config. A glob (``gpt-*``) stands for every model it
+matches among the ones known: those the upstream itself lists (fetched; none when it cannot be
+asked) and those of the upstream's provider in the price list. A glob that renames
+(``{ name = "team/*", model = "*" }``) lists the names a client sends (``team/gpt-4o``). The
+answer is in OpenAI's list shape, or Anthropic's when the client sent ``anthropic-version``.
 """
 
 from __future__ import annotations
@@ -10,21 +12,82 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Iterable, Mapping
+from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
 from llmledger.gateway.client import UpstreamError
+from llmledger.gateway.config import ModelRoute, UpstreamConfig
 from llmledger.gateway.forwarding import upstream_headers
 from llmledger.gateway.upstreams import UpstreamState, utc_day
 
 if TYPE_CHECKING:
     from llmledger.gateway.app import Gateway
 
-__all__ = ["list_models"]
+__all__ = ["callable_models", "glob_names", "known_models", "list_models"]
 
 log = logging.getLogger("llmledger.gateway")
 _FETCH_TIMEOUT = 10.0
+# Price-list modes the gateway's endpoints serve: chat and text completions, responses,
+# embeddings (not images, audio or video).
+SERVED_MODES = frozenset({"chat", "completion", "responses", "embedding"})
+
+
+def known_models(entries: Mapping[str, Mapping[str, Any]], provider: str) -> list[str]:
+    """The price list's models a client could send to an upstream of ``provider``, sorted:
+    that provider's entries (``deepseek/deepseek-chat`` as ``deepseek-chat``), or every entry
+    without a provider prefix when the list does not know ``provider``."""
+    own: set[str] = set()
+    bare: set[str] = set()
+    prefix = provider + "/"
+    for key, entry in entries.items():
+        if entry.get("mode") not in SERVED_MODES:
+            continue
+        if entry.get("litellm_provider") == provider:
+            own.add(key.removeprefix(prefix))
+        if "/" not in key:
+            bare.add(key)
+    return sorted(own or bare)
+
+
+def glob_names(route: ModelRoute, models: Iterable[str]) -> list[str]:
+    """The names a client can send that ``route`` (a glob) turns into one of ``models``:
+    the models it matches, or, when it renames (``team/*`` -> ``*``), the client-side names of
+    the models its target matches. None for a glob that renames every name to one model."""
+    if route.target is None:
+        return [m for m in models if fnmatchcase(m, route.pattern)]
+    if route.pattern.count("*") != 1 or route.target.count("*") != 1:
+        return []
+    head, tail = route.pattern.split("*")
+    target_head, target_tail = route.target.split("*")
+    names = []
+    for model in models:
+        if not fnmatchcase(model, route.target):
+            continue
+        name = head + model[len(target_head) : len(model) - len(target_tail)] + tail
+        if route.resolve(name) == model:
+            names.append(name)
+    return names
+
+
+def callable_models(
+    config: UpstreamConfig, listed: list[str], entries: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """What a client can call through one upstream, in config order: its named models and
+    aliases, and for each glob the known models it matches (``listed``: what the upstream
+    itself lists; ``entries``: the price list)."""
+    names: dict[str, None] = {}
+    known: list[str] | None = None
+    for route in config.models:
+        if not route.is_glob:
+            names[route.pattern] = None
+            continue
+        if known is None:
+            known = sorted(set(listed) | set(known_models(entries, config.provider_name)))
+        names.update(dict.fromkeys(glob_names(route, known)))
+    return list(names)
 
 
 async def _fetch(gw: Gateway, upstream: UpstreamState) -> list[str]:
@@ -65,16 +128,11 @@ async def list_models(gw: Gateway, anthropic_shape: bool) -> bytes:
     globbing = [u for u in upstreams if any(r.is_glob for r in u.config.models)]
     fetched = await asyncio.gather(*(_fetch(gw, u) for u in globbing))
     listed = dict(zip((u.config.name for u in globbing), fetched))
+    prices = gw.ledger.prices.snapshot.entries
     seen: dict[str, str] = {}  # model id -> upstream name
     for upstream in upstreams:
-        for route in upstream.config.models:
-            if not route.is_glob:
-                seen.setdefault(route.pattern, upstream.name)
-        for model in listed.get(upstream.name, []):
-            if any(
-                r.is_glob and r.target is None and r.resolve(model) for r in upstream.config.models
-            ):
-                seen.setdefault(model, upstream.name)
+        for model in callable_models(upstream.config, listed.get(upstream.name, []), prices):
+            seen.setdefault(model, upstream.name)
     entries: list[dict[str, Any]]
     if anthropic_shape:
         entries = [
