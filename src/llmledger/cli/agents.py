@@ -24,7 +24,6 @@ from llmledger.cli.common import (
     verbosity,
 )
 from llmledger.report.render.table import Column, Style, Table, render
-from llmledger.store.query import EventFilter, Totals
 
 # A scan shows its progress bar only once it has run this long.
 PROGRESS_AFTER_S = 1.0
@@ -90,17 +89,25 @@ def run_scan(ledger: Any, args: argparse.Namespace, *, full: bool = False) -> An
         progress.close()
 
 
-def scan_before_report(ledger: Any, args: argparse.Namespace) -> None:
-    """Import what is new in the agents' logs before a report (bare ``llmledger`` too)."""
+def scan_before_report(ledger: Any, args: argparse.Namespace) -> Any:
+    """Import what is new in the agents' logs before a report (bare ``llmledger`` too);
+    returns the ScanResult (None when --source names no agent)."""
     result = run_scan(ledger, args)
     if result is None:
-        return
+        return None
+    unread = []
     if result.skipped:
+        unread.append(f"{len(result.skipped)} log file(s)")
+    if result.skipped_dirs:
+        count = len(result.skipped_dirs)
+        unread.append(f"{count} log {'directory' if count == 1 else 'directories'}")
+    if unread:
         print(
-            f"llmledger: {len(result.skipped)} log file(s) could not be read "
-            "(run 'llmledger scan -v' for the list)",
+            f"llmledger: {' and '.join(unread)} could not be read "
+            "(run 'llmledger scan' for the list)",
             file=sys.stderr,
         )
+    return result
 
 
 # -- scan ------------------------------------------------------------------------------------
@@ -119,6 +126,9 @@ def scan_json(result: Any) -> dict[str, Any]:
         "workers": result.workers,
         "skipped": [
             {"source": s.source, "path": s.path, "reason": s.reason} for s in result.skipped
+        ],
+        "skippedDirectories": [
+            {"source": s.source, "path": s.path, "reason": s.reason} for s in result.skipped_dirs
         ],
         "malformedFiles": [
             {"source": source, "path": path, "entries": count}
@@ -143,6 +153,7 @@ def scan_text(result: Any, verbose: int) -> str:
         f"{result.bytes / 1e6:,.1f} MB) in {result.seconds:.2f} s: "
         f"{result.written:,} events written, {result.malformed:,} malformed entries skipped, "
         f"{len(result.skipped):,} files skipped"
+        + (f", {len(result.skipped_dirs):,} directories skipped" if result.skipped_dirs else "")
     ]
     for name, s in result.sources.items():
         if s.files or verbose:
@@ -151,6 +162,8 @@ def scan_text(result: Any, verbose: int) -> str:
                 f"{s.malformed:>5,} malformed {s.skipped:>4,} skipped"
             )
     if verbose:
+        for skipped in result.skipped_dirs:
+            lines.append(f"skipped directory {skipped.path} ({skipped.source}): {skipped.reason}")
         for skipped in result.skipped:
             lines.append(f"skipped {skipped.path} ({skipped.source}): {skipped.reason}")
         for source, path, count in result.malformed_files:
@@ -169,94 +182,52 @@ def cmd_scan(args: argparse.Namespace) -> int:
         emit(json.dumps(scan_json(result), indent=2))
     else:
         emit(scan_text(result, verbosity(args)))
+    warn_skipped(result)
     return 0
 
 
+# At most this many skipped paths are named on stderr (--json lists them all).
+WARN_LIMIT = 20
+
+
+def skipped_warnings(result: Any, limit: int = WARN_LIMIT) -> list[str]:
+    """One line per directory and file the scan could not read: path, source and reason."""
+    lines = [
+        f"llmledger: skipped directory {s.path} ({s.source}): {s.reason}"
+        for s in result.skipped_dirs
+    ]
+    lines += [f"llmledger: skipped file {s.path} ({s.source}): {s.reason}" for s in result.skipped]
+    if len(lines) > limit:
+        more = len(lines) - limit
+        lines = [*lines[:limit], f"llmledger: ... and {more:,} more ('llmledger scan --json')"]
+    return lines
+
+
+def warn_skipped(result: Any, stream: TextIO | None = None) -> None:
+    """Say on stderr what the scan skipped: the scan itself still succeeds."""
+    stream = stream or sys.stderr
+    for line in skipped_warnings(result):
+        print(line, file=stream)
+
+
 # -- sources ---------------------------------------------------------------------------------
-
-
-def _day(us: int | None) -> str | None:
-    if us is None:
-        return None
-    return datetime.fromtimestamp(us / 1_000_000, timezone.utc).date().isoformat()
-
-
-def sources_data(ledger: Any, names: list[str]) -> list[dict[str, Any]]:
-    from llmledger.sources.registry import SOURCES
-
-    env = os.environ
-    in_ledger: dict[str, Totals] = {}
-    for row in ledger.store.aggregate(EventFilter(equals={"source": tuple(names)}), ["source"]):
-        in_ledger[str(row.key["source"])] = row.totals
-    remembered: dict[str, int] = {}
-    for cursor in ledger.store.scan_cursors().values():
-        remembered[cursor.source] = remembered.get(cursor.source, 0) + 1
-    data = []
-    for name in names:
-        source = SOURCES[name]
-        files = sum(1 for _ in source.discover(env))
-        totals = in_ledger.get(name, Totals())
-        data.append(
-            {
-                "source": name,
-                "title": source.title,
-                "locations": [{"path": str(p), "exists": p.exists()} for p in source.roots(env)],
-                "files": files,
-                "filesRemembered": remembered.get(name, 0),
-                "events": totals.events,
-                "totalTokens": totals.total_tokens,
-                "firstDate": _day(totals.first_ts),
-                "lastDate": _day(totals.last_ts),
-            }
-        )
-    return data
-
-
-def sources_text(data: list[dict[str, Any]], width: int, style: Style) -> str:
-    table = Table(
-        [
-            Column("Source", "left"),
-            Column("Files"),
-            Column("Events"),
-            Column("Tokens"),
-            Column("First", "left"),
-            Column("Last", "left"),
-            Column("Looked in", "left", drop_order=1),
-        ],
-        [],
-        [],
-    )
-    for item in data:
-        looked = ", ".join(
-            loc["path"] + ("" if loc["exists"] else " (missing)") for loc in item["locations"]
-        )
-        table.rows.append(
-            [
-                item["title"],
-                f"{item['files']:,}",
-                f"{item['events']:,}",
-                f"{item['totalTokens']:,}",
-                item["firstDate"] or "-",
-                item["lastDate"] or "-",
-                looked,
-            ]
-        )
-    text, _ = render(table, width, style)
-    return text
 
 
 def cmd_sources(args: argparse.Namespace) -> int:
     names = _agent_sources(args)
     if names is None:
         raise UsageError("--source names no agent-log source")
+    from llmledger.cli.sources_view import sources_data, sources_text
+    from llmledger.sources.base import home_dir
+
     with open_ledger(args) as ledger:
-        if not args.no_scan:
-            scan_before_report(ledger, args)
-        data = sources_data(ledger, names)
+        scanned = None if args.no_scan else scan_before_report(ledger, args)
+        data = sources_data(ledger, names, scanned)
     if args.json:
         emit(json.dumps({"sources": data}, indent=2))
     else:
-        emit(sources_text(data, terminal_width(), Style(color=use_color())))
+        style = Style(color=use_color())
+        emit(sources_text(data, terminal_width(), style, home_dir(os.environ)))
     return 0
 
 

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from llmledger.sources import registry
 from llmledger.sources.base import Fingerprint, SourceFile
 from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
+from llmledger.sources.discovery import discover
 from llmledger.sources.ingest import BatchWriter
 from llmledger.sources.work import Outcome, Task, packed, run_task, run_tasks
 from llmledger.store.sqlite import ScanCursor
@@ -48,6 +49,8 @@ ProgressFn = Callable[[int, int], None]  # (bytes read so far, bytes to read)
 
 @dataclass(frozen=True)
 class SkippedFile:
+    """A file (or, in ``ScanResult.skipped_dirs``, a directory) that could not be read."""
+
     source: str
     path: str
     reason: str
@@ -74,6 +77,8 @@ class ScanResult:
     seconds: float = 0.0
     workers: int = 1  # processes that parsed and wrote (the writer process counts as one)
     skipped: list[SkippedFile] = field(default_factory=list)
+    # Directories that could not be listed: the files in them were not even found.
+    skipped_dirs: list[SkippedFile] = field(default_factory=list)
     # Files read with malformed entries in them: (source, path, entries skipped).
     malformed_files: list[tuple[str, str, int]] = field(default_factory=list)
     sources: dict[str, SourceSummary] = field(default_factory=dict)
@@ -107,7 +112,10 @@ def _plan(
     seen: set[str] = set()
     for source in sources:
         summary = result.sources.setdefault(source.name, SourceSummary())
-        for file in source.discover(env):
+        found = discover(source, env)
+        for path, reason in found.unreadable.items():
+            result.skipped_dirs.append(SkippedFile(source.name, path, reason))
+        for file in found.files:
             key = file.path
             if key in seen:
                 continue
