@@ -111,6 +111,33 @@ class Rollout:
         self._add({"type": "event_msg", "payload": done}, moment)
         return self
 
+    def compact(self, when: str, response_id: str, usage: tuple[int, int, int, int]) -> Rollout:
+        """A remote compaction (Codex 0.154+): its usage record, the ``compacted`` item naming
+        the compaction's response, then a recomputed ``token_count`` (zero last usage, total
+        unchanged): the compaction's tokens are in no ``token_count``."""
+        moment = at(when)
+        record = {
+            "thread_id": self.session,
+            "turn_id": f"turn-{len(self.items)}",
+            "session_id": self.session,
+            "root_turn_id": f"turn-{len(self.items)}",
+            "response_id": response_id,
+            "usage": _tokens(usage),
+            "turn_token_usage": _tokens(usage),
+            "thread_token_usage": _tokens(self.total),
+        }
+        self._add({"type": "token_usage_record", "payload": record}, moment)
+        compacted = {
+            "message": "",
+            "replacement_history": [{"type": "compaction", "encrypted_content": "gAAAA"}],
+            "compaction_response_id": response_id,
+            "latest_token_usage_record": record,
+        }
+        self._add({"type": "compacted", "payload": compacted}, moment)
+        recomputed = self.token_count((0, 0, 0, 0))
+        self._add(recomputed, moment + timedelta(milliseconds=1))
+        return self
+
     def token_count(self, last: tuple[int, int, int, int]) -> dict[str, Any]:
         info = {
             "total_token_usage": _tokens(self.total),

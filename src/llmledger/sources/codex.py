@@ -5,7 +5,9 @@ Usage comes from ``event_msg`` lines of type ``token_count``: ``last_token_usage
 ``total_token_usage`` the running session total. Codex re-emits events: one whose total equals
 the previous total in the file is skipped. An event's id is its time and running total.
 ``cached_input_tokens`` is part of ``input_tokens`` and ``reasoning_output_tokens`` part of
-``output_tokens``. The model is the last ``turn_context.model`` seen.
+``output_tokens``. The model is the last ``turn_context.model`` seen. A compaction request's
+usage (Codex 0.154+) is in no ``token_count``: it is read from the ``compacted`` item's
+``latest_token_usage_record`` whose ``response_id`` is the ``compaction_response_id``.
 
 Forks and subagents (notes/agent-logs.md, "Forks and subagents"): the child's own
 ``session_meta`` comes first, then a copy of the parent's ``session_meta`` and the parent's
@@ -89,6 +91,18 @@ class _Info(msgspec.Struct):
     last_token_usage: _Tokens | None = None
 
 
+class _UsageRecord(msgspec.Struct):
+    """A ``token_usage_record``: one completed response's usage."""
+
+    response_id: str | None = None
+    usage: _Tokens | None = None
+
+
+class _Compacted(msgspec.Struct):
+    compaction_response_id: str | None = None
+    latest_token_usage_record: _UsageRecord | None = None
+
+
 class _Event(msgspec.Struct):
     type: str | None = None
     info: _Info | None = None
@@ -98,10 +112,16 @@ class _Event(msgspec.Struct):
 _decode_line = msgspec.json.Decoder(_Line).decode
 _decode_meta = msgspec.json.Decoder(_Meta).decode
 _decode_turn = msgspec.json.Decoder(_TurnContext).decode
+_decode_compacted = msgspec.json.Decoder(_Compacted).decode
 _decode_event = msgspec.json.Decoder(_Event).decode
 _NULL = msgspec.Raw(b"null")
 MARKERS = marker_pattern(
-    b'"token_count"', b'"turn_context"', b'"session_meta"', b'"task_started"', b'"turn_started"'
+    b'"token_count"',
+    b'"turn_context"',
+    b'"session_meta"',
+    b'"task_started"',
+    b'"turn_started"',
+    b'"compaction_response_id"',
 )
 _TURN_STARTS = ("task_started", "turn_started")
 _UUID_TAIL = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
@@ -175,6 +195,10 @@ def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
             state["model"] = turn.model or state["model"]
             state["cwd"] = state["cwd"] or turn.cwd
             return None
+        if kind == "compacted":
+            if state.get("inheriting") or parsed.timestamp is None:
+                return None  # a copied parent's compaction was counted in the parent
+            return _compaction(parsed.timestamp, _decode_compacted(parsed.payload), state)
         if kind != "event_msg":
             return None
         event = _decode_event(parsed.payload)
@@ -213,21 +237,38 @@ def _record(ts: datetime, info: _Info, state: dict[str, Any]) -> Record | None:
         last = [max(a - b, 0) for a, b in zip(total, base)]
     else:
         return None
+    key = total if total is not None else last
+    return _call(f"codex:{_us(ts)}:{key[0]}:{key[1]}:{key[2]}:{key[3]}", ts, last, state)
+
+
+def _compaction(ts: datetime, compacted: _Compacted, state: dict[str, Any]) -> Record | None:
+    """The usage of a compaction request, which no ``token_count`` reflects (Codex 0.154+):
+    the ``compacted`` item's ``latest_token_usage_record`` when it is that request's."""
+    usage = compacted.latest_token_usage_record
+    response = compacted.compaction_response_id
+    if usage is None or usage.usage is None or not response or usage.response_id != response:
+        return None
+    return _call(f"codex:response:{response}", ts, usage.usage.values(), state, compaction=True)
+
+
+def _call(
+    record_id: str, ts: datetime, last: list[int], state: dict[str, Any], compaction: bool = False
+) -> Record | None:
+    """One call's record from its five counters (input, cached, output, reasoning, total)."""
     all_input, cached, output, reasoning, _ = last
     cached = min(cached, all_input)
     if not (all_input or output):
         return None
-    key = total if total is not None else last
-    details: dict[str, Any] | None = None
+    details: dict[str, Any] | None = {"compaction": True} if compaction else None
     model = state["model"]
     if model is None:
         model = FALLBACK_MODEL
-        details = {"model_fallback": True}
+        details = {**(details or {}), "model_fallback": True}
     provider = state["provider"]
     if provider and provider != PROVIDER:
         details = {**(details or {}), "model_provider": provider}
     return Record(
-        id=f"codex:{_us(ts)}:{key[0]}:{key[1]}:{key[2]}:{key[3]}",
+        id=record_id,
         ts=ts,
         model=model,
         provider=PROVIDER,
