@@ -179,23 +179,36 @@ class CodexWriter:
             if index % 25 == 10:  # an archived twin of a live rollout: the live copy wins
                 _write_jsonl(self.home / ".codex" / "archived_sessions" / name, lines)
         for _parent_path, parent, lines, total, end, cwd in written[1::12]:
-            # A fork replays its parent's history (same timestamps and totals), then goes on.
+            # A fork as Codex writes it: the child's session_meta, then the parent's whole
+            # history (its session_meta first) re-stamped with the child's write time, then the
+            # child's own turns, whose running total goes on from the inherited one.
             session = self.ids.uuid()
             start = end + timedelta(minutes=rng.randint(1, 90))
-            replay = [ln for ln in lines[1:]]
+            copy = [
+                _restamp(line, start + timedelta(microseconds=1000 + 50 * n))
+                for n, line in enumerate(lines)
+            ]
             fork, _, _ = self.rollout(
                 start,
                 session,
                 cwd,
                 rng.randint(3, 30),
                 rng.choice(CODEX_MODELS),
-                prefix=replay,
+                prefix=copy,
                 total=total,
                 forked_from=parent,
             )
             name = f"rollout-{start:%Y-%m-%dT%H-%M-%S}-{session}.jsonl"
             _write_jsonl(self.home / ".codex" / "sessions" / f"{start:%Y/%m/%d}" / name, fork)
             self.truth.files["codex"] += 1
+
+
+def _restamp(line: bytes, moment: datetime) -> bytes:
+    """A rollout line with its ``timestamp`` replaced (the payload unchanged)."""
+    head = b'{"timestamp":"'
+    assert line.startswith(head)
+    end = line.index(b'"', len(head))
+    return head + iso(moment).encode() + line[end:]
 
 
 # -- Gemini CLI ------------------------------------------------------------------------------
