@@ -115,11 +115,11 @@ def test_sources_lists_skipped_dirs_in_table_and_json(
     sessions = isolated_home / ".codex" / "sessions"
     sessions.mkdir(parents=True)
     refuse.add(str(sessions))
-    code, out, _ = cli(capsys, "sources", "--no-scan")
+    code, out, _ = cli(capsys, "sources")
     assert code == 0
     assert any("~/.codex/sessions" in line and "skipped" in line for line in out.splitlines())
     assert "skipped ~/.codex/sessions (codex): permission denied" in out
-    _, raw, _ = cli(capsys, "sources", "--json")
+    _, raw, _ = cli(capsys, "sources", "--json", "--no-scan")
     codex = next(s for s in json.loads(raw)["sources"] if s["source"] == "codex")
     assert codex["skipped"] == [
         {"path": str(sessions), "kind": "directory", "reason": "permission denied"}
