@@ -15,7 +15,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
@@ -38,10 +38,13 @@ class Parser(argparse.ArgumentParser):
 
 @dataclass(frozen=True)
 class Parents:
-    """Option sets a command can inherit: ``globals`` on every command, ``report`` on reports."""
+    """Option sets a command can inherit: ``globals`` on every command, ``report`` on reports
+    and the commands that take their filters, ``order`` on the date-ordered reports (apart,
+    because ``export`` spends ``-o`` on its output file)."""
 
     globals: argparse.ArgumentParser
     report: argparse.ArgumentParser
+    order: argparse.ArgumentParser
 
 
 def global_options() -> argparse.ArgumentParser:
@@ -86,13 +89,22 @@ SOURCE_SHORTCUTS: dict[str, str] = {
 
 
 def report_options() -> argparse.ArgumentParser:
+    # Short flags as ccusage spells them (-s -u -z -j -b); -v stays --verbose.
     parser = Parser(add_help=False)
     when = parser.add_argument_group("time window")
-    when.add_argument("--since", metavar="DATE", help="first day, YYYY-MM-DD or YYYYMMDD")
-    when.add_argument("--until", metavar="DATE", help="last day (inclusive)")
+    when.add_argument("-s", "--since", metavar="DATE", help="first day, YYYY-MM-DD or YYYYMMDD")
+    when.add_argument("-u", "--until", metavar="DATE", help="last day (inclusive)")
+    when.add_argument(
+        "--days",
+        "--last",
+        dest="days",
+        type=positive_int,
+        metavar="N",
+        help="the last N days, today included (in --tz)",
+    )
     when.add_argument("--year", type=_year, help="only this calendar year")
     when.add_argument(
-        "--tz", metavar="ZONE", help="IANA time zone that decides the days (default: local)"
+        "-z", "--tz", metavar="ZONE", help="IANA time zone that decides the days (default: local)"
     )
     which = parser.add_argument_group("filters")
     which.add_argument(
@@ -110,7 +122,14 @@ def report_options() -> argparse.ArgumentParser:
             const=source,
             help=f"same as --source {source}",
         )
-    which.add_argument("--model", action="append", default=[], help="only this model")
+    which.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="only this model (repeatable); a name that is not stored as is selects every "
+        "model containing it, ignoring case: --model sonnet",
+    )
     which.add_argument("--user", action="append", default=[], help="only this user id")
     which.add_argument("--org", action="append", default=[], help="only this org id")
     which.add_argument("--account", action="append", default=[], help="only this account")
@@ -121,9 +140,9 @@ def report_options() -> argparse.ArgumentParser:
         choices=sorted(GROUP_BY_CHOICES),
         help="split every row by this dimension",
     )
-    shape.add_argument("--breakdown", action="store_true", help="add a row per model")
+    shape.add_argument("-b", "--breakdown", action="store_true", help="add a row per model")
     fmt = shape.add_mutually_exclusive_group()
-    fmt.add_argument("--json", action="store_true", help="JSON (ccusage field names)")
+    fmt.add_argument("-j", "--json", action="store_true", help="JSON (ccusage field names)")
     fmt.add_argument("--csv", action="store_true", help="CSV")
     shape.add_argument(
         "--no-scan", action="store_true", help="do not import new agent-log lines first"
@@ -134,8 +153,20 @@ def report_options() -> argparse.ArgumentParser:
     return parser
 
 
+def order_options() -> argparse.ArgumentParser:
+    parser = Parser(add_help=False)
+    parser.add_argument(
+        "-o",
+        "--order",
+        choices=("asc", "desc"),
+        default="asc",
+        help="rows oldest first (asc, the default) or newest first (desc)",
+    )
+    return parser
+
+
 def make_parents() -> Parents:
-    return Parents(globals=global_options(), report=report_options())
+    return Parents(globals=global_options(), report=report_options(), order=order_options())
 
 
 # -- parsing values ----------------------------------------------------------------------------
@@ -171,15 +202,32 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a number of days (1 or more)")
+    return value
+
+
 def _unique(values: Iterable[str] | None) -> tuple[str, ...]:
     return tuple(dict.fromkeys(v for v in values or () if v))
 
 
 def report_options_from(args: argparse.Namespace, kind: ReportKind) -> ReportOptions:
-    from llmledger.report.timezones import resolve_zone
+    from llmledger.report import timezones
 
+    zone = timezones.resolve_zone(args.tz)
     since = parse_day(args.since, "--since") if args.since else None
     until = parse_day(args.until, "--until") if args.until else None
+    days: int | None = getattr(args, "days", None)
+    if days is not None:
+        if since or until or args.year is not None:
+            raise UsageError("--days counts back from today: use it without --since/--until/--year")
+        until = timezones.today(zone)
+        since = until - timedelta(days=days - 1)
     if args.year is not None:
         since = max(since or date(args.year, 1, 1), date(args.year, 1, 1))
         until = min(until or date(args.year, 12, 31), date(args.year, 12, 31))
@@ -195,7 +243,7 @@ def report_options_from(args: argparse.Namespace, kind: ReportKind) -> ReportOpt
     }
     return ReportOptions(
         kind=kind,
-        zone=resolve_zone(args.tz),
+        zone=zone,
         since=since,
         until=until,
         filters={k: v for k, v in filters.items() if v},
@@ -223,8 +271,30 @@ def open_ledger(args: argparse.Namespace) -> Any:
     return Ledger(getattr(args, "db", None), config=config)
 
 
+# terminal_width() when there is no limit: output that is not a terminal keeps every column.
+NO_LIMIT = sys.maxsize
+
+
+def output_width(stream: TextIO | None = None) -> int | None:
+    """How many cells a table may take: ``COLUMNS`` when set (scripts and tests choose a width
+    that way), the terminal's width when ``stream`` (default stdout) is one, else None: a
+    file or a pipe gets the whole table at its natural width."""
+    columns = os.environ.get("COLUMNS", "").strip()
+    if columns.isdigit() and int(columns) > 0:
+        return int(columns)
+    stream = stream or sys.stdout
+    if not is_terminal(stream):
+        return None
+    try:
+        return os.get_terminal_size(stream.fileno()).columns or 80
+    except (AttributeError, ValueError, OSError):
+        return shutil.get_terminal_size((80, 24)).columns
+
+
 def terminal_width(stream: TextIO | None = None) -> int:
-    return shutil.get_terminal_size((120, 24)).columns
+    """``output_width`` for callers that need a number (``NO_LIMIT`` when there is none)."""
+    width = output_width(stream)
+    return NO_LIMIT if width is None else width
 
 
 def use_color(stream: TextIO | None = None) -> bool:

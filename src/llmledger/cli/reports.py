@@ -1,19 +1,31 @@
-"""Report commands: daily, weekly, monthly, models, sessions."""
+"""Report commands: daily, weekly, monthly, models, sessions.
+
+Before a report is built its filters are checked against what the ledger holds: an unknown
+``--source`` is a usage error naming the valid ones; a ``--model`` that is not a stored name
+selects every stored model containing it (ignoring case), and one that matches nothing is said
+on stderr with the models there are.
+"""
 
 from __future__ import annotations
 
 import argparse
+import difflib
+import sys
+from dataclasses import replace
 from typing import Any, cast
 
 from llmledger.cli.common import (
+    SOURCE_SHORTCUTS,
     Parents,
+    UsageError,
     emit,
     open_ledger,
+    output_width,
     report_options_from,
-    terminal_width,
     use_color,
 )
-from llmledger.report.aggregate import ReportKind
+from llmledger.report.aggregate import Report, ReportKind, ReportOptions
+from llmledger.store.query import EventFilter
 
 REPORTS: dict[str, str] = {
     "daily": "usage per day (in --tz, default the local zone)",
@@ -22,15 +34,39 @@ REPORTS: dict[str, str] = {
     "models": "usage per model over the whole window",
     "sessions": "usage per session (agent session or --session of recorded events)",
 }
+# Reports whose rows follow the calendar (sessions: by last activity): --order applies.
+DATED = ("daily", "weekly", "monthly", "sessions")
+
+EPILOG = """\
+examples (ccusage's short flags work too):
+  llmledger {kind} -s 20250801 -u 20250831 -z Europe/Berlin
+  llmledger {kind} --days 7 -b            the last 7 days, today included, per model
+  llmledger {kind} -j                     JSON with ccusage's field names
+  llmledger {kind} --model sonnet         every stored model whose name contains 'sonnet'
+  llmledger {kind} --source claude-code --csv > usage.csv
+
+Tables fit the terminal (long names are shortened in the middle; narrow terminals drop the
+cache columns); output to a file or a pipe keeps every column at full width, and COLUMNS=N
+sets a width. --json and --csv always carry full names.
+"""
+
+# Sources that are not agent logs: the gateway, the SDK capture, `llmledger record`.
+BUILT_IN_SOURCES = ("manual", "proxy", "sdk")
+MODELS_LISTED = 5
 
 
 def register(commands: Any, parents: Parents) -> None:
     for kind, summary in REPORTS.items():
+        inherited = [parents.globals, parents.report]
+        if kind in DATED:
+            inherited.append(parents.order)
         parser = commands.add_parser(
             kind,
             help=summary,
             description=f"Show {summary}.",
-            parents=[parents.globals, parents.report],
+            epilog=EPILOG.format(kind=kind),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+            parents=inherited,
         )
         parser.set_defaults(handler=lambda args, kind=kind: run_report(args, kind))
 
@@ -50,11 +86,114 @@ def maybe_scan(ledger: Any, args: argparse.Namespace) -> None:
     scan_before_report(ledger, args)
 
 
+# -- filters checked against the ledger --------------------------------------------------------
+
+
+def _stored(ledger: Any, dimension: str) -> list[str]:
+    """The values of ``dimension`` in the ledger, most tokens first."""
+    groups = ledger.store.aggregate(EventFilter(), [dimension])
+    groups.sort(key=lambda g: (-g.totals.total_tokens, str(g.key[dimension])))
+    return [str(g.key[dimension]) for g in groups if g.key[dimension] is not None]
+
+
+def known_sources(ledger: Any) -> list[str]:
+    names = set(BUILT_IN_SOURCES) | set(_stored(ledger, "source"))
+    try:
+        from llmledger.sources.registry import SOURCES
+    except ModuleNotFoundError:  # pragma: no cover - agent sources not installed
+        pass
+    else:
+        names |= set(SOURCES)
+    return sorted(names)
+
+
+def _closest(name: str, valid: list[str]) -> str | None:
+    alias = SOURCE_SHORTCUTS.get(name.lower())
+    if alias in valid:
+        return alias
+    prefixed = [v for v in valid if v.startswith(name.lower())]
+    if prefixed:
+        return prefixed[0]
+    found = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check_sources(ledger: Any, options: ReportOptions) -> None:
+    """A UsageError (exit 2) for a --source that no event can have."""
+    wanted = options.filters.get("source", ())
+    if not wanted:
+        return
+    valid = known_sources(ledger)
+    for name in wanted:
+        if name in valid:
+            continue
+        closest = _closest(name, valid)
+        hint = f" (did you mean {closest}?)" if closest else ""
+        raise UsageError(f"unknown source {name!r}{hint}; valid sources: {', '.join(valid)}")
+
+
+def match_models(pattern: str, stored: list[str]) -> list[str]:
+    """The stored models ``pattern`` selects: itself when stored, else those containing it
+    (ignoring case)."""
+    if pattern in stored:
+        return [pattern]
+    needle = pattern.casefold()
+    return [model for model in stored if needle in model.casefold()]
+
+
+def resolve_models(ledger: Any, options: ReportOptions) -> ReportOptions:
+    """``options`` with each --model replaced by the stored models it selects; a --model that
+    selects none is said on stderr, with the models the ledger has."""
+    wanted = options.filters.get("model", ())
+    if not wanted:
+        return options
+    stored = _stored(ledger, "model")
+    selected: dict[str, None] = {}
+    for pattern in wanted:
+        matches = match_models(pattern, stored)
+        if not matches:
+            print(f"llmledger: {_no_model_message(pattern, stored)}", file=sys.stderr)
+        selected.update(dict.fromkeys(matches))
+    if not selected:
+        return options  # nothing matches: the report is empty, as asked
+    filters = {**options.filters, "model": tuple(selected)}
+    return replace(options, filters=filters)
+
+
+def _no_model_message(pattern: str, stored: list[str]) -> str:
+    if not stored:
+        return f"no events for model {pattern!r}; the ledger has no events yet"
+    listed = ", ".join(stored[:MODELS_LISTED])
+    more = len(stored) - MODELS_LISTED
+    if more > 0:
+        listed += f" (and {more} more: llmledger models)"
+    close = difflib.get_close_matches(pattern, stored, n=1, cutoff=0.6)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"no events for model {pattern!r}{hint}; models in the ledger: {listed}"
+
+
+# -- the report --------------------------------------------------------------------------------
+
+
+def order_rows(report: Report, order: str) -> None:
+    """Newest rows first for ``desc`` (by period, or by last activity for sessions); ties
+    keep their order. The models report stays sorted by cost."""
+    if order != "desc" or report.kind not in DATED:
+        return
+    if report.kind == "sessions":
+        report.rows.sort(key=lambda row: row.totals.last_ts or 0, reverse=True)
+    else:
+        report.rows.sort(key=lambda row: row.key, reverse=True)
+
+
 def run_report(args: argparse.Namespace, kind: str) -> int:
     options = report_options_from(args, cast(ReportKind, kind))
     with open_ledger(args) as ledger:
+        check_sources(ledger, options)
         maybe_scan(ledger, args)
+        options = resolve_models(ledger, options)
         report = ledger.build_report(options)
+    order_rows(report, getattr(args, "order", "asc"))
     if args.json:
         from llmledger.report.render.jsonout import render_json
 
@@ -64,14 +203,14 @@ def run_report(args: argparse.Namespace, kind: str) -> int:
 
         emit(render_csv(report))
     else:
+        from llmledger.cli.empty_state import render_report_or_explain as render_report
         from llmledger.report.render.table import Style
-        from llmledger.report.render.text import render_report
 
         title = f"LLM usage — {kind} ({report.zone_name})"
         style = Style(color=use_color())
         emit(
             style.paint(title, style.header)
             + "\n"
-            + render_report(report, width=terminal_width(), style=style)
+            + render_report(report, width=output_width(), style=style)
         )
     return 0

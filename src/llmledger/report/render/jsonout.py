@@ -111,13 +111,17 @@ CSV_TOTAL_FIELDS = [
     "cacheWrite1hTokens",
     "requests",
 ]
+# A session's own columns, after its id (as in the JSON).
+CSV_SESSION_FIELDS = ["source", "projectPath", "lastActivity"]
 
 
 def render_csv(report: Report) -> str:
     """One line per row (per row and model with ``--breakdown``), then no totals line:
-    spreadsheets sum columns themselves."""
+    spreadsheets sum columns themselves. Sessions also carry their source, project and last
+    activity."""
     key_field = KEY_FIELDS[report.kind]
-    header = [key_field]
+    sessions = report.kind == "sessions"
+    header = [key_field, *(CSV_SESSION_FIELDS if sessions else ())]
     if report.options.group_by:
         header.append(GROUP_FIELDS[report.options.group_by])
     header.append("model" if report.options.breakdown else "models")
@@ -127,6 +131,12 @@ def render_csv(report: Report) -> str:
     writer.writerow(header)
     for row in report.rows:
         prefix: list[Any] = [row.key]
+        if sessions:
+            prefix += [
+                row.extra.get("source"),
+                row.extra.get("project"),
+                row.extra.get("lastActivity"),
+            ]
         if report.options.group_by:
             prefix.append(row.group)
         if report.options.breakdown:

@@ -1,12 +1,13 @@
 """Reports as terminal tables: thousands separators, a TOTAL row, the request count, cache
-columns and cost where the data has them, and a compact layout when the terminal is narrow."""
+columns and cost where the data has them, and a compact layout when the terminal is narrow
+(names shortened in the middle, then optional columns left out). Names are never cut here:
+the table cuts them to the width it gives their column."""
 
 from __future__ import annotations
 
-import textwrap
-
 from llmledger.events import nanos_to_usd
 from llmledger.report.aggregate import Report, ReportRow
+from llmledger.report.render.cells import wrap
 from llmledger.report.render.table import Column, Style, Table, render
 from llmledger.store.query import Totals
 
@@ -42,21 +43,28 @@ def money(totals: Totals) -> str:
     return text + "*" if totals.unpriced else text
 
 
-def _shorten(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+# How narrow a name column may get before optional columns are dropped instead.
+NAME_MIN = 20
+PROJECT_MIN = 16
+GROUP_MIN = 12
 
 
-def render_report(report: Report, width: int = 80, style: Style | None = None) -> str:
+def render_report(report: Report, width: int | None = 80, style: Style | None = None) -> str:
+    """The report's table and footnotes, at most ``width`` cells wide (``None``: the table's
+    natural width, for output that is not a terminal)."""
     style = style or Style()
     if not report.rows:
         return "No usage found for the selected period and filters."
     show_cache = bool(report.totals.cache_creation_tokens or report.totals.cache_read_tokens)
     sessions = report.kind == "sessions"
-    columns = [Column(KEY_HEADERS[report.kind], "left")]
+    columns = [Column(KEY_HEADERS[report.kind], "left", min_width=NAME_MIN)]
     if report.options.group_by:
-        columns.append(Column(GROUP_HEADERS[report.options.group_by], "left"))
+        columns.append(Column(GROUP_HEADERS[report.options.group_by], "left", min_width=GROUP_MIN))
     if sessions:
-        columns += [Column("Project", "left", drop_order=3), Column("Last Activity", "left", 4)]
+        columns += [
+            Column("Project", "left", drop_order=3, min_width=PROJECT_MIN),
+            Column("Last Activity", "left", drop_order=4),
+        ]
     columns += [Column("Input Tokens"), Column("Output Tokens")]
     if show_cache:
         columns += [Column("Cache Write", drop_order=2), Column("Cache Read", drop_order=2)]
@@ -69,7 +77,7 @@ def render_report(report: Report, width: int = 80, style: Style | None = None) -
         if sessions:
             project = "" if row is None else str(row.extra.get("project") or "")
             last = "" if row is None else str(row.extra.get("lastActivity", ""))[:16]
-            values += [_shorten(project, 32), last.replace("T", " ")]
+            values += [project, last.replace("T", " ")]
         values += [tokens(totals.input_tokens), tokens(totals.output_tokens)]
         if show_cache:
             values += [tokens(totals.cache_creation_tokens), tokens(totals.cache_read_tokens)]
@@ -78,28 +86,30 @@ def render_report(report: Report, width: int = 80, style: Style | None = None) -
 
     body: list[list[str]] = []
     dim_rows: set[int] = set()
-    key_limit = 40 if sessions else 48
     for row in report.rows:
-        body.append(cells(_shorten(row.key, key_limit), row, row.totals))
+        body.append(cells(row.key, row, row.totals))
         if report.options.breakdown and report.kind != "models":
             for model in sorted(row.models):
                 dim_rows.add(len(body))
-                sub = cells(_shorten(f"  └ {model}", key_limit), None, row.models[model])
-                body.append(sub)
+                body.append(cells(f"  └ {model}", None, row.models[model]))
     total = cells("TOTAL", None, report.totals)
     table, dropped = render(Table(columns, body, [total], frozenset(dim_rows)), width, style)
 
     lines = [table, f"Total Requests: {report.totals.requests:,}"]
     if dropped:
         hidden = "Some columns were hidden to fit the terminal; widen it or use --json."
-        lines += [style.paint(part, style.dim) for part in textwrap.wrap(hidden, max(width, 40))]
+        lines += [style.paint(part, style.dim) for part in wrap(hidden, _note_width(width))]
     if report.unpriced_models:
         names = ", ".join(report.unpriced_models)
         note = (
             f"* Unpriced models (their cost is unknown and not included): {names}. "
             "Add prices under [pricing.models] in the config."
         )
-        lines += [style.paint(part, style.total) for part in textwrap.wrap(note, max(width, 40))]
+        lines += [style.paint(part, style.total) for part in wrap(note, _note_width(width))]
     if report.totals.estimated:
         lines.append(f"{report.totals.estimated:,} requests have estimated token counts.")
     return "\n".join(lines)
+
+
+def _note_width(width: int | None) -> int | None:
+    return None if width is None else max(width, 40)
