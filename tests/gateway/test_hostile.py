@@ -151,10 +151,24 @@ def test_malformed_http_gets_a_json_error(
     assert error_of(reply)["code"] == code
 
 
-def test_short_body_times_out_with_408(gateway: GatewayProcess) -> None:
-    raw = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{}"
-    status, _, reply = exchange(gateway, raw)  # request_timeout = 2 s in the test config
+def test_short_body_times_out_with_408(gateway: GatewayProcess, key: str) -> None:
+    # The key is checked before the body is read, so the body's deadline is for key holders.
+    raw = (
+        b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n"
+        + f"Authorization: Bearer {key}\r\n\r\n".encode()
+        + b"{}"
+    )
+    status, headers, reply = exchange(gateway, raw)  # request_timeout = 2 s in the test config
     assert status == 408 and error_of(reply)["code"] == "request_timeout"
+    assert headers["connection"] == "close"
+
+
+def test_a_head_that_never_arrives_times_out_with_408(gateway: GatewayProcess) -> None:
+    status, _, reply = exchange(gateway, b"POST /v1/chat/completions HTTP/1.1\r\nHo")
+    assert status == 408 and error_of(reply)["code"] == "request_timeout"
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=10) as idle:
+        assert idle.recv(65536).startswith(b"HTTP/1.1 408 ")  # a silent connection too
+        assert idle.recv(65536) == b""  # then closed
 
 
 def test_unknown_paths_and_methods(gateway: GatewayProcess) -> None:

@@ -14,8 +14,7 @@ from typing import Any
 import msgspec
 import pytest
 
-from llmledger.gateway.accesslog import AccessLog
-from llmledger.gateway.app import Gateway
+from llmledger.gateway import create_app
 from llmledger.gateway.config import ModelRoute, parse_gateway_config
 from llmledger.gateway.models import callable_models, glob_names, known_models, list_models
 from llmledger.ledger import Ledger
@@ -115,17 +114,14 @@ def test_callable_models_in_config_order_with_the_upstreams_own_list() -> None:
 
 
 def _listed(tmp_path: Path, anthropic_shape: bool) -> Any:
-    raw = tomllib.loads(upstreams_toml(closed_port()))
+    raw = tomllib.loads('[gateway]\naccess_log = "off"\n' + upstreams_toml(closed_port()))
     config = parse_gateway_config(raw, {"FAKE_KEY_A": "sk-a"})
 
     async def run() -> bytes:
         with Ledger(str(tmp_path / "ledger.db")) as ledger:
-            gateway = Gateway(config, ledger, AccessLog("off"))
-            await gateway.start()
-            try:
-                return await list_models(gateway, anthropic_shape)
-            finally:
-                await gateway.close()
+            app = create_app(config, ledger)
+            async with app.router.lifespan_context(app):
+                return await list_models(app.state.gateway, anthropic_shape)
 
     return msgspec.json.decode(asyncio.run(run()))
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from llmledger.capture.meter import SSEMeter
 from llmledger.errors import ConfigError
 from llmledger.gateway.config import ModelRoute, parse_gateway_config
 from llmledger.gateway.forwarding import (
@@ -17,9 +18,7 @@ from llmledger.gateway.forwarding import (
     rewrite_body,
     upstream_headers,
 )
-from llmledger.gateway.relay import StreamMeter
 from llmledger.gateway.upstreams import UpstreamState, utc_day
-from llmledger.usage.streams import stream_for
 
 USAGE = {
     "prompt_tokens": 30,
@@ -45,7 +44,18 @@ def openai_stream() -> list[bytes]:
     ]
 
 
-def feed_in_pieces(meter: StreamMeter, data: bytes, size: int) -> bytes:
+def gateway_meter(shape: str, provider: str, *, hide: bool = False) -> SSEMeter:
+    """The meter as the gateway sets it: the end held, the usage chunk hidden or held."""
+    return SSEMeter(
+        shape,  # type: ignore[arg-type]
+        provider,
+        hold_end=True,
+        hide_usage_chunk=hide,
+        hold_usage_chunk=not hide,
+    )
+
+
+def feed_in_pieces(meter: SSEMeter, data: bytes, size: int) -> bytes:
     out = b"".join(meter.feed(data[i : i + size]) for i in range(0, len(data), size))
     return out + meter.close()
 
@@ -53,10 +63,11 @@ def feed_in_pieces(meter: StreamMeter, data: bytes, size: int) -> bytes:
 @pytest.mark.parametrize("size", [1, 2, 3, 7, 64, 100_000])
 def test_meter_hides_the_usage_chunk_and_holds_the_end_over_any_chunking(size: int) -> None:
     events = openai_stream()
-    meter = StreamMeter(stream_for("openai_chat", "openai"), hide_usage_chunk=True)
+    meter = gateway_meter("openai_chat", "openai", hide=True)
     sent = feed_in_pieces(meter, b"".join(events), size)
     assert sent == events[0] + events[1]  # byte for byte, minus the usage chunk
     assert meter.held == events[3]  # [DONE] waits for the commit
+    assert meter.accumulator is not None
     usage = meter.accumulator.usage
     assert usage is not None and meter.accumulator.finished
     assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (18, 12, 9)
@@ -65,7 +76,7 @@ def test_meter_hides_the_usage_chunk_and_holds_the_end_over_any_chunking(size: i
 
 def test_meter_keeps_the_usage_chunk_a_client_asked_for() -> None:
     events = openai_stream()
-    meter = StreamMeter(stream_for("openai_chat", "openai"), hide_usage_chunk=False)
+    meter = gateway_meter("openai_chat", "openai")
     assert feed_in_pieces(meter, b"".join(events), 5) == b"".join(events[:2])
     assert meter.held == events[3]
     # Held until the commit, then sent with the committed cost added.
@@ -102,9 +113,10 @@ def test_meter_anthropic_uses_the_latest_cumulative_usage(size: int) -> None:
         sse({"type": "message_delta", "usage": {"output_tokens": 50}}, "message_delta"),
         sse({"type": "message_stop"}, "message_stop").replace(b"\n", b"\r\n"),
     ]
-    meter = StreamMeter(stream_for("anthropic", "anthropic"))
+    meter = gateway_meter("anthropic", "anthropic")
     sent = feed_in_pieces(meter, b"".join(events), size)
     assert sent == b"".join(events[:4]) and meter.held == events[4]
+    assert meter.accumulator is not None
     usage = meter.accumulator.usage
     assert usage is not None
     assert (usage.input_tokens, usage.cache_read_tokens, usage.output_tokens) == (5, 100, 50)
@@ -112,7 +124,7 @@ def test_meter_anthropic_uses_the_latest_cumulative_usage(size: int) -> None:
 
 
 def test_meter_passes_non_sse_bytes_through() -> None:
-    meter = StreamMeter(stream_for("openai_chat", "openai"))
+    meter = gateway_meter("openai_chat", "openai")
     blob = b"x" * (9 * 1024 * 1024)  # no blank line ever: framing gives up, bytes pass
     assert meter.feed(blob) == blob
     assert meter.close() == b""
@@ -267,6 +279,6 @@ def test_headers_in_both_directions() -> None:
     assert "llk_client" not in str(sent) and "cookie" not in sent and "x-session-id" not in sent
     assert (sent["user-agent"], sent["openai-beta"]) == ("sdk", "assistants=v2")
     back = response_headers(
-        [(b"x-request-id", b"r1"), (b"set-cookie", b"s=1"), (b"transfer-encoding", b"chunked")]
+        [(b"X-Request-Id", b"r1"), (b"Set-Cookie", b"s=1"), (b"transfer-encoding", b"chunked")]
     )
-    assert back == [("x-request-id", "r1")]
+    assert back == [(b"x-request-id", b"r1")]

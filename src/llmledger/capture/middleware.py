@@ -14,6 +14,9 @@ On the configured paths it watches what the app sends, without changing or delay
   (the client left, the app failed) is still recorded, estimated offline from the request and
   the text sent and flagged ``estimated``, as SDK capture does.
 
+The reading of both kinds of body is ``capture/meter.py``, the same code the gateway meters
+its proxied responses with.
+
 Attribution: the ``attribute`` block around the app (if any) and the middleware's own
 defaults, under the fields the app put on ``request.state`` (``user_id``, ``org_id``,
 ``session_id``, ``request_type``, ``project``, ``tags``, …; read when the response ends, so an
@@ -36,11 +39,11 @@ from llmledger.capture.context import (
     current_attribution,
     make_attribution,
 )
+from llmledger.capture.meter import BodyKind, SSEMeter, body_kind, json_envelope
 from llmledger.capture.record import CallRecorder, Sink, StreamRecorder
 from llmledger.ledger import Ledger
 from llmledger.usage.normalize import UsageShape, detect_shape
-from llmledger.usage.sse import SSEParser, decode_json
-from llmledger.usage.streams import detect_stream_shape, stream_for
+from llmledger.usage.sse import decode_json
 
 __all__ = ["UsageMiddleware"]
 
@@ -139,10 +142,9 @@ class _Watch:
         "_body",
         "_json",
         "_json_size",
-        "_parser",
+        "_meter",
         "_request",
         "_request_size",
-        "_stream",
         "middleware",
         "outer",
         "scope",
@@ -156,11 +158,10 @@ class _Watch:
         self.started = perf_counter()
         self._request: list[bytes] = []
         self._request_size = 0
-        self._body: str | None = None  # "json" / "sse" once the response says so
+        self._body: BodyKind | None = None  # once the response head says so
         self._json: list[bytes] = []
         self._json_size = 0
-        self._parser: SSEParser | None = None
-        self._stream: StreamRecorder | None = None
+        self._meter: SSEMeter | None = None
 
     # -- request ---------------------------------------------------------------------------
 
@@ -206,56 +207,19 @@ class _Watch:
     def _see(self, message: Message) -> None:
         kind = message.get("type")
         if kind == "http.response.start":
-            self._start(message)
+            self._body = body_kind(message.get("headers") or ())
+            if self._body == "sse":
+                self._meter = SSEMeter(provider=self.middleware.provider)
         elif kind == "http.response.body" and self._body is not None:
             chunk = bytes(message.get("body") or b"")
-            if self._body == "sse":
-                self._feed_sse(chunk)
+            if self._meter is not None:
+                self._meter.feed(chunk)  # watching: the app's bytes go on unchanged
             elif chunk:
                 self._json_size += len(chunk)
                 if self._json_size > MAX_JSON_BYTES:
                     self._body, self._json = None, []
                 else:
                     self._json.append(chunk)
-
-    def _start(self, message: Message) -> None:
-        content_type = encoding = b""
-        for name, value in message.get("headers") or ():
-            lowered = bytes(name).lower()
-            if lowered == b"content-type":
-                content_type = bytes(value).lower()
-            elif lowered == b"content-encoding":
-                encoding = bytes(value).strip().lower()
-        if encoding not in (b"", b"identity"):
-            return  # compressed by an inner middleware: unreadable here
-        media = content_type.partition(b";")[0].strip()
-        if media == b"text/event-stream":
-            self._body = "sse"
-            self._parser = SSEParser()
-        elif media == b"application/json" or media.endswith(b"+json"):
-            self._body = "json"
-
-    def _feed_sse(self, chunk: bytes) -> None:
-        assert self._parser is not None
-        for event in self._parser.feed(chunk):
-            if event.is_done:
-                continue
-            payload = event.json()
-            if payload is None:
-                continue
-            if self._stream is None:
-                shape = detect_stream_shape(payload)
-                if shape is None:
-                    continue
-                self._stream = self._stream_recorder(shape)
-            self._stream.add(payload)
-
-    def _stream_recorder(self, shape: UsageShape) -> StreamRecorder:
-        spec = self._spec(shape, None, True)
-        acc = stream_for(shape, spec.provider)
-        rec = StreamRecorder(self.middleware.sink, spec, self.outer, source=SOURCE, accumulator=acc)
-        rec.started = self.started
-        return rec
 
     # -- the end ---------------------------------------------------------------------------
 
@@ -273,27 +237,35 @@ class _Watch:
             log.error("llmledger middleware could not record a response", exc_info=True)
 
     def _end_stream(self, error: BaseException | None, complete: bool) -> None:
-        if self._parser is not None:
-            for event in self._parser.close():  # a last event without its blank line
-                payload = event.json()
-                if payload is not None and self._stream is not None:
-                    self._stream.add(payload)
-        rec = self._stream
-        if rec is None or rec.done:
+        meter = self._meter
+        if meter is None:
             return
-        rec.attribution = self.middleware.attribution(self.scope, self.outer)
+        meter.close()  # a last event without its blank line
+        acc = meter.accumulator
+        if acc is None or meter.shape is None:
+            return
+        spec = self._spec(meter.shape, None, True)
+        rec = StreamRecorder(
+            self.middleware.sink,
+            spec,
+            self.middleware.attribution(self.scope, self.outer),
+            source=SOURCE,
+            accumulator=acc,
+        )
+        rec.started = self.started
+        rec.first_at = meter.first_at
         if error is not None:
             rec.finish("error", error)
         else:  # without the provider's usage either way ends estimated
             rec.finish("complete" if complete else "closed")
 
     def _end_json(self) -> None:
-        payload = decode_json(b"".join(self._json)) if self._json else None
+        payload = json_envelope(b"".join(self._json)) if self._json else None
         self._json = []
-        shape = detect_shape(payload) if isinstance(payload, Mapping) else None
-        if shape is None:
+        shape = detect_shape(payload) if payload is not None else None
+        if payload is None or shape is None:
             return
-        model = payload.get("model") if isinstance(payload, Mapping) else None
+        model = payload.get("model")
         spec = self._spec(shape, model if isinstance(model, str) and model else None, False)
         attribution = self.middleware.attribution(self.scope, self.outer)
         rec = CallRecorder(self.middleware.sink, spec, attribution, source=SOURCE)

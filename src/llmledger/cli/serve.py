@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from llmledger.cli.common import Parents, open_ledger
+from llmledger.errors import LedgerError
 
 SERVE_EPILOG = """\
 The upstreams come from the config file (--config, LLMLEDGER_CONFIG, or config.toml in the
@@ -52,8 +53,19 @@ def register(commands: Any, parents: Parents) -> None:
     parser.set_defaults(handler=run_serve)
 
 
+_NEEDED = ("uvicorn", "starlette", "aiohttp")
+
+
 def run_serve(args: argparse.Namespace) -> int:
-    from llmledger.gateway.server import ServeOptions, serve
+    try:
+        from llmledger.gateway.server import ServeOptions, serve
+    except ModuleNotFoundError as exc:
+        if exc.name in _NEEDED:
+            raise LedgerError(
+                f"serve needs the package {exc.name!r}, which is not installed; "
+                "reinstall llmledger with its dependencies: pip install --force-reinstall llmledger"
+            ) from None
+        raise
 
     ledger = open_ledger(args)
     try:

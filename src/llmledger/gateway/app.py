@@ -1,273 +1,203 @@
-"""The gateway application: its state (router, keys, pools, metrics) and its routes.
+"""The gateway as one ASGI application: ``create_app()`` builds it.
 
-Routes: ``POST /v1/chat/completions``, ``/v1/completions``, ``/v1/responses``,
-``/v1/embeddings``, ``/v1/messages`` (metered, see ``proxy.py``); ``GET /v1/models``;
-``GET /healthz``; ``GET /metrics``.
+Routes (Starlette): the metered API paths ``POST /v1/chat/completions``, ``/v1/completions``,
+``/v1/responses``, ``/v1/embeddings``, ``/v1/messages`` and the same without ``/v1`` (raw
+ASGI endpoints, ``proxy.py``); ``GET /v1/models`` (and ``/models``); ``GET /healthz``;
+``GET /metrics``. ``HEAD`` is answered wherever ``GET`` is, ``OPTIONS`` everywhere (204 with
+``Allow``), CORS only for the origins configured. Every error is a JSON body in the shape of
+the API the client speaks.
+
+Run it with ``llmledger serve``, or under any ASGI server:
+``uvicorn --factory llmledger.gateway:create_app``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from datetime import datetime, timezone
+import hmac
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import msgspec
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
 
-from llmledger.events import UsageEvent
+from llmledger.config import Config
+from llmledger.errors import ConfigError
 from llmledger.gateway.accesslog import AccessLog
-from llmledger.gateway.client import Pool
-from llmledger.gateway.config import GatewayConfig
-from llmledger.gateway.endpoints import ENDPOINTS, find_endpoint
+from llmledger.gateway.asgi import request_headers
+from llmledger.gateway.config import GatewayConfig, parse_gateway_config
+from llmledger.gateway.endpoints import ENDPOINTS
 from llmledger.gateway.errors import GatewayError
-from llmledger.gateway.http import HTTPConnection, Request
-from llmledger.gateway.keys import Identity, KeyRing
-from llmledger.gateway.metering import RequestContext
-from llmledger.gateway.metrics import GatewayMetrics
+from llmledger.gateway.metering import USAGE_HEADERS
 from llmledger.gateway.models import list_models
-from llmledger.gateway.proxy import proxy_request
-from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
+from llmledger.gateway.proxy import ProxyEndpoint
+from llmledger.gateway.state import Gateway
+from llmledger.gateway.transport import Transport
 from llmledger.ledger import Ledger
-from llmledger.store.keys import KeyStore
-from llmledger.store.query import EventFilter
 
-__all__ = ["Gateway"]
+__all__ = ["create_app", "load_gateway_config"]
 
-log = logging.getLogger("llmledger.gateway")
 _encode = msgspec.json.Encoder().encode
-_MIN_RELOAD_GAP = 0.05  # seconds between two reloads of the keys triggered by unknown keys
-_API_PATHS = frozenset({*ENDPOINTS, *(p.removeprefix("/v1") for p in ENDPOINTS)})
+_JSON = "application/json"
 
 
-class Gateway:
-    def __init__(self, config: GatewayConfig, ledger: Ledger, access_log: AccessLog) -> None:
-        self.config = config
-        self.settings = config.settings
-        self.ledger = ledger
-        self.access_log = access_log
-        self.router = Router([UpstreamState.build(u) for u in config.upstreams])
-        self.keys = KeyRing(KeyStore(ledger.store).active)
-        self.metrics = GatewayMetrics(self.settings.metrics_label_limit)
-        self.pools: dict[str, Pool] = {}
-        self.in_flight = 0
-        self.ledger_ok = True
-        self._reloading: asyncio.Future[int] | None = None
-        self._refresher: asyncio.Task[None] | None = None
-        self._register_gauges()
-
-    # -- lifecycle -----------------------------------------------------------------------------
-
-    def prepare(self) -> None:
-        """Blocking startup work: load keys, seed today's account counters, warm the prices."""
-        self.keys.reload()
-        today = utc_day()
-        since_us = today * 86_400 * 1_000_000
-        rows = self.ledger.store.aggregate(
-            EventFilter(since_us=since_us, equals={"source": ("proxy",)}), ["account"]
+def load_gateway_config(
+    config: Config, *, host: str | None = None, port: int | None = None
+) -> GatewayConfig:
+    """The ``[gateway]`` and ``[[upstreams]]`` of a loaded config; at least one upstream."""
+    gateway = parse_gateway_config(config.raw)
+    if not gateway.upstreams:
+        where = f" in {config.path}" if config.path else " (no config file found)"
+        raise ConfigError(
+            f"upstreams: no [[upstreams]] configured{where}; add one (see 'llmledger serve --help')"
         )
-        self.router.seed(
-            {str(r.key["account"]): r.totals.requests for r in rows if r.key["account"]}, today
-        )
-        book = self.ledger.prices
-        for upstream in self.config.upstreams:
-            for route in upstream.models:
-                if not route.is_glob:
-                    book.price_event(UsageEvent(model=route.target or route.pattern))
-        book.price_event(UsageEvent(model="gpt-4o-mini"))  # builds the name index
+    settings = gateway.settings
+    if host is not None:
+        settings = replace(settings, host=host)
+    if port is not None:
+        settings = replace(settings, port=port)
+    return replace(gateway, settings=settings)
 
-    async def start(self) -> None:
-        for upstream in self.config.upstreams:
-            self.pools[upstream.name] = Pool(
-                upstream.base_url, connect_timeout=upstream.connect_timeout
-            )
-        self._refresher = asyncio.get_running_loop().create_task(self._refresh_keys())
 
-    async def close(self) -> None:
-        if self._refresher is not None:
-            self._refresher.cancel()
-        for pool in self.pools.values():
-            pool.close()
-        self.access_log.flush()
+def _json(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Response:
+    return Response(body, status, headers, media_type=_JSON)
 
-    async def _refresh_keys(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.key_refresh_seconds)
-            try:
-                await self._reload_keys()
-            except Exception:  # a locked or broken database: keep the keys we have
-                log.exception("gateway: cannot reload ledger keys")
 
-    def _reload_keys(self) -> asyncio.Future[int]:
-        """One reload at a time, in a worker thread; concurrent callers share it."""
-        if self._reloading is None or self._reloading.done():
-            loop = asyncio.get_running_loop()
-            self._reloading = loop.run_in_executor(None, self.keys.reload)
-        return self._reloading
+def _routes(gw: Gateway) -> list[BaseRoute]:
+    routes: list[BaseRoute] = []
+    for path, endpoint in ENDPOINTS.items():
+        proxy = ProxyEndpoint(gw, endpoint)
+        routes.append(Route(path, proxy, methods=["POST"]))
+        routes.append(Route(path.removeprefix("/v1"), proxy, methods=["POST"]))
 
-    async def _keys_read_after(self, moment: float) -> None:
-        """Wait until the keys in memory were read from the store after ``moment``: a key
-        created a moment ago is found, and misses cost one shared reload, not one each."""
-        while self.keys.loaded_from < moment:
-            if self._reloading is None or self._reloading.done():
-                gap = self.keys.finished_at + _MIN_RELOAD_GAP - self.keys.clock()
-                if gap > 0:
-                    await asyncio.sleep(gap)
-                    continue
-            await asyncio.shield(self._reload_keys())
+    async def healthz(request: Request) -> Response:
+        status, body = gw.health()
+        return _json(status, _encode(body))
 
-    # -- helpers for the proxy -----------------------------------------------------------------
-
-    async def authenticate(self, req: Request, protocol: str) -> Identity:
-        headers = req.headers
-        token = headers.get("x-api-key")
-        if not token:
-            auth = headers.get("authorization", "")
-            scheme, _, value = auth.partition(" ")
-            token = value.strip() if scheme.lower() == "bearer" else ""
-        if not token:
-            raise GatewayError(
-                401,
-                "missing ledger key: send 'Authorization: Bearer <key>' or 'x-api-key: <key>' "
-                "(create one with 'llmledger keys create --user USER')",
-                "missing_api_key",
-            )
-        identity = self.keys.lookup(token)
-        if identity is None:
-            await self._keys_read_after(self.keys.clock())
-            identity = self.keys.lookup(token)
-        if identity is None:
-            raise GatewayError(401, "invalid or revoked ledger key", "invalid_api_key")
-        return identity
-
-    async def commit(self, event: UsageEvent) -> bool:
-        """Submit to the ledger's writer and wait for the group commit that holds the event."""
-        try:
-            await asyncio.wrap_future(self.ledger.submit(event))
-        except Exception as exc:
-            self.ledger_ok = False
-            log.error("gateway: usage of request %s could not be recorded: %s", event.id, exc)
-            return False
-        self.ledger_ok = True
-        return True
-
-    def finished(self, ctx: RequestContext, event: UsageEvent, status: int) -> None:
-        """Metrics and the access log line of a proxied request."""
-        total = time.perf_counter() - ctx.started
-        self.metrics.record(event, ctx.endpoint.name, ctx.upstream)
-        if ctx.upstream is not None and ctx.upstream_seconds:
-            self.metrics.upstream_latency.observe(ctx.upstream_seconds, (ctx.upstream,))
-            self.metrics.overhead.observe(max(total - ctx.upstream_seconds, 0.0))
-        if self.access_log.enabled:
-            self.access_log.write(
-                {
-                    "ts": event.ts.isoformat(),
-                    "request_id": ctx.request_id,
-                    "endpoint": ctx.endpoint.name,
-                    "status": status,
-                    "ms": round(total * 1000, 3),
-                    "upstream_ms": round(ctx.upstream_seconds * 1000, 3),
-                    "model": event.model,
-                    "account": event.account,
-                    "user": event.user_id,
-                    "org": event.org_id,
-                    "key": event.api_key_id,
-                    "session": event.session_id,
-                    "request_type": event.request_type,
-                    "stream": ctx.stream,
-                    "input_tokens": event.input_tokens,
-                    "cache_read_tokens": event.cache_read_tokens,
-                    "cache_write_tokens": event.cache_creation_tokens,
-                    "output_tokens": event.output_tokens,
-                    "cost": None if event.cost is None else str(event.cost),
-                    "estimated": event.estimated,
-                }
-            )
-
-    # -- routes --------------------------------------------------------------------------------
-
-    async def handle(self, conn: HTTPConnection, req: Request) -> None:
-        path, method = req.path, req.method
-        endpoint = find_endpoint(path) if method == "POST" else None
-        protocol = endpoint.protocol if endpoint else "openai"
-        try:
-            if endpoint is not None:
-                self.in_flight += 1
-                try:
-                    await proxy_request(self, conn, req, endpoint)
-                finally:
-                    self.in_flight -= 1
-            elif method == "GET" and path == "/healthz":
-                self._health(conn)
-            elif method == "GET" and path == "/metrics":
-                conn.respond(200, [], self.metrics.render(), "text/plain; version=0.0.4")
-            elif method == "GET" and path.rstrip("/") in ("/v1/models", "/models"):
-                await self.authenticate(req, "openai")
-                anthropic = "anthropic-version" in req.headers
-                conn.respond(200, [], await list_models(self, anthropic))
-            elif path.rstrip("/") in _API_PATHS or path in ("/healthz", "/metrics"):
-                raise GatewayError(405, f"{method} is not allowed on {path}", "method_not_allowed")
-            else:
-                raise GatewayError(404, f"no such endpoint: {method} {path}", "not_found")
-        except GatewayError as exc:
-            self.metrics.rejected.inc((exc.code,))
-            conn.respond(exc.status, [], exc.body(protocol))
-            if self.access_log.enabled:
-                self.access_log.write(
-                    {
-                        "ts": datetime.now(timezone.utc).isoformat(),
-                        "method": method,
-                        "path": path[:200],
-                        "status": exc.status,
-                        "error": exc.code,
-                    }
+    async def metrics(request: Request) -> Response:
+        token = gw.settings.metrics_token
+        if token is not None:
+            scheme, _, given = request.headers.get("authorization", "").partition(" ")
+            if scheme.lower() != "bearer" or not hmac.compare_digest(
+                given.strip().encode(), token.encode()
+            ):
+                raise GatewayError(
+                    401,
+                    "/metrics needs 'Authorization: Bearer <metrics token>' "
+                    "(gateway.metrics_token_env / metrics_token_file)",
+                    "metrics_token_required",
                 )
+        return Response(gw.metrics.render(), media_type="text/plain; version=0.0.4")
 
-    def _health(self, conn: HTTPConnection) -> None:
-        writer = self.ledger._writer
-        body = {
-            "status": "ok" if self.ledger_ok else "ledger_unavailable",
-            "in_flight": self.in_flight,
-            "upstreams": [u.name for u in self.router.upstreams],
-            "keys": len(self.keys),
-            "ledger": {
-                "pending": writer.pending if writer else 0,
-                "written": writer.written if writer else 0,
-                "failed": writer.failed if writer else 0,
-            },
-        }
-        conn.respond(200 if self.ledger_ok else 503, [], _encode(body))
+    async def models(request: Request) -> Response:
+        headers = request_headers(request.scope)
+        await gw.authenticate(headers)
+        return _json(200, await list_models(gw, "anthropic-version" in headers))
 
-    def _register_gauges(self) -> None:
-        def accounts() -> list[tuple[dict[str, str], float]]:
-            today = utc_day()
-            out: list[tuple[dict[str, str], float]] = []
-            for account in self.router.accounts():
-                account.roll(today)
-                out.append(({"account": account.label}, account.requests_today))
-            return out
+    routes += [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics, methods=["GET"]),
+        Route("/v1/models", models, methods=["GET"]),
+        Route("/models", models, methods=["GET"]),
+    ]
+    return routes
 
-        def caps() -> list[tuple[dict[str, str], float]]:
-            return [
-                ({"account": a.label}, a.cap) for a in self.router.accounts() if a.cap is not None
-            ]
 
-        def pending() -> list[tuple[dict[str, str], float]]:
-            writer = self.ledger._writer
-            return [({}, writer.pending if writer else 0)]
+def _handlers(gw: Gateway) -> dict[type[Exception] | int, object]:
+    async def gateway_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, GatewayError)
+        gw.metrics.rejected.inc((exc.code,))
+        return _json(exc.status, exc.body("openai"))
 
-        self.metrics.gauge(
-            "llmledger_gateway_account_requests_today",
-            "Requests sent to each upstream account today (UTC), as counted against caps.",
-            accounts,
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        method, path = request.method, request.url.path
+        if exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            if method == "OPTIONS":  # what may be done here: 204 and the methods
+                return Response(status_code=204, headers={"Allow": f"{allowed}, OPTIONS"})
+            error = GatewayError(405, f"{method} is not allowed on {path}", "method_not_allowed")
+            return _json(405, error.body(), {"Allow": f"{allowed}, OPTIONS"})
+        if exc.status_code == 404:
+            error = GatewayError(404, f"no such endpoint: {method} {path}", "not_found")
+        else:
+            error = GatewayError(exc.status_code, str(exc.detail), "bad_request")
+        gw.metrics.rejected.inc((error.code,))
+        return _json(error.status, error.body(), exc.headers)
+
+    async def server_error(request: Request, exc: Exception) -> Response:
+        error = GatewayError(500, "the gateway failed to handle this request", "internal_error")
+        return _json(500, error.body())
+
+    return {GatewayError: gateway_error, HTTPException: http_error, Exception: server_error}
+
+
+def create_app(
+    config: GatewayConfig | Config | None = None,
+    ledger: Ledger | None = None,
+    *,
+    transport: Transport | None = None,
+) -> Starlette:
+    """The gateway's ASGI application.
+
+    ``config``: the gateway's parsed config, or a loaded llmledger ``Config`` to read it from;
+    by default the ledger's config (``--config`` / ``LLMLEDGER_CONFIG`` / the data dir's).
+    ``ledger``: where usage goes; by default the usual one (``LLMLEDGER_DB`` or the data
+    dir), opened here and closed at shutdown. ``transport``: the upstream client (tests).
+    """
+    owned = ledger is None
+    if ledger is None:
+        ledger = Ledger(config=config if isinstance(config, Config) else None)
+    try:
+        if not isinstance(config, GatewayConfig):
+            config = load_gateway_config(config if config is not None else ledger.config)
+        access_log = AccessLog(config.settings.access_log)
+    except BaseException:
+        if owned:
+            ledger.close()
+        raise
+    if transport is None:
+        from llmledger.gateway.aiohttp_transport import AiohttpTransport
+
+        transport = AiohttpTransport(config.upstreams)
+    gw = Gateway(config, ledger, access_log, transport)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await gw.start()
+        try:
+            yield
+        finally:
+            await gw.close()
+            access_log.close()
+            if owned:
+                ledger.close()
+            else:
+                ledger.flush(timeout=config.settings.shutdown_timeout)
+
+    middleware = []
+    if config.settings.cors_origins:
+        middleware.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(config.settings.cors_origins),
+                allow_methods=["GET", "POST", "OPTIONS"],
+                allow_headers=["*"],
+                expose_headers=[*USAGE_HEADERS, "x-request-id"],
+                max_age=600,
+            )
         )
-        self.metrics.gauge(
-            "llmledger_gateway_account_daily_cap", "Daily request cap of each account.", caps
-        )
-        self.metrics.gauge(
-            "llmledger_gateway_in_flight",
-            "Requests being handled.",
-            lambda: [({}, self.in_flight)],
-        )
-        self.metrics.gauge(
-            "llmledger_gateway_ledger_pending", "Usage events waiting for the writer.", pending
-        )
+    app = Starlette(
+        routes=_routes(gw),
+        middleware=middleware,
+        exception_handlers=_handlers(gw),  # type: ignore[arg-type]
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    return app

@@ -1,16 +1,13 @@
-"""The gateway's part of the TOML config: ``[gateway]`` and ``[[upstreams]]``.
+"""The gateway's part of the TOML config: ``[[upstreams]]`` here, ``[gateway]`` in ``settings.py``.
 
 ```toml
-[gateway]
-access_log = "-"            # "-" stderr, a file path, or "off"
-drain_timeout = 30          # seconds to keep reading an upstream after its client left
-
 [[upstreams]]
 name = "openai"
 protocol = "openai"                  # or "anthropic"
 base_url = "https://api.openai.com/v1"
 models = ["gpt-*", "o*", { name = "fast", model = "gpt-4o-mini" }]
 strategy = "round-robin"             # or "least-used"
+max_connections = 100                # open connections to this upstream, at most
   [[upstreams.accounts]]
   name = "main"
   api_key_env = "OPENAI_API_KEY"     # or api_key_file = "/run/secrets/openai"
@@ -28,11 +25,19 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
-from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from llmledger.errors import ConfigError
+from llmledger.gateway.config_values import (
+    check_known,
+    count,
+    positive,
+    read_secret,
+    table_of,
+    text,
+)
+from llmledger.gateway.settings import GatewaySettings, parse_settings
 
 Protocol = Literal["openai", "anthropic"]
 Strategy = Literal["round-robin", "least-used"]
@@ -93,6 +98,7 @@ class UpstreamConfig:
     connect_timeout: float = 10.0
     include_usage: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
+    max_connections: int = 100  # open connections to this upstream at most
 
     @property
     def provider_name(self) -> str:
@@ -108,112 +114,9 @@ class UpstreamConfig:
 
 
 @dataclass(frozen=True)
-class GatewaySettings:
-    host: str = "127.0.0.1"
-    port: int = 4000
-    access_log: str = "-"
-    drain_timeout: float = 30.0
-    shutdown_timeout: float = 30.0
-    request_timeout: float = 60.0  # a client's request (headers and body) must arrive in this
-    idle_timeout: float = 75.0  # keep-alive connections idle longer are closed
-    max_body_bytes: int = 32 * 1024 * 1024
-    max_header_bytes: int = 64 * 1024
-    metrics_label_limit: int = 100
-    key_refresh_seconds: float = 5.0
-
-
-@dataclass(frozen=True)
 class GatewayConfig:
     settings: GatewaySettings
     upstreams: tuple[UpstreamConfig, ...]
-
-
-# -- readers -----------------------------------------------------------------------------------
-
-
-def _str(table: Mapping[str, Any], name: str, key: str, *, required: bool = False) -> str | None:
-    value = table.get(name)
-    if value is None:
-        if required:
-            raise ConfigError(f"{key}.{name}: required")
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key}.{name}: expected a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _positive(table: Mapping[str, Any], name: str, key: str, default: float) -> float:
-    value = table.get(name, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{key}.{name}: expected a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def _count(table: Mapping[str, Any], name: str, key: str, default: int | None) -> int | None:
-    value = table.get(name, default)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError(f"{key}.{name}: expected a whole number >= 1, got {value!r}")
-    return value
-
-
-def _check_known(table: Mapping[str, Any], known: set[str], key: str) -> None:
-    for name in table:
-        if name not in known:
-            raise ConfigError(f"{key}.{name}: unknown setting (expected one of {sorted(known)})")
-
-
-def _table(value: Any, key: str) -> Mapping[str, Any]:
-    if not isinstance(value, Mapping):
-        raise ConfigError(f"{key}: expected a table, got {type(value).__name__}")
-    return value
-
-
-# -- [gateway] ---------------------------------------------------------------------------------
-
-_SETTINGS_KNOWN = {
-    "host",
-    "port",
-    "access_log",
-    "drain_timeout",
-    "shutdown_timeout",
-    "request_timeout",
-    "idle_timeout",
-    "max_body_bytes",
-    "max_header_bytes",
-    "metrics_label_limit",
-    "key_refresh_seconds",
-}
-
-
-def parse_settings(raw: Any) -> GatewaySettings:
-    table = _table(raw, "gateway")
-    _check_known(table, _SETTINGS_KNOWN, "gateway")
-    defaults = GatewaySettings()
-    port = table.get("port", defaults.port)
-    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
-        raise ConfigError(f"gateway.port: expected a port number 0-65535, got {port!r}")
-    return GatewaySettings(
-        host=_str(table, "host", "gateway") or defaults.host,
-        port=port,
-        access_log=_str(table, "access_log", "gateway") or defaults.access_log,
-        drain_timeout=_positive(table, "drain_timeout", "gateway", defaults.drain_timeout),
-        shutdown_timeout=_positive(table, "shutdown_timeout", "gateway", defaults.shutdown_timeout),
-        request_timeout=_positive(table, "request_timeout", "gateway", defaults.request_timeout),
-        idle_timeout=_positive(table, "idle_timeout", "gateway", defaults.idle_timeout),
-        max_body_bytes=_count(table, "max_body_bytes", "gateway", defaults.max_body_bytes)
-        or defaults.max_body_bytes,
-        max_header_bytes=_count(table, "max_header_bytes", "gateway", defaults.max_header_bytes)
-        or defaults.max_header_bytes,
-        metrics_label_limit=_count(
-            table, "metrics_label_limit", "gateway", defaults.metrics_label_limit
-        )
-        or defaults.metrics_label_limit,
-        key_refresh_seconds=_positive(
-            table, "key_refresh_seconds", "gateway", defaults.key_refresh_seconds
-        ),
-    )
 
 
 # -- [[upstreams]] -----------------------------------------------------------------------------
@@ -230,6 +133,7 @@ _UPSTREAM_KNOWN = {
     "connect_timeout",
     "include_usage",
     "headers",
+    "max_connections",
 }
 _ACCOUNT_KNOWN = {"name", "api_key_env", "api_key_file", "daily_request_cap"}
 # Headers the gateway owns on the upstream request; config may not set them.
@@ -238,39 +142,17 @@ _RESERVED_HEADERS = frozenset(
 )
 
 
-def _read_key(table: Mapping[str, Any], key: str, env: Mapping[str, str]) -> tuple[str, str]:
-    var = _str(table, "api_key_env", key)
-    path = _str(table, "api_key_file", key)
-    if (var is None) == (path is None):
-        raise ConfigError(f"{key}: give exactly one of api_key_env or api_key_file")
-    if var is not None:
-        secret = env.get(var, "").strip()
-        if not secret:
-            raise ConfigError(f"{key}.api_key_env: environment variable {var} is not set")
-        return secret, f"env {var}"
-    assert path is not None
-    file = Path(path).expanduser()
-    try:
-        secret = file.read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        raise ConfigError(f"{key}.api_key_file: cannot read {file}: {reason}") from exc
-    if not secret:
-        raise ConfigError(f"{key}.api_key_file: {file} is empty")
-    return secret, f"file {file}"
-
-
 def _account(raw: Any, key: str, env: Mapping[str, str]) -> AccountConfig:
-    table = _table(raw, key)
-    _check_known(table, _ACCOUNT_KNOWN, key)
-    name = _str(table, "name", key, required=True)
+    table = table_of(raw, key)
+    check_known(table, _ACCOUNT_KNOWN, key)
+    name = text(table, "name", key, required=True)
     assert name is not None
     if not _NAME.match(name):
         raise ConfigError(f"{key}.name: {name!r} must be letters, digits, '.', '_' or '-'")
-    secret, source = _read_key(table, key, env)
+    secret, source = read_secret(table, key, env)
     if any(ch in secret for ch in "\r\n\0"):
         raise ConfigError(f"{key}: the API key contains a line break or NUL")
-    cap = _count(table, "daily_request_cap", key, None)
+    cap = count(table, "daily_request_cap", key, None)
     return AccountConfig(name=name, api_key=secret, daily_request_cap=cap, key_source=source)
 
 
@@ -278,9 +160,9 @@ def _model_route(raw: Any, key: str) -> ModelRoute:
     if isinstance(raw, str) and raw.strip():
         return ModelRoute(raw.strip())
     if isinstance(raw, Mapping):
-        _check_known(raw, {"name", "model"}, key)
-        name = _str(raw, "name", key, required=True)
-        target = _str(raw, "model", key, required=True)
+        check_known(raw, {"name", "model"}, key)
+        name = text(raw, "name", key, required=True)
+        target = text(raw, "model", key, required=True)
         assert name is not None
         return ModelRoute(name, target)
     raise ConfigError(
@@ -289,7 +171,7 @@ def _model_route(raw: Any, key: str) -> ModelRoute:
 
 
 def _base_url(table: Mapping[str, Any], key: str) -> str:
-    url = _str(table, "base_url", key, required=True)
+    url = text(table, "base_url", key, required=True)
     assert url is not None
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
@@ -304,7 +186,7 @@ def _base_url(table: Mapping[str, Any], key: str) -> str:
 
 
 def _headers(raw: Any, key: str) -> dict[str, str]:
-    table = _table(raw, f"{key}.headers")
+    table = table_of(raw, f"{key}.headers")
     headers: dict[str, str] = {}
     for name, value in table.items():
         if not isinstance(value, str) or any(ch in value for ch in "\r\n\0"):
@@ -317,9 +199,9 @@ def _headers(raw: Any, key: str) -> dict[str, str]:
 
 def _upstream(raw: Any, index: int, env: Mapping[str, str]) -> UpstreamConfig:
     key = f"upstreams[{index}]"
-    table = _table(raw, key)
-    _check_known(table, _UPSTREAM_KNOWN, key)
-    name = _str(table, "name", key, required=True)
+    table = table_of(raw, key)
+    check_known(table, _UPSTREAM_KNOWN, key)
+    name = text(table, "name", key, required=True)
     assert name is not None
     if not _NAME.match(name):
         raise ConfigError(f"{key}.name: {name!r} must be letters, digits, '.', '_' or '-'")
@@ -349,7 +231,7 @@ def _upstream(raw: Any, index: int, env: Mapping[str, str]) -> UpstreamConfig:
     include_usage = table.get("include_usage", True)
     if not isinstance(include_usage, bool):
         raise ConfigError(f"{key}.include_usage: expected true or false")
-    provider = _str(table, "provider", key)
+    provider = text(table, "provider", key)
     return UpstreamConfig(
         name=name,
         protocol=protocol,
@@ -358,10 +240,11 @@ def _upstream(raw: Any, index: int, env: Mapping[str, str]) -> UpstreamConfig:
         accounts=accounts,
         strategy=strategy,
         provider=provider.lower() if provider else None,
-        timeout=_positive(table, "timeout", key, 600.0),
-        connect_timeout=_positive(table, "connect_timeout", key, 10.0),
+        timeout=positive(table, "timeout", key, 600.0),
+        connect_timeout=positive(table, "connect_timeout", key, 10.0),
         include_usage=include_usage,
         headers=_headers(table.get("headers", {}), key),
+        max_connections=count(table, "max_connections", key, 100) or 100,
     )
 
 
@@ -370,7 +253,7 @@ def parse_gateway_config(
 ) -> GatewayConfig:
     """Validate ``[gateway]`` and ``[[upstreams]]`` of a loaded config's raw tables."""
     env = os.environ if env is None else env
-    settings = parse_settings(raw.get("gateway", {}))
+    settings = parse_settings(raw.get("gateway", {}), env)
     upstreams_raw = raw.get("upstreams", [])
     if not isinstance(upstreams_raw, list):
         raise ConfigError("upstreams: expected [[upstreams]] tables")

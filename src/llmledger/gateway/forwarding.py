@@ -6,6 +6,7 @@ headers never reach an upstream; upstream cookies and framing headers never reac
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -153,10 +154,11 @@ def upstream_headers(
     return headers
 
 
-def response_headers(upstream: list[tuple[bytes, bytes]]) -> list[tuple[str, str]]:
-    """The upstream's response headers a client may see."""
-    return [
-        (name.decode("latin-1"), value.decode("latin-1"))
-        for name, value in upstream
-        if name not in _NOT_FORWARDED_DOWN
-    ]
+def response_headers(upstream: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """The upstream's response headers a client may see, names in lower case."""
+    out = []
+    for name, value in upstream:
+        lowered = name.lower()
+        if lowered not in _NOT_FORWARDED_DOWN:
+            out.append((lowered, value))
+    return out

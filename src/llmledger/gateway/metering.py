@@ -17,6 +17,7 @@ from llmledger.gateway.keys import Identity
 from llmledger.usage.counts import TokenCounts
 
 __all__ = [
+    "USAGE_HEADERS",
     "RequestContext",
     "build_event",
     "estimate_input_tokens",
@@ -110,20 +111,33 @@ def build_event(
     return event
 
 
-def usage_headers(event: UsageEvent) -> list[tuple[str, str]]:
+USAGE_HEADERS = (
+    "x-llmledger-request-id",
+    "x-llmledger-cost",
+    "x-llmledger-input-tokens",
+    "x-llmledger-cache-read-tokens",
+    "x-llmledger-cache-write-tokens",
+    "x-llmledger-output-tokens",
+    "x-llmledger-total-tokens",
+    "x-llmledger-estimated",
+)
+
+
+def usage_headers(event: UsageEvent) -> list[tuple[bytes, bytes]]:
     """``x-llmledger-*`` headers for a committed event."""
     cost = "unpriced" if event.cost_nanos is None else str(nanos_to_usd(event.cost_nanos))
-    headers = [
-        ("x-llmledger-request-id", event.id.removeprefix("proxy:")),
-        ("x-llmledger-cost", cost),
-        ("x-llmledger-input-tokens", str(event.input_tokens)),
-        ("x-llmledger-cache-read-tokens", str(event.cache_read_tokens)),
-        ("x-llmledger-cache-write-tokens", str(event.cache_creation_tokens)),
-        ("x-llmledger-output-tokens", str(event.output_tokens)),
-        ("x-llmledger-total-tokens", str(event.total_tokens)),
-    ]
+    values = (
+        event.id.removeprefix("proxy:"),
+        cost,
+        str(event.input_tokens),
+        str(event.cache_read_tokens),
+        str(event.cache_creation_tokens),
+        str(event.output_tokens),
+        str(event.total_tokens),
+    )
+    headers = [(name.encode(), value.encode()) for name, value in zip(USAGE_HEADERS, values)]
     if event.estimated:
-        headers.append(("x-llmledger-estimated", "true"))
+        headers.append((b"x-llmledger-estimated", b"true"))
     return headers
 
 

@@ -3,6 +3,8 @@
 Label values that come from clients (models, users) are capped: the first ``label_limit``
 distinct values keep their name, later ones are counted under ``"other"``, so a client cannot
 blow up the scrape by inventing names. Accounts come from the config and are bounded already.
+Per-user series exist only when the operator turns them on (``metrics_user_labels``): user ids
+are not for everyone who can scrape.
 """
 
 from __future__ import annotations
@@ -101,7 +103,8 @@ class Histogram:
 class GatewayMetrics:
     """Every metric the gateway exposes on ``/metrics``."""
 
-    def __init__(self, label_limit: int = 100) -> None:
+    def __init__(self, label_limit: int = 100, *, user_labels: bool = False) -> None:
+        self.user_labels = user_labels
         self.models = LabelGuard(label_limit)
         self.users = LabelGuard(label_limit)
         self.requests = Counter(
@@ -164,29 +167,32 @@ class GatewayMetrics:
         model = self.models(event.model)
         account = event.account or "none"
         self.requests.inc((endpoint, model, account, event.status or "none"))
-        user = self.users(event.user_id)
-        self.user_requests.inc((user,))
+        per_user = self.user_labels
+        user = self.users(event.user_id) if per_user else ""
+        if per_user:
+            self.user_requests.inc((user,))
         total = event.total_tokens
         if total:
             for kind, name in zip(_TOKEN_TYPES, TOKEN_FIELDS):
                 value = getattr(event, name)
                 if value:
                     self.tokens.inc((model, account, kind), value)
-            self.user_tokens.inc((user,), total)
+            if per_user:
+                self.user_tokens.inc((user,), total)
         if event.cost_nanos:
             usd = event.cost_nanos / 1e9
             self.cost.inc((model, account), usd)
-            self.user_cost.inc((user,), usd)
+            if per_user:
+                self.user_cost.inc((user,), usd)
 
     def render(self) -> bytes:
         lines: list[str] = []
+        users = (self.user_requests, self.user_tokens, self.user_cost) if self.user_labels else ()
         metrics: tuple[Counter | Histogram, ...] = (
             self.requests,
             self.tokens,
             self.cost,
-            self.user_requests,
-            self.user_tokens,
-            self.user_cost,
+            *users,
             self.attempts,
             self.rejected,
             self.upstream_latency,

@@ -15,16 +15,17 @@ import time
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import msgspec
 
-from llmledger.gateway.client import UpstreamError
 from llmledger.gateway.config import ModelRoute, UpstreamConfig
 from llmledger.gateway.forwarding import upstream_headers
+from llmledger.gateway.transport import TransportError, UpstreamRequest
 from llmledger.gateway.upstreams import UpstreamState, utc_day
 
 if TYPE_CHECKING:
-    from llmledger.gateway.app import Gateway
+    from llmledger.gateway.state import Gateway
 
 __all__ = ["callable_models", "glob_names", "known_models", "list_models"]
 
@@ -98,17 +99,19 @@ async def _fetch(gw: Gateway, upstream: UpstreamState) -> list[str]:
     usable = [a for a in upstream.accounts if a.has_capacity(today) and not a.resting(now)]
     if not usable:
         return []
-    pool = gw.pools[config.name]
-    path = (
-        "/models" if config.protocol == "openai" or pool.base_path.endswith("/v1") else "/v1/models"
+    base_path = urlsplit(config.base_url).path.rstrip("/")
+    path = "/models" if config.protocol == "openai" or base_path.endswith("/v1") else "/v1/models"
+    headers = upstream_headers({}, config, usable[0].config)
+    request = UpstreamRequest(
+        config.name, "GET", config.base_url + path, headers, b"", _FETCH_TIMEOUT
     )
     try:
-        response = await pool.request(
-            "GET", path, upstream_headers({}, config, usable[0].config), b"", timeout=_FETCH_TIMEOUT
-        )
-        body = await response.read(_FETCH_TIMEOUT)
-        response.release()
-    except UpstreamError as exc:
+        response = await gw.transport.send(request)
+        try:
+            body = await response.read()
+        finally:
+            response.close()
+    except TransportError as exc:
         log.warning("gateway: cannot list the models of %s: %s", config.name, exc)
         return []
     if response.status != 200:

@@ -1,33 +1,36 @@
-"""Running the gateway: startup checks, the event loop, the listening socket, shutdown.
+"""``llmledger serve``: the gateway's app under uvicorn (httptools and uvloop where available).
 
 Everything that can fail because of the operator (config, database, port) fails before the
-loop starts, as a ``LedgerError`` the CLI prints as one line. SIGTERM / SIGINT stop accepting,
-let in-flight requests and streams finish (up to ``shutdown_timeout``), close idle keep-alive
-connections, then flush the ledger's writer.
+server starts, as a ``LedgerError`` the CLI prints as one line. At start the open-file limit
+is raised to its hard limit and the connection cap derived from it. SIGTERM / SIGINT stop
+accepting, let in-flight requests and streams finish (up to ``shutdown_timeout``), close idle
+keep-alive connections, then flush the ledger's writer; the exit status is 0.
 """
 
 from __future__ import annotations
 
-import asyncio
 import errno
 import logging
 import signal
 import socket
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from types import FrameType
+from typing import Any
 
-from llmledger.config import Config
-from llmledger.errors import ConfigError, LedgerError
-from llmledger.gateway.accesslog import AccessLog
-from llmledger.gateway.app import Gateway
-from llmledger.gateway.config import GatewayConfig, parse_gateway_config
-from llmledger.gateway.http import HTTPConnection, Limits
+import uvicorn
+
+from llmledger.errors import LedgerError
+from llmledger.gateway.app import create_app, load_gateway_config
+from llmledger.gateway.config import GatewayConfig
+from llmledger.gateway.state import Gateway
 from llmledger.ledger import Ledger
 
-__all__ = ["ServeOptions", "serve"]
+__all__ = ["ServeOptions", "connection_cap", "raise_open_file_limit", "serve"]
 
 log = logging.getLogger("llmledger.gateway")
-_SWEEP_SECONDS = 1.0
+_FILE_LIMIT_CEILING = 1 << 20
+_RESERVED_FILES = 64  # the ledger, logs, the price list, worker threads' files
 
 
 @dataclass(frozen=True)
@@ -36,22 +39,7 @@ class ServeOptions:
     port: int | None = None
 
 
-def load_gateway_config(config: Config, options: ServeOptions) -> GatewayConfig:
-    gateway = parse_gateway_config(config.raw)
-    if not gateway.upstreams:
-        where = f" in {config.path}" if config.path else " (no config file found)"
-        raise ConfigError(
-            f"upstreams: no [[upstreams]] configured{where}; add one (see 'llmledger serve --help')"
-        )
-    settings = gateway.settings
-    if options.host is not None:
-        settings = replace(settings, host=options.host)
-    if options.port is not None:
-        settings = replace(settings, port=options.port)
-    return replace(gateway, settings=settings)
-
-
-def bind(host: str, port: int) -> socket.socket:
+def bind(host: str, port: int, backlog: int = 2048) -> socket.socket:
     """The listening socket, or one clear error (port in use, bad address)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
@@ -62,7 +50,7 @@ def bind(host: str, port: int) -> socket.socket:
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind(address)
-        sock.listen(2048)
+        sock.listen(backlog)
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
@@ -75,84 +63,123 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _use_uvloop() -> bool:
+def raise_open_file_limit() -> int | None:
+    """Raise the soft open-file limit to the hard one; the limit now in force (None: no
+    such limit on this platform)."""
     try:
-        import uvloop
-    except ImportError:
-        return False
-    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
-    return True
+        import resource
+    except ImportError:  # Windows
+        return None
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = _FILE_LIMIT_CEILING if hard == resource.RLIM_INFINITY else hard
+    target = min(target, _FILE_LIMIT_CEILING)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            log.warning("gateway: cannot raise the open-file limit from %d: %s", soft, exc)
+    return None if soft == resource.RLIM_INFINITY else int(soft)
+
+
+def connection_cap(config: GatewayConfig, file_limit: int | None) -> int:
+    """``max_connections`` if set, else what the open-file limit leaves after the upstream
+    pools and the gateway's own files."""
+    if config.settings.max_connections is not None:
+        return config.settings.max_connections
+    if file_limit is None:
+        return 10_000
+    upstream = sum(u.max_connections for u in config.upstreams)
+    return max(file_limit - upstream - _RESERVED_FILES, 16)
+
+
+class _QuietAborts(logging.Filter):
+    """A stream left unfinished on purpose (cut upstream, unrecorded usage) is not an error
+    of the app: the gateway has logged and recorded it already."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "returned without completing response" not in record.getMessage()
+
+
+class _Server(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, gateway: Gateway, banner: str) -> None:
+        super().__init__(config)
+        self.gateway = gateway
+        self.banner = banner
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            sys.stderr.write(self.banner + "\n")
+            sys.stderr.flush()
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if not self.should_exit:
+            sys.stderr.write("llmledger gateway: shutting down, finishing in-flight requests\n")
+            sys.stderr.flush()
+        super().handle_exit(sig, frame)
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """uvicorn raises the signal it caught again once it has shut down; by then the
+    shutdown it asked for is done."""
 
 
 def serve(ledger: Ledger, options: ServeOptions) -> int:
     """Run the gateway until SIGTERM/SIGINT; returns the exit code."""
-    gateway_config = load_gateway_config(ledger.config, options)
-    settings = gateway_config.settings
-    access_log = AccessLog(settings.access_log)
-    gateway = Gateway(gateway_config, ledger, access_log)
+    config = load_gateway_config(ledger.config, host=options.host, port=options.port)
+    settings = config.settings
+    app = create_app(config, ledger)
+    gateway: Gateway = app.state.gateway
     gateway.prepare()
-    sock = bind(settings.host, settings.port)
-    uv = _use_uvloop()
+    cap = connection_cap(config, raise_open_file_limit())
+    sock = bind(settings.host, settings.port, settings.backlog)
     try:
-        asyncio.run(_run(gateway, sock, uv))
-    finally:
-        access_log.close()
-        ledger.close()
-    return 0
+        import uvloop  # noqa: F401
 
+        loop = "uvloop"
+    except ImportError:
+        loop = "asyncio"
+    kwargs: dict[str, Any] = {}
+    try:
+        from llmledger.gateway.protocol import Limits, protocol_class
 
-async def _run(gateway: Gateway, sock: socket.socket, uv: bool) -> None:
-    loop = asyncio.get_running_loop()
-    settings = gateway.settings
-    limits = Limits(
-        max_header_bytes=settings.max_header_bytes,
-        max_body_bytes=settings.max_body_bytes,
-        request_timeout=settings.request_timeout,
-        idle_timeout=settings.idle_timeout,
+        kwargs["http"] = protocol_class(
+            Limits(cap, settings.max_header_bytes, settings.request_timeout)
+        )
+    except ImportError:  # no httptools: uvicorn's h11 protocol, with its own limits
+        kwargs.update(
+            http="h11",
+            limit_concurrency=cap,
+            h11_max_incomplete_event_size=settings.max_header_bytes,
+        )
+    uconfig = uvicorn.Config(
+        app,
+        loop=loop,
+        ws="none",
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_keep_alive=int(max(settings.idle_timeout, 1)),
+        timeout_graceful_shutdown=int(max(settings.shutdown_timeout, 1)),
+        backlog=settings.backlog,
+        **kwargs,
     )
-    connections: set[HTTPConnection] = set()
-    await gateway.start()
-    server = await loop.create_server(
-        lambda: HTTPConnection(gateway.handle, limits, connections), sock=sock, backlog=2048
-    )
-    stop = asyncio.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    names = ", ".join(u.name for u in gateway.router.upstreams)
-    sys.stderr.write(
-        f"llmledger gateway listening on http://{shown}:{port} "
-        f"(upstreams: {names}; ledger: {gateway.ledger.url}; {'uvloop' if uv else 'asyncio'})\n"
+    names = ", ".join(u.name for u in config.upstreams)
+    banner = (
+        f"llmledger gateway listening on http://{shown}:{port} (upstreams: {names}; "
+        f"ledger: {ledger.url}; {loop}; up to {cap} connections)"
     )
-    sys.stderr.flush()
-    sweeper = loop.create_task(_sweep(connections, stop))
-    await stop.wait()
-    sys.stderr.write("llmledger gateway: shutting down, finishing in-flight requests\n")
-    sys.stderr.flush()
-    server.close()
-    deadline = loop.time() + settings.shutdown_timeout
-    while loop.time() < deadline:
-        for conn in list(connections):
-            if conn.idle:
-                conn.close()
-        if not connections and gateway.in_flight == 0:
-            break
-        await asyncio.sleep(0.05)
-    for conn in list(connections):
-        conn.abort()
-    sweeper.cancel()
-    await gateway.close()
-    if not gateway.ledger.flush(timeout=settings.shutdown_timeout):
-        log.error("gateway: the ledger writer did not finish in time")
-
-
-async def _sweep(connections: set[HTTPConnection], stop: asyncio.Event) -> None:
-    """Close connections past their deadline: slow requests (408) and idle keep-alives."""
-    loop = asyncio.get_running_loop()
-    while not stop.is_set():
-        await asyncio.sleep(_SWEEP_SECONDS)
-        now = loop.time()
-        for conn in list(connections):
-            if conn.deadline and now > conn.deadline:
-                conn.expire()
+    logging.getLogger("uvicorn.error").addFilter(_QuietAborts())
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _ignore)
+    server = _Server(uconfig, gateway, banner)
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0
