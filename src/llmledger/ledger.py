@@ -1,12 +1,14 @@
 """Ledger: record usage events (priced at ingest) and read them back as summaries and reports.
 
 A Ledger owns one Store and one PriceBook. ``Ledger()`` opens the embedded default (SQLite in
-the data dir); ``Ledger(path_or_url)`` opens another.
+the data dir); ``Ledger(path_or_url)`` opens another; ``create=False`` never makes a new one and
+``readonly=True`` never writes (see store/connect.py).
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
@@ -24,7 +26,8 @@ from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_
 from llmledger.report.render.jsonout import report_data, totals_fields
 from llmledger.report.render.text import render_report
 from llmledger.report.timezones import resolve_zone, today
-from llmledger.store import SQLiteStore, open_store
+from llmledger.store import SQLiteStore
+from llmledger.store.location import store_target
 from llmledger.store.query import EventFilter, Totals
 from llmledger.writer import BackgroundWriter
 
@@ -54,13 +57,15 @@ class Ledger:
         config: Config | None = None,
         prices: PriceBook | None = None,
         env: Mapping[str, str] | None = None,
+        create: bool = True,
+        readonly: bool = False,
     ) -> None:
         self._env = os.environ if env is None else env
         if config is None:
             config = load_config(default_config_path(self._env))
         self.config = config
         self.url = resolve_db_url(url, config, self._env)
-        self.store: SQLiteStore = open_store(self.url)
+        self.store = SQLiteStore(store_target(self.url), create=create, readonly=readonly)
         self._prices = prices
         self._session = Totals()
         self._session_models: dict[str, Totals] = {}
@@ -97,8 +102,12 @@ class Ledger:
     def __enter__(self) -> Ledger:
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        # An sqlite3 error not said in words where it was raised (explained before closing).
+        error = self.store.explain(exc) if isinstance(exc, sqlite3.Error) else None
         self.close()
+        if error is not None:
+            raise error from exc
 
     @property
     def prices(self) -> PriceBook:

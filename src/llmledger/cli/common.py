@@ -259,16 +259,74 @@ def verbosity(args: argparse.Namespace) -> int:
     return int(getattr(args, "verbose", 0) or 0)
 
 
-def open_ledger(args: argparse.Namespace) -> Any:
-    """The Ledger named by --db / --config (or their env vars and defaults)."""
+def load_cli_config(args: argparse.Namespace) -> Any:
+    """The Config named by --config (or LLMLEDGER_CONFIG, or the default file if there)."""
     from llmledger.config import load_config
-    from llmledger.ledger import Ledger
     from llmledger.paths import default_config_path
 
     explicit = getattr(args, "config", None)
     config_path = Path(explicit) if explicit else default_config_path(os.environ)
-    config = load_config(config_path, required=explicit is not None)
-    return Ledger(getattr(args, "db", None), config=config)
+    return load_config(config_path, required=explicit is not None)
+
+
+# Commands that import new agent-log lines before they show the ledger (None: bare llmledger),
+# unless --no-scan: on a ledger they cannot write they show it as it is.
+SCAN_FIRST = frozenset(
+    {None, "daily", "weekly", "monthly", "models", "sessions", "blocks", "sources"}
+)
+
+
+def ledger_access(args: argparse.Namespace) -> str:
+    """Whether the command may create the ledger and write to it: "write", else "read".
+
+    A command says so with ``set_defaults(ledger_access=...)``; otherwise a command that
+    scans first only reads with --no-scan, and everything else writes."""
+    declared = getattr(args, "ledger_access", None)
+    if declared:
+        return str(declared)
+    if getattr(args, "command", None) in SCAN_FIRST and getattr(args, "no_scan", False):
+        return "read"
+    return "write"
+
+
+def open_ledger(args: argparse.Namespace, access: str | None = None) -> Any:
+    """The Ledger named by --db / --config (or their env vars and defaults).
+
+    Only ``access="write"`` (default: ``ledger_access(args)``) may create it; otherwise a
+    missing ledger is a NoLedgerError, or an empty in-memory one (and a line on stderr) when
+    no path was given and the default does not exist yet. A ledger that cannot be written
+    opens read-only: a command that scans first then shows it as it is (and says so on
+    stderr), ``scan`` is refused, others fail at their first write."""
+    from llmledger.errors import NoLedgerError
+    from llmledger.ledger import Ledger
+    from llmledger.store.diagnose import read_only
+
+    access = access or ledger_access(args)
+    config = load_cli_config(args)
+    named = getattr(args, "db", None) or os.environ.get("LLMLEDGER_DB") or config.db
+    try:
+        ledger = Ledger(named or None, config=config, create=access == "write")
+    except NoLedgerError as exc:
+        if named:  # a path the user gave: a typo must not read as "no usage"
+            raise
+        # The default ledger before anything was recorded: shown empty, and not created.
+        print(f"llmledger: {exc}", file=sys.stderr)
+        return Ledger(":memory:", config=config)
+    store = ledger.store
+    command = getattr(args, "command", None)
+    if access != "write" or not store.readonly:
+        return ledger
+    if command == "scan":
+        ledger.close()
+        raise read_only(store.path, store.why_readonly)
+    if command in SCAN_FIRST and not getattr(args, "no_scan", False):
+        args.no_scan = True
+        print(
+            f"llmledger: the ledger at {store.path} is read-only ({store.why_readonly}): "
+            "showing it without importing new agent-log lines",
+            file=sys.stderr,
+        )
+    return ledger
 
 
 # terminal_width() when there is no limit: output that is not a terminal keeps every column.

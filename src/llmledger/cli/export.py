@@ -6,11 +6,13 @@ import argparse
 import csv
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, TextIO
 
 import msgspec
 
-from llmledger.cli.common import Parents, open_ledger, report_options_from
+from llmledger.cli.common import Parents, UsageError, open_ledger, report_options_from
+from llmledger.cli.outfile import check_target, replacing
 from llmledger.events import UsageEvent
 
 
@@ -19,22 +21,31 @@ def register(commands: Any, parents: Parents) -> None:
         "export",
         help="dump events with every field (CSV or JSON lines)",
         description="Write the stored events, one per line, with every field. Takes the "
-        "report filters (--since, --source, --user, ...).",
+        "report filters (--since, --source, --user, ...); never changes the ledger.",
         parents=[parents.globals, parents.report],
     )
     parser.add_argument("--output", "-o", metavar="FILE", help="write here instead of stdout")
-    parser.set_defaults(handler=run_export)
+    parser.set_defaults(handler=run_export, ledger_access="read")
 
 
 def run_export(args: argparse.Namespace) -> int:
+    for flag, given in (("--breakdown", args.breakdown), ("--group-by", args.group_by)):
+        if given:
+            raise UsageError(
+                f"export writes every event with every field, one per line; {flag} shapes "
+                f"reports only (e.g. llmledger daily {flag})"
+            )
     options = report_options_from(args, "daily")
+    target = Path(args.output) if args.output else None
+    if target is not None:
+        check_target(target, "-o", "events.csv" if args.csv else "events.jsonl")
     with open_ledger(args) as ledger:
         events = ledger.events(options.event_filter())
-        if args.output:
-            with open(args.output, "w", newline="", encoding="utf-8") as out:
-                _write(events, out, as_csv=args.csv)
-        else:
+        if target is None:
             _write(events, sys.stdout, as_csv=args.csv)
+            return 0
+        with replacing(target) as path, open(path, "w", newline="", encoding="utf-8") as out:
+            _write(events, out, as_csv=args.csv)
     return 0
 
 

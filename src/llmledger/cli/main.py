@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "export",
     "serve",
     "keys",
+    "db",
 )
 
 DESCRIPTION = """\

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from datetime import datetime
 from typing import Any
 
 from llmledger.cli.common import Parents, emit, non_negative_int, open_ledger
-from llmledger.events import UsageEvent
+from llmledger.errors import InvalidEventError
+from llmledger.events import UsageEvent, parse_timestamp
 
 RECORD_EPILOG = """\
 examples:
@@ -59,7 +61,7 @@ def register(commands: Any, parents: Parents) -> None:
         "--cost", help="cost the provider reported, in USD (default: computed from prices)"
     )
     parser.add_argument("--json", action="store_true", help="print the stored event as JSON")
-    parser.set_defaults(handler=run_record)
+    parser.set_defaults(handler=run_record, ledger_access="write")
 
     reprice = commands.add_parser(
         "reprice",
@@ -70,7 +72,7 @@ def register(commands: Any, parents: Parents) -> None:
         parents=[parents.globals],
     )
     reprice.add_argument("--include-reported", action="store_true")
-    reprice.set_defaults(handler=run_reprice)
+    reprice.set_defaults(handler=run_reprice, ledger_access="write")
 
 
 def run_record(args: argparse.Namespace) -> int:
@@ -96,29 +98,60 @@ def run_record(args: argparse.Namespace) -> int:
     if args.tags:
         fields["tags"] = args.tags
     if args.ts:
-        fields["ts"] = args.ts
+        fields["ts"] = _timestamp(args.ts)
     if args.event_id:
         fields["id"] = args.event_id
     if args.cost is not None:
         fields["cost"] = args.cost
+    from llmledger.ledger import Ledger
+
+    event = Ledger.make_event(**fields)  # a bad value is refused before the ledger is opened
     with open_ledger(args) as ledger:
-        event = ledger.make_event(**fields)
+        stored = ledger.get(event.id) if args.event_id else None
+        if stored is not None:  # --id makes a second record a no-op: say so
+            emit(_describe(stored, as_json=args.json, duplicate=event))
+            return 0
         ledger.record(event)
         stored = ledger.get(event.id) or event
     emit(_describe(stored, as_json=args.json))
     return 0
 
 
-def _describe(event: UsageEvent, *, as_json: bool) -> str:
+def _timestamp(text: str) -> datetime:
+    try:
+        return parse_timestamp(text)
+    except InvalidEventError:
+        raise InvalidEventError(
+            f"--ts: {text!r} is not a date/time (use ISO-8601, e.g. 2026-01-31T12:00:00Z)"
+        ) from None
+
+
+def _cost(event: UsageEvent) -> str:
+    if event.cost_nanos is None:
+        return (
+            f"cost: unpriced (model {event.model} is not in the price list; see "
+            "`llmledger prices --list`)"
+        )
+    return f"${event.cost:.6f} ({event.cost_status})"
+
+
+def _describe(event: UsageEvent, *, as_json: bool, duplicate: UsageEvent | None = None) -> str:
+    """The stored event: one line, or JSON with ``duplicate`` saying whether it was there."""
     if as_json:
         import msgspec
 
-        return msgspec.json.format(msgspec.json.encode(event.to_dict()), indent=2).decode()
-    cost = "unpriced" if event.cost_nanos is None else f"${event.cost:.6f}"
-    return (
-        f"recorded {event.id}: {event.model}, {event.total_tokens:,} tokens, {cost} "
-        f"({event.cost_status})"
-    )
+        data = {**event.to_dict(), "duplicate": duplicate is not None}
+        return msgspec.json.format(msgspec.json.encode(data), indent=2).decode()
+    summary = f"{event.model}, {event.total_tokens:,} tokens, {_cost(event)}"
+    if duplicate is None:
+        return f"recorded {event.id}: {summary}"
+    line = f"duplicate: {event.id} is already recorded ({summary}); nothing changed"
+    if (duplicate.model, duplicate.total_tokens) != (event.model, event.total_tokens):
+        line += (
+            f" (this copy, {duplicate.model} with {duplicate.total_tokens:,} tokens, was not "
+            "stored: an id is recorded once)"
+        )
+    return line
 
 
 def run_reprice(args: argparse.Namespace) -> int:

@@ -8,7 +8,7 @@ price-list snapshot is searched as described in ``matching.py``. An unknown mode
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
@@ -130,6 +130,19 @@ class PriceBook:
         if cache_key not in self._matches:
             self._matches[cache_key] = self._find(model, provider)
         return self._matches[cache_key]
+
+    def entries(self, containing: str = "") -> Iterator[PriceMatch]:
+        """Every model with token prices whose name contains ``containing`` (ignoring case):
+        config overrides first, then the price list, each by name."""
+        needle = containing.lower()
+        for name, price in sorted(self._overrides.items()):
+            if needle in name.lower():
+                yield PriceMatch(name, name, "override", price)
+        for key in sorted(self.snapshot.entries):
+            if needle in key.lower() and key not in self._overrides:
+                listed = self._entry_price(key)
+                if listed is not None:
+                    yield PriceMatch(key, key, "price list", listed)
 
     def cost_nanos(
         self,

@@ -3,6 +3,10 @@
 All writes go through this object and are serialized by its lock (one writer). Recording an id
 that is already stored keeps the copy with more tokens (ties: the newer copy), so re-scans and
 retries never double-count and a streamed log's growing copies converge on the final one.
+
+Opening may create the file or only read it (store/connect.py, store/schema.py). Every sqlite3
+error becomes a StoreError that says what happened (store/diagnose.py); once damage is seen, or
+found by the page walk before a store's first write, nothing more is written.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -22,11 +26,13 @@ from typing import Any
 
 import msgspec
 
-from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
+from llmledger.errors import DamagedLedgerError, InvalidEventError, StoreError
 from llmledger.events import MAX_TOKENS, TOKEN_FIELDS, UsageEvent
-from llmledger.store import rollup
+from llmledger.store import rollup, schema
 from llmledger.store.checkpoint import Checkpointer
-from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
+from llmledger.store.connect import connect, open_file
+from llmledger.store.diagnose import explain, read_only, walk
+from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.query import (
     DIMENSIONS,
     TOTALS_SQL,
@@ -131,33 +137,33 @@ class ScanCursor:
 class SQLiteStore:
     """The ledger database. Thread-safe; writes are serialized."""
 
-    def __init__(self, path: Path | str, *, readonly: bool = False) -> None:
+    def __init__(self, path: Path | str, *, readonly: bool = False, create: bool = True) -> None:
+        """Open (``create``: or make) the ledger at ``path``; ``readonly`` never writes.
+
+        A ledger whose file or directory is not writable opens read-only by itself
+        (``self.readonly``); writing to it raises ReadOnlyLedgerError."""
         self.path = Path(path) if str(path) != ":memory:" else None
+        self.readonly = readonly
+        self.damaged: DamagedLedgerError | None = None  # set once damage was seen
+        self.why_readonly = "opened read-only" if readonly else ""  # why, when read-only
+        self._verified = self.path is None  # pages walked (diagnose.walk) before a first write
         self._lock = threading.RLock()
         self._checkpointer: Checkpointer | None = None
         self._unchecked_pages = 0  # WAL pages written since the last checkpoint request (est.)
-        try:
-            if self.path is not None and not readonly:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path),
-                timeout=30,
-                check_same_thread=False,
-                isolation_level=None,
-                cached_statements=512,
-            )
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"cannot open the ledger database {path}: {exc}") from exc
+        if self.path is None:
+            self._conn = connect(":memory:")
+        else:
+            opened = open_file(self.path, create=create, readonly=readonly)
+            self._conn, self.readonly = opened.conn, opened.readonly
+            self.why_readonly = opened.why_readonly
         try:
             self._configure()
-            self._migrate()
-        except sqlite3.DatabaseError as exc:
+            self._migrate(create)
+        except sqlite3.Error as exc:
+            error = self._failure(exc, writing=True)  # any migration was rolled back
             self._conn.close()
-            raise NotALedgerError(
-                f"{path} is not an llmledger database ({exc}); "
-                "point --db / LLMLEDGER_DB at another file"
-            ) from exc
-        except Exception:
+            raise error from exc
+        except BaseException:
             self._conn.close()
             raise
 
@@ -165,65 +171,91 @@ class SQLiteStore:
 
     def _configure(self) -> None:
         conn = self._conn
-        if self.path is not None:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA wal_autocheckpoint={_WRITER_AUTOCHECKPOINT_PAGES}")
-            self._checkpointer = Checkpointer(self.path.absolute())
         # NORMAL in WAL mode survives a killed process; only an OS crash may lose the last commit.
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("PRAGMA temp_store=MEMORY")
         conn.execute("PRAGMA cache_size=-65536")
 
-    def _migrate(self) -> None:
+    def _use_wal(self) -> None:
+        """WAL mode (once the file is known to be a ledger, or new: never another app's)."""
+        if self.path is None or self.readonly:
+            return
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute(f"PRAGMA wal_autocheckpoint={_WRITER_AUTOCHECKPOINT_PAGES}")
+        self._checkpointer = Checkpointer(self.path.absolute())
+
+    def _migrate(self, create: bool) -> None:
         with self._lock:
-            conn = self._conn
-            tables = {
-                row[0]
-                for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            }
-            if tables and MIGRATIONS_TABLE not in tables:
-                raise NotALedgerError(
-                    f"{self.path} is an SQLite database but not an llmledger ledger "
-                    f"(it has tables {', '.join(sorted(tables)[:5])}); "
-                    "point --db / LLMLEDGER_DB at another file"
-                )
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE} "
-                "(name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)"
-            )
-            applied = {row[0] for row in conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE}")}
-            known = {name for name, _ in MIGRATIONS}
-            unknown = applied - known
-            if unknown:
-                raise StoreError(
-                    f"{self.path} was written by a newer llmledger "
-                    f"(migrations {', '.join(sorted(unknown))}); upgrade llmledger"
-                )
-            for name, statements in MIGRATIONS:
-                if name in applied:
-                    continue
-                with self._transaction():
-                    for statement in statements:
-                        conn.execute(statement)
-                    conn.execute(
-                        f"INSERT INTO {MIGRATIONS_TABLE} (name, applied_at) VALUES (?, ?)",
-                        (name, int(time.time())),
-                    )
+            new = create and not self.readonly
+            pending = schema.pending_migrations(self._conn, self.path, new=new)
+            self._use_wal()  # only now: never switch another application's database to WAL
+            if pending and self.readonly:
+                raise schema.cannot_upgrade(self.path, pending, self.why_readonly)
+            for migration in pending:
+                with self._transaction() as conn:
+                    schema.apply(conn, migration)
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (sqlite3 errors pass through: see ``_writing``). Refused on a
+        read-only or damaged ledger; the first one walks the file's pages first."""
         with self._lock:
+            self._ready_to_write()
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self._conn
+                self._conn.execute("COMMIT")
             except BaseException:
-                self._conn.execute("ROLLBACK")
+                if self._conn.in_transaction:
+                    with suppress(sqlite3.Error):  # SQLite may have rolled back already
+                        self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+
+    def _ready_to_write(self) -> None:
+        if self.damaged is not None:
+            raise DamagedLedgerError(str(self.damaged))
+        if self.readonly:
+            raise read_only(self.path, self.why_readonly)
+        if not self._verified:
+            try:
+                walk(self._conn)
+            except sqlite3.DatabaseError as exc:
+                raise self._failure(exc, writing=True) from exc
+            self._verified = True
+
+    @contextmanager
+    def _writing(self) -> Iterator[sqlite3.Connection]:
+        """``_transaction`` with any sqlite3 error said in words (diagnose.py)."""
+        try:
+            with self._transaction() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            raise self._failure(exc, writing=True) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """The connection, under the lock, with any sqlite3 error said in words."""
+        with self._lock:
+            try:
+                yield self._conn
+            except sqlite3.Error as exc:
+                raise self._failure(exc, writing=False) from exc
+
+    def _failure(self, exc: sqlite3.Error, *, writing: bool) -> StoreError:
+        """The StoreError for ``exc``; damage is remembered: nothing is written after it."""
+        with self._lock:
+            error = explain(exc, self.path, writing=writing, conn=self._conn)
+        if isinstance(error, DamagedLedgerError):
+            self.damaged = error
+        return error
+
+    def explain(self, exc: sqlite3.Error) -> StoreError:
+        """What an sqlite3 error raised while using this store means, as a StoreError."""
+        return self._failure(exc, writing=False)
 
     def applied_migrations(self) -> list[str]:
-        with self._lock:
-            rows = self._conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name")
             return [row[0] for row in rows]
 
     def close(self) -> None:
@@ -267,10 +299,8 @@ class SQLiteStore:
                 yield build_rows(batch)
 
         try:
-            with self._transaction() as conn, paused_gc():
+            with self._writing() as conn, paused_gc():
                 written = sum(write_rows(conn, rows, per_model) for rows in batches())
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
         except OverflowError:  # a value past SQLite's 64 bits (build_rows checks no upper bound)
             raise InvalidEventError(
                 f"a token count or request count is beyond any real usage (> {MAX_TOKENS:,})"
@@ -281,7 +311,7 @@ class SQLiteStore:
     def update_costs(self, updates: Iterable[tuple[int | None, str, str | None, str]]) -> int:
         """Set (cost_nanos, cost_status, price_version) for event ids, rollup included."""
         changed = 0
-        with self._transaction() as conn:
+        with self._writing() as conn:
             for cost, status, version, event_id in updates:
                 old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
                 if old is None:
@@ -299,7 +329,7 @@ class SQLiteStore:
 
     def rebuild_rollup(self) -> None:
         """Recompute the rollup from the events (repair; normal writes keep it exact)."""
-        with self._transaction() as conn:
+        with self._writing() as conn:
             for statement in rollup.REBUILD_SQL:
                 conn.execute(statement)
 
@@ -307,10 +337,8 @@ class SQLiteStore:
 
     def count(self, flt: EventFilter | None = None) -> int:
         where, params = where_sql(flt or EventFilter())
-        with self._lock:
-            return int(
-                self._conn.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0]
-            )
+        with self._reading() as conn:
+            return int(conn.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0])
 
     def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
         flt = flt or EventFilter()
@@ -321,8 +349,8 @@ class SQLiteStore:
         else:
             where, params = where_sql(flt)
             sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
-        with self._lock:
-            row = self._conn.execute(sql, params).fetchone()
+        with self._reading() as conn:
+            row = conn.execute(sql, params).fetchone()
         return None if row[0] is None else (int(row[0]), int(row[1]))
 
     def aggregate(
@@ -359,8 +387,8 @@ class SQLiteStore:
     def _grouped(
         self, sql: str, params: list[Any], width: int, dims: Sequence[str]
     ) -> list[GroupRow]:
-        with self._lock:
-            rows = self._conn.execute(sql, params).fetchall()
+        with self._reading() as conn:
+            rows = conn.execute(sql, params).fetchall()
         result = []
         for row in rows:
             totals = totals_from_row(row[width:])
@@ -375,8 +403,8 @@ class SQLiteStore:
         sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
         if table != "events":
             sql += " AND events > 0"
-        with self._lock:
-            return sorted(row[0] for row in self._conn.execute(sql, params))
+        with self._reading() as conn:
+            return sorted(row[0] for row in conn.execute(sql, params))
 
     def iter_events(
         self, flt: EventFilter | None = None, chunk: int = 5_000
@@ -384,26 +412,26 @@ class SQLiteStore:
         """All matching events ordered by time, read in chunks (bounded memory)."""
         where, params = where_sql(flt or EventFilter())
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events{where} ORDER BY ts, id"
-        with self._lock:
-            cursor = self._conn.execute(sql, params)
+        with self._reading() as conn:
+            cursor = conn.execute(sql, params)
             rows = cursor.fetchmany(chunk)
         while rows:
             for row in rows:
                 yield event_from_row(row)
-            with self._lock:
+            with self._reading():
                 rows = cursor.fetchmany(chunk)
 
     def get_event(self, event_id: str) -> UsageEvent | None:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?"
-        with self._lock:
-            row = self._conn.execute(sql, (event_id,)).fetchone()
+        with self._reading() as conn:
+            row = conn.execute(sql, (event_id,)).fetchone()
         return None if row is None else event_from_row(row)
 
     # -- scan cursors --------------------------------------------------------------------------
 
     def scan_cursors(self) -> dict[str, ScanCursor]:
-        with self._lock:
-            rows = self._conn.execute(
+        with self._reading() as conn:
+            rows = conn.execute(
                 "SELECT path, source, device, inode, size, mtime_ns, offset, carry, events, "
                 "malformed FROM scan_files"
             ).fetchall()
@@ -444,42 +472,39 @@ class SQLiteStore:
         """``save_scan`` for rows built already (by ``build_rows``, in the process that parsed
         them: see sources/rowpack.py)."""
         now = int(time.time())
-        try:
-            with self._transaction() as conn:
-                changed = write_rows(conn, rows, force=replace) if rows.count else 0
-                conn.executemany(
-                    "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
-                    "mtime_ns, offset, carry, events, malformed, scanned_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [
-                        (
-                            c.path,
-                            c.source,
-                            c.device,
-                            c.inode,
-                            c.size,
-                            c.mtime_ns,
-                            c.offset,
-                            _json_encode(c.carry).decode() if c.carry else None,
-                            c.events,
-                            c.malformed,
-                            now,
-                        )
-                        for c in cursors
-                    ],
-                )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot write to the ledger {self.path}: {exc}") from exc
+        with self._writing() as conn:
+            changed = write_rows(conn, rows, force=replace) if rows.count else 0
+            conn.executemany(
+                "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
+                "mtime_ns, offset, carry, events, malformed, scanned_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        c.path,
+                        c.source,
+                        c.device,
+                        c.inode,
+                        c.size,
+                        c.mtime_ns,
+                        c.offset,
+                        _json_encode(c.carry).decode() if c.carry else None,
+                        c.events,
+                        c.malformed,
+                        now,
+                    )
+                    for c in cursors
+                ],
+            )
         self._written(changed)
         return changed
 
     # -- meta ----------------------------------------------------------------------------------
 
     def get_meta(self, key: str) -> str | None:
-        with self._lock:
-            row = self._conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def set_meta(self, key: str, value: str) -> None:
-        with self._transaction() as conn:
+        with self._writing() as conn:
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
