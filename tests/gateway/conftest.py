@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ max_body_bytes = 1048576
 name = "oai"
 protocol = "openai"
 base_url = "http://127.0.0.1:{upstream_port}/v1"
-models = ["gpt-*", "o3*", "text-embedding-*", "slow-*", "stall-*",
+models = ["gpt-*", "o3*", "text-embedding-*", "slow-*", "stall-*", "limited-*", "early-*",
+          "garbage-*", "cut-*", "drop-*",
           {{ name = "fast", model = "gpt-4o-mini" }}, {{ name = "team/*", model = "*" }}]
   [[upstreams.accounts]]
   name = "a"
@@ -97,10 +98,17 @@ class GatewayProcess:
             "0",
         ]
 
-    def start(self, timeout: float = 30.0) -> GatewayProcess:
+    def start(
+        self, timeout: float = 30.0, preexec: Callable[[], None] | None = None
+    ) -> GatewayProcess:
         self.stderr = []
         self.proc = subprocess.Popen(
-            self.argv, env=self.env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+            self.argv,
+            env=self.env,
+            stderr=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            text=True,
+            preexec_fn=preexec,
         )
         listening = threading.Event()
 

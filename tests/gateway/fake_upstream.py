@@ -9,6 +9,10 @@ Behaviour switches, so tests need no extra endpoints:
 
 * API key ``sk-fail-<status>`` (e.g. ``sk-fail-429``): answer that error status;
 * model ``slow-…``: 40 stream events, 25 ms apart; ``stall-…``: 3 events, then silence;
+* model ``limited-…``: 429 (``Retry-After: 3600``) for the key ``sk-good-a``, served for others;
+* model ``early-…``: a ``103 Early Hints`` head before the real one;
+* model ``garbage-…``: 200 with a body that is not JSON; ``cut-…``: 200 whose body stops
+  half-way (the connection closes); ``drop-…``: the connection closes without an answer;
 * ``stream_options.include_usage`` is honoured exactly as OpenAI does.
 
 Its HTTP layer is its own (httptools + asyncio), independent of the gateway's. Run it alone with
@@ -84,7 +88,15 @@ class FakeUpstream:
 
     # -- responses -----------------------------------------------------------------------------
 
-    def handle(self, conn: _Conn, method: str, path: str, headers: dict[str, str], body: bytes):
+    def handle(
+        self,
+        conn: _Conn,
+        method: str,
+        path: str,
+        headers: dict[str, str],
+        body: bytes,
+        query: str = "",
+    ):
         n = next(self.counter)
         if method == "GET" and path == "/v1/models":
             return conn.json(200, _models())
@@ -111,6 +123,7 @@ class FakeUpstream:
         entry: dict[str, Any] = {
             "n": n,
             "path": path,
+            "query": query,
             "key": key,
             "model": model,
             "stream": stream,
@@ -120,6 +133,29 @@ class FakeUpstream:
         }
         if self.record:
             self.log.append(entry)
+        if model.startswith("limited-") and key == "sk-good-a":
+            entry["status"] = 429
+            error = _error(anthropic, "rate_limit_error", "fake rate limit for this model")
+            return conn.json(429, error, [("retry-after", "3600")])
+        if model.startswith("early-"):  # JSON only: the final head comes 50 ms later
+            conn.transport.write(
+                b"HTTP/1.1 103 Early Hints\r\nlink: </style.css>; rel=preload\r\n\r\n"
+            )
+            answer = (conn, n, model, request, False, entry)
+            asyncio.get_running_loop().call_later(0.05, lambda: self._chat(*answer))
+            return None
+        if model.startswith("garbage-"):
+            entry["status"] = "garbage"
+            return conn.raw(200, b"<html>upstream proxy error page, not JSON {")
+        elif model.startswith("cut-"):
+            entry["status"] = "cut"
+            return conn.raw(
+                200, b'{"id": "cut", "choices": [{"message": {"content": "Hello th', 400
+            )
+        elif model.startswith("drop-"):
+            entry["status"] = "dropped"
+            conn.transport.close()
+            return None
         handler = {
             "/v1/chat/completions": self._chat,
             "/v1/completions": self._completions,
@@ -524,8 +560,11 @@ class _Conn(asyncio.Protocol):
 
     def on_message_complete(self) -> None:
         method = self.parser.get_method().decode()
-        path = self.url.decode().split("?")[0]
-        result = self.fake.handle(self, method, path, self.headers, b"".join(self.body))
+        url = self.url.decode()
+        if url.startswith("http://"):  # absolute form, as sent through an HTTP proxy
+            url = "/" + url.split("/", 3)[3]
+        path, _, query = url.partition("?")
+        result = self.fake.handle(self, method, path, self.headers, b"".join(self.body), query)
         if asyncio.iscoroutine(result):
             self.busy = asyncio.get_running_loop().create_task(result)
 
@@ -541,6 +580,16 @@ class _Conn(asyncio.Protocol):
         head += [f"{k}: {v}" for k, v in extra or []]
         if not self.closed:
             self.transport.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+    def raw(self, status: int, body: bytes, length: int | None = None) -> None:
+        """A JSON-typed answer with any body; ``length`` > len(body): cut, then closed."""
+        head = (
+            f"HTTP/1.1 {status} OK\r\ncontent-type: application/json\r\n"
+            f"content-length: {length or len(body)}\r\n\r\n"
+        )
+        self.transport.write(head.encode() + body)
+        if length is not None:
+            self.transport.close()
 
     async def sse(self, events: Iterator[bytes], model: str, fake: FakeUpstream) -> None:
         head = (
