@@ -80,3 +80,12 @@ def test_model_in_an_empty_ledger(run: Runner, tmp_path: Path) -> None:
     result = run("daily", "--model", "gpt-4o", db=empty)
     assert result.code == 0
     assert "no events for model 'gpt-4o'; the ledger has no events yet" in result.err
+
+
+def test_blocks_checks_its_source_and_model_like_the_reports(run: Runner) -> None:
+    unknown = run("blocks", "--source", "claude")
+    assert unknown.code == 2 and unknown.out == ""
+    assert "did you mean claude-code?" in unknown.err
+    opus = run("blocks", "--claude", "--model", "opus", "-j", "-z", "UTC")
+    assert opus.code == 0, opus.err
+    assert [b["models"] for b in opus.json()["blocks"]] == [["claude-opus-4-1-20250805"]]

@@ -21,7 +21,7 @@ for kind in KINDS:
     CASES[f"w80-{kind}"] = ((kind,), 80)
     CASES[f"w120-{kind}"] = ((kind,), 120)
     CASES[f"json-{kind}"] = ((kind, "--json"), 80)
-for kind in KINDS[:-1]:  # blocks has no CSV (it prints its table)
+for kind in KINDS:
     CASES[f"csv-{kind}"] = ((kind, "--csv"), 80)
 for kind in ("daily", "weekly", "monthly", "sessions"):
     CASES[f"w80-{kind}-breakdown"] = ((kind, "--breakdown"), 80)
@@ -45,6 +45,7 @@ CASES.update(
         "natural-sessions": (("sessions",), None),
         "natural-models-group-user": (("models", "--group-by", "user"), None),
         "natural-blocks": (("blocks", "--claude", "--qwen"), None),
+        "csv-blocks-desc": (("blocks", "--csv", "--claude", "--qwen", "-o", "desc"), 80),
     }
 )
 

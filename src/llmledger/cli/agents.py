@@ -291,15 +291,25 @@ def blocks_text(blocks: list[Any], limit: int | None, zone: Any, style: Style) -
     return "\n".join(lines)
 
 
+def blocks_csv(blocks: list[Any]) -> str:
+    from llmledger.report.blocks import BLOCK_CSV_FIELDS, block_csv_row
+    from llmledger.report.render.jsonout import csv_text
+
+    return csv_text(BLOCK_CSV_FIELDS, [block_csv_row(block).values() for block in blocks])
+
+
 def cmd_blocks(args: argparse.Namespace) -> int:
+    from llmledger.cli.reports import check_sources, resolve_models
     from llmledger.report.blocks import blocks_json, compute_blocks, resolve_limit
 
     if not args.source:
         args.source = ["claude-code"]
     options = report_options_from(args, "daily")
     with open_ledger(args) as ledger:
+        check_sources(ledger, options)
         if not args.no_scan:
             scan_before_report(ledger, args)
+        options = resolve_models(ledger, options)
         events = ledger.events(options.event_filter())
         blocks = compute_blocks(events, datetime.now(timezone.utc))
     try:
@@ -311,8 +321,12 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     if args.recent:
         cutoff = datetime.now(timezone.utc).timestamp() - 3 * 86_400
         blocks = [b for b in blocks if b.last.timestamp() >= cutoff]
+    if args.order == "desc":
+        blocks.reverse()
     if args.json:
         emit(json.dumps(blocks_json(blocks, limit), indent=2))
+    elif args.csv:
+        emit(blocks_csv(blocks))
     else:
         style = Style(color=use_color())
         title = style.paint(f"5-hour blocks ({options.zone})", style.header)
@@ -343,7 +357,7 @@ def register(commands: Any, parents: Parents) -> None:
             "Usage in 5-hour billing windows as Claude's plans count them (default source: "
             "claude-code; --codex etc. to choose)."
         ),
-        parents=[parents.globals, parents.report],
+        parents=[parents.globals, parents.report, parents.order],
     )
     blocks.add_argument(
         "--token-limit",

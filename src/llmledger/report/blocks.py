@@ -194,3 +194,28 @@ def block_json(block: Block, limit: int | None) -> dict[str, Any]:
 
 def blocks_json(blocks: list[Block], limit: int | None) -> dict[str, Any]:
     return {"blocks": [block_json(block, limit) for block in blocks]}
+
+
+BLOCK_CSV_FIELDS = (
+    "startTime",
+    "endTime",
+    "actualEndTime",
+    "isActive",
+    "models",
+    "entries",
+    "inputTokens",
+    "outputTokens",
+    "cacheCreationInputTokens",
+    "cacheReadInputTokens",
+    "totalTokens",
+    "costUSD",
+    "reasoningTokens",
+    "unpricedRequests",
+)
+
+
+def block_csv_row(block: Block) -> dict[str, Any]:
+    """One block as a flat CSV row: the JSON fields, token counts unnested, models joined."""
+    data = block_json(block, None)
+    row = {**data, **data["tokenCounts"], "models": " ".join(data["models"])}
+    return {field: row[field] for field in BLOCK_CSV_FIELDS}

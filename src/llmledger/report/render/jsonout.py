@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -110,9 +111,28 @@ CSV_TOTAL_FIELDS = [
     "reasoningTokens",
     "cacheWrite1hTokens",
     "requests",
+    "unpricedRequests",  # requests whose model has no price: not in totalCost (never $0)
 ]
 # A session's own columns, after its id (as in the JSON).
 CSV_SESSION_FIELDS = ["source", "projectPath", "lastActivity"]
+
+
+def csv_cell(value: Any) -> Any:
+    """A value as a CSV cell: costs as plain decimals (never ``4.5e-05``), flags as
+    ``true``/``false`` as in the JSON."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return f"{value:.9f}".rstrip("0").rstrip(".") or "0"
+    return value
+
+
+def csv_text(header: Iterable[str], rows: Iterable[Iterable[Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([csv_cell(value) for value in row] for row in rows)
+    return out.getvalue()
 
 
 def render_csv(report: Report) -> str:
@@ -126,9 +146,7 @@ def render_csv(report: Report) -> str:
         header.append(GROUP_FIELDS[report.options.group_by])
     header.append("model" if report.options.breakdown else "models")
     header += CSV_TOTAL_FIELDS
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(header)
+    lines: list[list[Any]] = []
     for row in report.rows:
         prefix: list[Any] = [row.key]
         if sessions:
@@ -142,9 +160,9 @@ def render_csv(report: Report) -> str:
         if report.options.breakdown:
             for model in sorted(row.models):
                 fields = totals_fields(row.models[model])
-                writer.writerow([*prefix, model, *(fields[f] for f in CSV_TOTAL_FIELDS)])
+                lines.append([*prefix, model, *(fields[f] for f in CSV_TOTAL_FIELDS)])
         else:
             fields = totals_fields(row.totals)
             models = " ".join(sorted(row.models))
-            writer.writerow([*prefix, models, *(fields[f] for f in CSV_TOTAL_FIELDS)])
-    return out.getvalue()
+            lines.append([*prefix, models, *(fields[f] for f in CSV_TOTAL_FIELDS)])
+    return csv_text(header, lines)
