@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from .conftest import codex_tokens
+
 MODEL = "gpt-5.1-codex"
 
 
@@ -22,14 +24,7 @@ def at(text: str) -> datetime:
 
 
 def _tokens(values: tuple[int, int, int, int]) -> dict[str, int]:
-    inp, cached, out, reasoning = values
-    return {
-        "input_tokens": inp,
-        "cached_input_tokens": cached,
-        "output_tokens": out,
-        "reasoning_output_tokens": reasoning,
-        "total_tokens": inp + out,
-    }
+    return codex_tokens(*values)
 
 
 def meta_payload(
