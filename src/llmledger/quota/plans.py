@@ -1,0 +1,136 @@
+"""Plans and the quota settings: what a user may use per month, and how usage is counted.
+
+Config (TOML)::
+
+    [quotas]
+    timezone = "Europe/Berlin"   # months are calendar months here (default UTC)
+    counts = "total"             # or "input+output", or "cost" (plan limits in USD)
+    default_plan = "hobby"       # for users and orgs with no plan of their own
+    rollover = false             # unexpired add-on tokens carry into the next month
+
+    [plans.starter]
+    tokens = 2500000
+    multiplier = 1               # weights counted tokens (2 = each token counts twice)
+    overage = "block"            # or "allow": requests go on, the summary counts the overage
+
+Validation is msgspec's (types, bounds, unknown keys); errors name the key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import msgspec
+
+from llmledger.errors import ConfigError
+
+CountMode = Literal["total", "input+output", "cost"]
+Overage = Literal["block", "allow"]
+
+NonNegative = Annotated[int, msgspec.Meta(ge=0, le=10**15)]
+Positive = Annotated[float, msgspec.Meta(gt=0, le=1_000)]
+
+
+class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A monthly allowance: ``tokens`` (counted tokens), or ``usd`` when counting cost."""
+
+    tokens: NonNegative = 0
+    usd: Annotated[float, msgspec.Meta(ge=0, le=10**9)] = 0.0
+    multiplier: Positive = 1.0
+    overage: Overage = "block"
+
+
+class QuotaSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    timezone: str = "UTC"
+    counts: CountMode = "total"
+    default_plan: str = "hobby"
+    rollover: bool = False
+
+
+DEFAULT_PLANS: dict[str, Plan] = {
+    "hobby": Plan(tokens=50_000),
+    "starter": Plan(tokens=2_500_000),
+    "business": Plan(tokens=5_000_000),
+    "enterprise": Plan(tokens=10_000_000),
+}
+
+NANOS_PER_USD = 10**9
+
+
+class Quotas(msgspec.Struct, frozen=True):
+    """The validated ``[quotas]`` settings with the plans they refer to."""
+
+    settings: QuotaSettings
+    plans: Mapping[str, Plan]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def plan(self, name: str | None) -> tuple[str, Plan]:
+        """The named plan, or the default plan when ``name`` is None or no longer exists."""
+        if name is not None and name in self.plans:
+            return name, self.plans[name]
+        default = self.settings.default_plan
+        return default, self.plans[default]
+
+    def allowance(self, plan: Plan) -> int:
+        """The plan's monthly limit in counted units (tokens, or nano-USD when counting cost)."""
+        if self.settings.counts == "cost":
+            return math.ceil(Decimal(repr(plan.usd)) * NANOS_PER_USD)
+        return plan.tokens
+
+
+_PATH = re.compile(r"`\$((?:\.[^.`\[]+|\[\d+\])*)`")
+
+
+def _key(prefix: str, error: msgspec.ValidationError) -> str:
+    """msgspec's ``… - at `$.a.b``` as ``prefix.a.b: …``."""
+    text = str(error)
+    found = _PATH.search(text)
+    path = found.group(1) if found else ""
+    message = text.split(" - at ")[0]
+    return f"{prefix}{path}: {message}"
+
+
+def parse_quotas(raw: Mapping[str, Any]) -> Quotas:
+    """``[quotas]`` and ``[plans.*]`` of a config file; the four default plans when none."""
+    try:
+        settings = msgspec.convert(raw.get("quotas", {}), QuotaSettings)
+    except msgspec.ValidationError as exc:
+        raise ConfigError(_key("quotas", exc)) from None
+    raw_plans = raw.get("plans")
+    if raw_plans is None:
+        plans = dict(DEFAULT_PLANS)
+    elif not isinstance(raw_plans, Mapping):
+        raise ConfigError("plans: expected a table of plans ([plans.NAME])")
+    else:
+        plans = {}
+        for name, table in raw_plans.items():
+            try:  # one plan at a time: msgspec's error path does not name a table's key
+                plans[str(name)] = msgspec.convert(table, Plan)
+            except msgspec.ValidationError as exc:
+                raise ConfigError(_key(f"plans.{name}", exc)) from None
+    if not plans:
+        raise ConfigError("plans: at least one plan is needed")
+    if settings.default_plan not in plans:
+        raise ConfigError(
+            f"quotas.default_plan: no plan named {settings.default_plan!r} "
+            f"(plans: {', '.join(sorted(plans))})"
+        )
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"quotas.timezone: {settings.timezone!r} is not an IANA time zone "
+            "(e.g. UTC, Europe/Berlin)"
+        ) from None
+    return Quotas(settings=settings, plans=plans)
+
+
+__all__ = ["DEFAULT_PLANS", "CountMode", "Plan", "QuotaSettings", "Quotas", "parse_quotas"]
