@@ -1,18 +1,26 @@
 """Benchmark the metering gateway: direct to a fake upstream vs through ``llmledger serve``
-(accounting on: every request committed to the SQLite ledger before its last byte) vs through
-LiteLLM's proxy when one is installed, in ONE run so the ratios share the machine's state.
+(accounting on: every request committed to the SQLite ledger before its last byte), vs an
+older checkout of it (``--before``), vs LiteLLM's proxy when one is installed, in ONE run so
+the ratios share the machine's state.
 
     python benchmarks/bench_gateway.py                       # 2,000 requests per cell
     python benchmarks/bench_gateway.py --requests 5000 --concurrency 1,16,64
-    python benchmarks/bench_gateway.py --litellm /tmp/litellm-venv/bin/litellm
+    python benchmarks/bench_gateway.py --before /tmp/old-gw  # a git worktree of an older commit
+    python benchmarks/bench_gateway.py --litellm /tmp/venv-litellm/bin/litellm
     python benchmarks/bench_gateway.py --no-litellm --json results.json
+    # throughput as the ledger grows: three 30-second runs into one ledger
+    python benchmarks/bench_gateway.py --targets gateway --modes json --concurrency 64 \
+        --duration 30 --repeat 3
 
-LiteLLM: ``python -m venv /tmp/litellm-venv && /tmp/litellm-venv/bin/pip install
-'litellm[proxy]'``; the script finds ``/tmp/litellm-venv/bin/litellm`` by default and runs it
-with one worker against the same fake upstream.
+LiteLLM: ``python -m venv /tmp/venv-litellm && /tmp/venv-litellm/bin/pip install
+'litellm[proxy]'``; the script looks for ``litellm`` there (and in ``/tmp/litellm-venv``) and
+runs it with one worker against the same fake upstream. ``--before PATH`` runs ``llmledger
+serve`` from ``PATH/src`` (e.g. ``git worktree add /tmp/old-gw <commit>``).
 
 For every (mode, concurrency, target) cell it reports throughput and latency p50/p99 (for
-streams also time to first byte), and the latency the gateway adds over going direct.
+streams also time to first byte), and the latency each proxy adds over going direct. The load
+comes from keep-alive connections, one per concurrent client, of a small HTTP/1.1 client in
+this script (httptools), the same for every target.
 """
 
 from __future__ import annotations
@@ -27,24 +35,25 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import httptools
 import msgspec
-
-from llmledger.gateway.client import Pool
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_UPSTREAM = ROOT / "tests" / "gateway" / "fake_upstream.py"
-DEFAULT_LITELLM = "/tmp/litellm-venv/bin/litellm"
+LITELLM_CANDIDATES = ("/tmp/venv-litellm/bin/litellm", "/tmp/litellm-venv/bin/litellm")
 MODEL = "gpt-4o-mini"
 MESSAGES = [{"role": "user", "content": "Say hello in five words."}]
 
 
 @dataclass
 class Cell:
+    run: int
     mode: str
     concurrency: int
     target: str
@@ -88,7 +97,11 @@ def start_fake() -> tuple[subprocess.Popen[str], int]:
     return proc, int(line.split()[1])
 
 
-def start_gateway(workdir: Path, upstream_port: int) -> tuple[subprocess.Popen[str], int, str]:
+def start_gateway(
+    workdir: Path, upstream_port: int, src: Path | None = None
+) -> tuple[subprocess.Popen[str], int, str]:
+    """``llmledger serve`` (from ``src`` when given: an older checkout) in front of the fake."""
+    workdir.mkdir(parents=True, exist_ok=True)
     config = workdir / "config.toml"
     config.write_text(
         f"""
@@ -114,6 +127,8 @@ models = ["gpt-*"]
         "BENCH_KEY_A": "sk-bench-a",
         "BENCH_KEY_B": "sk-bench-b",
     }
+    if src is not None:
+        env["PYTHONPATH"] = str(src)
     llmledger = [sys.executable, "-m", "llmledger.cli.main", "--config", str(config)]
     created = subprocess.run(
         [*llmledger, "keys", "create", "--user", "bench"],
@@ -131,6 +146,7 @@ models = ["gpt-*"]
     if "listening on http://" not in line:
         raise SystemExit(f"gateway did not start: {line!r}")
     port = int(line.split("listening on http://")[1].split()[0].rsplit(":", 1)[1])
+    threading.Thread(target=proc.stderr.read, daemon=True).start()  # never let it block
     return proc, port, key
 
 
@@ -199,63 +215,117 @@ def _percentile(values: Sequence[float], q: float) -> float:
     return ordered[index]
 
 
+class _Client(asyncio.Protocol):
+    """One keep-alive HTTP/1.1 connection: send a request, wait for the whole response."""
+
+    def __init__(self) -> None:
+        self.parser = httptools.HttpResponseParser(self)
+        self.transport: asyncio.Transport | None = None
+        self.done: asyncio.Future[int] | None = None
+        self.first: float | None = None
+        self.closed = False
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self.done is not None and not self.done.done():
+            self.done.set_exception(ConnectionError("closed"))
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError as exc:
+            if self.done is not None and not self.done.done():
+                self.done.set_exception(exc)
+
+    def on_body(self, body: bytes) -> None:
+        if self.first is None:
+            self.first = time.perf_counter()
+
+    def on_message_complete(self) -> None:
+        if self.done is not None and not self.done.done():
+            self.done.set_result(self.parser.get_status_code())
+
+    async def request(self, raw: bytes, timeout: float) -> tuple[int, float | None]:
+        assert self.transport is not None
+        self.first = None
+        self.done = asyncio.get_running_loop().create_future()
+        self.transport.write(raw)
+        status = await asyncio.wait_for(self.done, timeout)
+        return status, self.first
+
+
+async def _connect(host: str, port: int) -> _Client:
+    loop = asyncio.get_running_loop()
+    _, client = await loop.create_connection(_Client, host, port)
+    return client
+
+
 async def _run_cell(
-    target: Target, stream: bool, concurrency: int, requests: int, warmup: int
+    target: Target,
+    stream: bool,
+    concurrency: int,
+    requests: int,
+    warmup: int,
+    duration: float | None,
+    run: int,
 ) -> Cell:
-    pool = Pool(target.base_url, connect_timeout=10)
+    host, port = target.base_url.removeprefix("http://").rsplit(":", 1)
     payload: dict[str, object] = {"model": MODEL, "messages": MESSAGES, "max_tokens": 16}
     if stream:
         payload["stream"] = True
     body = msgspec.json.encode(payload)
-    headers = [
-        ("authorization", f"Bearer {target.key}"),
-        ("content-type", "application/json"),
-    ]
+    raw = (
+        f"POST {target.path} HTTP/1.1\r\nHost: {host}:{port}\r\n"
+        f"Authorization: Bearer {target.key}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    ).encode() + body
     latencies: list[float] = []
     ttfbs: list[float] = []
     errors = 0
 
-    async def one(measure: bool) -> None:
+    async def worker(budget: list[int], deadline: float | None, measure: bool) -> None:
         nonlocal errors
-        started = time.perf_counter()
-        first = None
+        client = await _connect(host, int(port))
         try:
-            response = await pool.request("POST", target.path, headers, body, timeout=60)
-            while (chunk := await response.next_chunk(60)) is not None:
-                if first is None and chunk:
-                    first = time.perf_counter()
-            response.release()
-            ok = response.status == 200
-        except Exception:
-            ok = False
-        finished = time.perf_counter()
-        if not measure:
-            return
-        if not ok:
-            errors += 1
-            return
-        latencies.append(finished - started)
-        if stream and first is not None:
-            ttfbs.append(first - started)
+            while budget[0] > 0 and (deadline is None or time.perf_counter() < deadline):
+                budget[0] -= 1
+                if client.closed:
+                    client = await _connect(host, int(port))
+                started = time.perf_counter()
+                try:
+                    status, first = await client.request(raw, 60)
+                except (OSError, asyncio.TimeoutError, httptools.HttpParserError):
+                    status, first = 0, None
+                finished = time.perf_counter()
+                if not measure:
+                    continue
+                if status != 200:
+                    errors += 1
+                    continue
+                latencies.append(finished - started)
+                if stream and first is not None:
+                    ttfbs.append(first - started)
+        finally:
+            if client.transport is not None:
+                client.transport.close()
 
-    async def phase(total: int, measure: bool) -> None:
-        remaining = total
+    async def phase(total: int, deadline: float | None, measure: bool) -> None:
+        budget = [total]
+        await asyncio.gather(*(worker(budget, deadline, measure) for _ in range(concurrency)))
 
-        async def worker() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await one(measure)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-    await phase(warmup, False)  # opens the connections, warms caches
+    await phase(warmup, None, False)  # opens the connections, warms caches
     start = time.perf_counter()
-    await phase(requests, True)
+    if duration is None:
+        await phase(requests, None, True)
+    else:
+        await phase(1 << 60, start + duration, True)
     seconds = time.perf_counter() - start
-    pool.close()
     count = len(latencies)
     return Cell(
+        run=run,
         mode="stream" if stream else "json",
         concurrency=concurrency,
         target=target.name,
@@ -288,12 +358,13 @@ def _machine() -> str:
 
 def _print(cells: list[Cell]) -> None:
     print(
-        f"{'mode':6} {'conc':>4} {'target':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-        f"{'ttfb50':>8} {'added p50':>9} {'added p99':>9} {'added ttfb':>10} {'err':>4}"
+        f"{'run':>3} {'mode':6} {'conc':>4} {'target':8} {'req/s':>9} {'p50 ms':>8} "
+        f"{'p99 ms':>8} {'ttfb50':>8} {'added p50':>9} {'added p99':>9} {'added ttfb':>10} "
+        f"{'err':>4}"
     )
-    direct = {(c.mode, c.concurrency): c for c in cells if c.target == "direct"}
+    direct = {(c.run, c.mode, c.concurrency): c for c in cells if c.target == "direct"}
     for cell in cells:
-        base = direct.get((cell.mode, cell.concurrency))
+        base = direct.get((cell.run, cell.mode, cell.concurrency))
         added50 = added99 = added_ttfb = ""
         if base is not None and cell.target != "direct":
             added50 = f"{cell.p50_ms - base.p50_ms:.3f}"
@@ -302,33 +373,50 @@ def _print(cells: list[Cell]) -> None:
                 added_ttfb = f"{cell.ttfb_p50_ms - base.ttfb_p50_ms:.3f}"
         ttfb = "" if cell.ttfb_p50_ms is None else f"{cell.ttfb_p50_ms:.3f}"
         print(
-            f"{cell.mode:6} {cell.concurrency:>4} {cell.target:8} {cell.rps:>9.1f} "
+            f"{cell.run:>3} {cell.mode:6} {cell.concurrency:>4} {cell.target:8} {cell.rps:>9.1f} "
             f"{cell.p50_ms:>8.3f} {cell.p99_ms:>8.3f} {ttfb:>8} {added50:>9} {added99:>9} "
             f"{added_ttfb:>10} {cell.errors:>4}"
         )
-    by = {(c.mode, c.concurrency, c.target): c for c in cells}
+    by = {(c.run, c.mode, c.concurrency, c.target): c for c in cells}
     ratios = []
-    for (mode, conc, target), cell in sorted(by.items()):
+    for (run, mode, conc, target), cell in sorted(by.items()):
         if target != "gateway":
             continue
-        other = by.get((mode, conc, "litellm"))
-        if other is not None and other.rps:
-            ratios.append(
-                f"  {mode:6} c={conc:<3} gateway {cell.rps:,.0f} req/s vs litellm "
-                f"{other.rps:,.1f} req/s = {cell.rps / other.rps:,.1f}x"
-            )
+        for other_name in ("before", "litellm"):
+            other = by.get((run, mode, conc, other_name))
+            if other is not None and other.rps:
+                ratios.append(
+                    f"  run {run} {mode:6} c={conc:<3} gateway {cell.rps:,.0f} req/s vs "
+                    f"{other_name} {other.rps:,.1f} req/s = {cell.rps / other.rps:,.2f}x"
+                )
     if ratios:
-        print("\nthroughput ratio, llmledger gateway / LiteLLM proxy:")
+        print("\nthroughput ratios, llmledger gateway / the other:")
         print("\n".join(ratios))
+
+
+def _events_in(db: Path) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+            return int(conn.execute("SELECT count(*) FROM events").fetchone()[0])
+    except sqlite3.Error:
+        return -1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=2000, help="measured requests per cell")
     parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests first")
+    parser.add_argument("--duration", type=float, help="seconds per cell instead of --requests")
+    parser.add_argument("--repeat", type=int, default=1, help="runs of every cell, one ledger")
     parser.add_argument("--concurrency", default="1,16,64", help="comma-separated levels")
     parser.add_argument("--modes", default="json,stream", help="json,stream")
-    parser.add_argument("--litellm", default=DEFAULT_LITELLM, help="litellm binary")
+    parser.add_argument(
+        "--targets", default="direct,gateway,before,litellm", help="which to measure"
+    )
+    parser.add_argument("--before", type=Path, help="an older checkout to run as 'before'")
+    parser.add_argument("--litellm", help="litellm binary")
     parser.add_argument("--no-litellm", action="store_true")
     parser.add_argument("--litellm-requests", type=int, help="requests per LiteLLM cell")
     parser.add_argument("--json", metavar="FILE", help="also write the cells as JSON")
@@ -341,48 +429,74 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     levels = [int(x) for x in args.concurrency.split(",")]
     modes = [m.strip() for m in args.modes.split(",")]
+    wanted = {t.strip() for t in args.targets.split(",")}
+    if args.no_litellm:
+        wanted.discard("litellm")
+    if args.before is None:
+        wanted.discard("before")
     workdir = Path(tempfile.mkdtemp(prefix="llmledger-bench-"))
-    fake = gateway = litellm = None
+    processes: list[subprocess.Popen[str]] = []
     cells: list[Cell] = []
     try:
         fake, upstream_port = start_fake()
-        gateway, gateway_port, key = start_gateway(workdir, upstream_port)
-        targets = [
-            Target("direct", f"http://127.0.0.1:{upstream_port}", "/v1/chat/completions", "sk-x"),
-            Target("gateway", f"http://127.0.0.1:{gateway_port}", "/v1/chat/completions", key),
-        ]
-        if not args.no_litellm:
-            started = start_litellm(args.litellm, workdir, upstream_port)
+        processes.append(fake)
+        targets = []
+        if "direct" in wanted:
+            url = f"http://127.0.0.1:{upstream_port}"
+            targets.append(Target("direct", url, "/v1/chat/completions", "sk-x"))
+        for name, src in (("gateway", None), ("before", args.before)):
+            if name not in wanted:
+                continue
+            proc, port, key = start_gateway(
+                workdir / name, upstream_port, None if src is None else src / "src"
+            )
+            processes.append(proc)
+            url = f"http://127.0.0.1:{port}"
+            targets.append(Target(name, url, "/v1/chat/completions", key))
+        if "litellm" in wanted:
+            binary = args.litellm or next(
+                (c for c in LITELLM_CANDIDATES if Path(c).exists()), LITELLM_CANDIDATES[0]
+            )
+            started = start_litellm(binary, workdir, upstream_port)
             if started is None:
                 print("LiteLLM proxy not available: skipping it", file=sys.stderr)
             else:
                 litellm, litellm_port = started
-                targets.append(
-                    Target(
-                        "litellm",
-                        f"http://127.0.0.1:{litellm_port}",
-                        "/v1/chat/completions",
-                        "sk-litellm-master",
-                    )
-                )
+                processes.append(litellm)
+                url = f"http://127.0.0.1:{litellm_port}"
+                targets.append(Target("litellm", url, "/v1/chat/completions", "sk-litellm-master"))
         print(f"machine: {_machine()}")
-        print(f"requests per cell: {args.requests} (+{args.warmup} warm-up)\n", flush=True)
-        for mode in modes:
-            for level in levels:
-                for target in targets:
-                    count = args.requests
-                    if target.name == "litellm" and args.litellm_requests:
-                        count = args.litellm_requests
-                    cell = asyncio.run(
-                        _run_cell(target, mode == "stream", level, count, args.warmup)
-                    )
-                    cells.append(cell)
-                    print(
-                        f"  {cell.mode:6} c={cell.concurrency:<3} {cell.target:8} "
-                        f"{cell.rps:>9.1f} req/s  p50 {cell.p50_ms:.3f} ms  "
-                        f"p99 {cell.p99_ms:.3f} ms  errors {cell.errors}",
-                        flush=True,
-                    )
+        per_cell = f"{args.duration:g} s" if args.duration else f"{args.requests} requests"
+        print(f"per cell: {per_cell} (+{args.warmup} warm-up)\n", flush=True)
+        for run in range(1, args.repeat + 1):
+            for mode in modes:
+                for level in levels:
+                    for target in targets:
+                        count = args.requests
+                        if target.name == "litellm" and args.litellm_requests:
+                            count = args.litellm_requests
+                        cell = asyncio.run(
+                            _run_cell(
+                                target,
+                                mode == "stream",
+                                level,
+                                count,
+                                args.warmup,
+                                args.duration,
+                                run,
+                            )
+                        )
+                        cells.append(cell)
+                        print(
+                            f"  run {run} {cell.mode:6} c={cell.concurrency:<3} {cell.target:8} "
+                            f"{cell.rps:>9.1f} req/s  p50 {cell.p50_ms:.3f} ms  "
+                            f"p99 {cell.p99_ms:.3f} ms  errors {cell.errors}",
+                            flush=True,
+                        )
+            for name in ("gateway", "before"):
+                db = workdir / name / "home" / "ledger.db"
+                if db.exists():
+                    print(f"  after run {run}: {_events_in(db):,} events in the {name} ledger")
         print()
         _print(cells)
         if args.json:
@@ -395,9 +509,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 ).decode()
             )
     finally:
-        stop(litellm)
-        stop(gateway)
-        stop(fake)
+        for proc in reversed(processes):
+            stop(proc)
         shutil.rmtree(workdir, ignore_errors=True)
     return 0
 

@@ -33,6 +33,7 @@ from llmledger.gateway.transport import (
 __all__ = ["AiohttpTransport", "env_proxy"]
 
 _MAX_HEADER_BYTES = 65536
+_URL_CACHE_LIMIT = 1024
 
 
 def env_proxy(base_url: str) -> tuple[str | None, aiohttp.BasicAuth | None]:
@@ -128,6 +129,7 @@ class AiohttpTransport:
         self._configs = {u.name: u for u in upstreams}
         self._sessions: dict[str, aiohttp.ClientSession] = {}
         self._proxies = {name: env_proxy(u.base_url) for name, u in self._configs.items()}
+        self._urls: dict[str, URL] = {}
         self._timeouts = {
             name: _timeout(u.connect_timeout, u.timeout) for name, u in self._configs.items()
         }
@@ -158,10 +160,15 @@ class AiohttpTransport:
         timeout = self._timeouts[request.upstream]
         if request.timeout != config.timeout:
             timeout = _timeout(min(config.connect_timeout, request.timeout), request.timeout)
+        url = self._urls.get(request.url)
+        if url is None:
+            if len(self._urls) >= _URL_CACHE_LIMIT:
+                self._urls.clear()
+            url = self._urls[request.url] = URL(request.url, encoded=True)
         try:
             resp = await session.request(
                 request.method,
-                URL(request.url, encoded=True),
+                url,
                 headers=list(request.headers),
                 data=request.body or None,
                 allow_redirects=False,

@@ -9,6 +9,10 @@ the API the client speaks.
 
 Run it with ``llmledger serve``, or under any ASGI server:
 ``uvicorn --factory llmledger.gateway:create_app``.
+
+The metered paths are Starlette routes like the others; when no middleware (CORS) has to see
+them, a POST to one is handed to its endpoint at once (``GatewayApp``), which saves the
+router's matching and two wrappers of ``send`` on the gateway's hottest path.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ from starlette.routing import BaseRoute, Route
 from llmledger.config import Config
 from llmledger.errors import ConfigError
 from llmledger.gateway.accesslog import AccessLog
-from llmledger.gateway.asgi import request_headers
+from llmledger.gateway.asgi import Receive, Scope, Send, request_headers
 from llmledger.gateway.config import GatewayConfig, parse_gateway_config
 from llmledger.gateway.endpoints import ENDPOINTS
 from llmledger.gateway.errors import GatewayError
@@ -41,7 +45,7 @@ from llmledger.gateway.state import Gateway
 from llmledger.gateway.transport import Transport
 from llmledger.ledger import Ledger
 
-__all__ = ["create_app", "load_gateway_config"]
+__all__ = ["GatewayApp", "create_app", "load_gateway_config"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
@@ -67,6 +71,20 @@ def load_gateway_config(
 
 def _json(status: int, body: bytes, headers: Mapping[str, str] | None = None) -> Response:
     return Response(body, status, headers, media_type=_JSON)
+
+
+class GatewayApp(Starlette):
+    """Starlette, with a direct path for POSTs to the metered API paths (``fast``)."""
+
+    fast: dict[str, ProxyEndpoint]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "POST":
+            endpoint = self.fast.get(scope["path"])
+            if endpoint is not None:
+                await endpoint(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
 
 def _routes(gw: Gateway) -> list[BaseRoute]:
@@ -193,11 +211,17 @@ def create_app(
                 max_age=600,
             )
         )
-    app = Starlette(
-        routes=_routes(gw),
+    routes = _routes(gw)
+    app = GatewayApp(
+        routes=routes,
         middleware=middleware,
         exception_handlers=_handlers(gw),  # type: ignore[arg-type]
         lifespan=lifespan,
     )
+    app.fast = {}
+    if not middleware:
+        for route in routes:
+            if isinstance(route, Route) and isinstance(route.app, ProxyEndpoint):
+                app.fast[route.path] = route.app
     app.state.gateway = gw
     return app

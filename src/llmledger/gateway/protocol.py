@@ -6,7 +6,8 @@ uvicorn and httptools do the HTTP; this adds, per connection:
   answer and is closed at once (its file descriptor freed), and the gateway says so in its
   log (at most once every ``_LOG_EVERY`` seconds);
 * a deadline for the request head: a connection that sends no complete head within
-  ``request_timeout`` (a fresh one, or one that began a request) gets 408 and is closed;
+  ``request_timeout`` (a fresh one, or one that began a request) gets 408 and is closed
+  (checked by one sweep a second, not a timer per request);
 * a bound on the head: past ``max_header_bytes`` 431, including a header that never ends;
 * malformed HTTP answered with a JSON 400 that says what was wrong, not a text one.
 
@@ -32,6 +33,7 @@ __all__ = ["Limits", "protocol_class"]
 
 log = logging.getLogger("llmledger.gateway")
 _LOG_EVERY = 10.0
+_SWEEP_EVERY = 1.0
 
 
 @dataclass(frozen=True)
@@ -42,10 +44,11 @@ class Limits:
 
 
 class _Refusals:
-    """Connections refused at the cap, and when it was last said."""
+    """Connections refused at the cap, and when it was last said; the head-deadline sweep."""
 
     count = 0
     logged_at = -1e18
+    sweeping = False
 
 
 class GatewayHttpProtocol(HttpToolsProtocol):
@@ -56,8 +59,7 @@ class GatewayHttpProtocol(HttpToolsProtocol):
         super().__init__(*args, **kwargs)
         self._in_head = True
         self._head_bytes = 0  # raw bytes of an unfinished head
-        self._head_size = 0  # parsed size of the head (URL and headers)
-        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_started = 0.0  # loop time the head began (0: not waiting for one)
         self._refused = False
 
     # -- connection ------------------------------------------------------------------------
@@ -69,13 +71,24 @@ class GatewayHttpProtocol(HttpToolsProtocol):
             self._refuse_for_capacity()
             return
         super().connection_made(transport)
-        self._arm_head_timer()
+        self._head_started = self.loop.time()
+        if not self.refusals.sweeping:
+            self.refusals.sweeping = True
+            self.loop.call_later(_SWEEP_EVERY, self._sweep)
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._cancel_head_timer()
+        self._head_started = 0.0
         if self._refused:
             return
         super().connection_lost(exc)
+
+    def _sweep(self) -> None:
+        """Once a second: every connection whose head is late gets its 408."""
+        late = self.loop.time() - self.limits.request_timeout
+        for conn in list(self.connections):
+            if isinstance(conn, GatewayHttpProtocol) and 0 < conn._head_started < late:
+                conn._head_late()
+        self.loop.call_later(_SWEEP_EVERY, self._sweep)
 
     def _refuse_for_capacity(self) -> None:
         refusals = self.refusals
@@ -116,42 +129,27 @@ class GatewayHttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head = True
-        self._head_size = 0
-        self._arm_head_timer()
-
-    def on_url(self, url: bytes) -> None:
-        super().on_url(url)
-        self._head_size += len(url)
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._head_size += len(name) + len(value) + 4
-        super().on_header(name, value)
+        if not self._head_started:
+            self._head_started = self.loop.time()
 
     def on_headers_complete(self) -> None:
         self._in_head = False
-        self._cancel_head_timer()
-        if self._head_size > self.limits.max_header_bytes:
+        self._head_started = 0.0
+        size = len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers)
+        if size > self.limits.max_header_bytes:
             raise _Rejection(431, "header_too_large", self._too_large())
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
+        self._in_head = True  # the next bytes begin the next request's head
         self._head_bytes = 0
 
     def _too_large(self) -> str:
         return f"the request head is larger than {self.limits.max_header_bytes} bytes"
 
-    def _arm_head_timer(self) -> None:
-        self._cancel_head_timer()
-        self._head_timer = self.loop.call_later(self.limits.request_timeout, self._head_late)
-
-    def _cancel_head_timer(self) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
-
     def _head_late(self) -> None:
-        self._head_timer = None
+        self._head_started = 0.0
         if self._in_head and self.transport is not None and not self.transport.is_closing():
             seconds = f"{self.limits.request_timeout:g}"
             self._answer(408, "request_timeout", f"the request did not arrive within {seconds} s")

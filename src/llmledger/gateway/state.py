@@ -22,8 +22,8 @@ from llmledger.gateway.recording import Recorder
 from llmledger.gateway.transport import Transport
 from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
 from llmledger.ledger import Ledger
+from llmledger.query import EventFilter
 from llmledger.store.keys import KeyStore
-from llmledger.store.query import EventFilter
 
 __all__ = ["Gateway"]
 
