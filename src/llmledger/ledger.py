@@ -22,13 +22,13 @@ from llmledger.errors import InvalidEventError
 from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
 from llmledger.pricing.book import PriceBook
+from llmledger.query import EventFilter, Totals
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
 from llmledger.report.render.jsonout import report_data, totals_fields
 from llmledger.report.render.text import render_report
 from llmledger.report.timezones import resolve_zone, today
 from llmledger.store import SQLiteStore
 from llmledger.store.location import store_target
-from llmledger.store.query import EventFilter, Totals
 from llmledger.writer import BackgroundWriter
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))

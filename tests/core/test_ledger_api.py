@@ -172,8 +172,8 @@ def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(tmp_path: P
     # summed from them and must equal the stored events, unpriced/estimated/failed included.
     import random
 
+    from llmledger.query import EventFilter
     from llmledger.report.render.jsonout import totals_fields
-    from llmledger.store.query import EventFilter
 
     rng = random.Random(7)
     start = datetime(2025, 6, 1, tzinfo=timezone.utc)

@@ -11,9 +11,9 @@ import pytest
 from llmledger import Ledger, UsageEvent
 from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
 from llmledger.pricing.book import PriceBook
+from llmledger.query import EventFilter
 from llmledger.store import SQLiteStore, open_store
 from llmledger.store.checkpoint import Checkpointer
-from llmledger.store.query import EventFilter
 from llmledger.store.rows import in_id_order
 
 T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)

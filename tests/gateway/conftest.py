@@ -18,9 +18,9 @@ import pytest
 from llmledger.config import Config
 from llmledger.gateway.keys import issue_key
 from llmledger.ledger import Ledger
+from llmledger.query import EventFilter
 from llmledger.store import SQLiteStore
 from llmledger.store.keys import KeyStore
-from llmledger.store.query import EventFilter
 from tests.gateway.fake_upstream import FakeUpstream
 
 UPSTREAM_KEYS = {"FAKE_KEY_A": "sk-good-a", "FAKE_KEY_B": "sk-good-b"}

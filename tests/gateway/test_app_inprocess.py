@@ -21,8 +21,8 @@ from llmledger.gateway.config import parse_gateway_config
 from llmledger.gateway.keys import issue_key
 from llmledger.gateway.transport import UpstreamError, UpstreamRequest
 from llmledger.ledger import Ledger
+from llmledger.query import EventFilter
 from llmledger.store.keys import KeyStore
-from llmledger.store.query import EventFilter
 
 USAGE = {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}
 REPLY = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini", "usage": USAGE}

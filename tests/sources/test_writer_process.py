@@ -11,9 +11,9 @@ import pytest
 
 from llmledger.errors import StoreError
 from llmledger.ledger import Ledger
+from llmledger.query import EventFilter
 from llmledger.sources import ingest, scan, writer_process
 from llmledger.sources.writer_process import ProcessSink
-from llmledger.store.query import EventFilter
 from llmledger.store.sqlite import ScanCursor
 
 from .conftest import claude_line, run_scan, write_jsonl

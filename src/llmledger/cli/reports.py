@@ -24,8 +24,8 @@ from llmledger.cli.common import (
     report_options_from,
     use_color,
 )
+from llmledger.query import EventFilter
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions
-from llmledger.store.query import EventFilter
 
 REPORTS: dict[str, str] = {
     "daily": "usage per day (in --tz, default the local zone)",

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from llmledger.cli.display import shorten_middle, tilde
+from llmledger.query import EventFilter, Totals
 from llmledger.report.render.table import Column, Style, Table, render
-from llmledger.store.query import EventFilter, Totals
 
 # Paths are not shortened below this many characters, even if the table then overflows.
 MIN_PATH = 16

@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Literal, Protocol
 
+from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
 from llmledger.report.timezones import (
     day_from_number,
     day_segments,
     local_midnight_us,
     zone_name,
 )
-from llmledger.store.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
 
 ReportKind = Literal["daily", "weekly", "monthly", "models", "sessions"]
 REPORT_KINDS: tuple[str, ...] = ("daily", "weekly", "monthly", "models", "sessions")

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from llmledger.events import UsageEvent, nanos_to_usd
-from llmledger.store.query import Totals
+from llmledger.query import Totals
 
 BLOCK_LENGTH = timedelta(hours=5)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from llmledger.errors import LedgerError
-from llmledger.store.query import US_PER_DAY, DaySegments
+from llmledger.query import US_PER_DAY, DaySegments
 
 _EPOCH_DATE = date(1970, 1, 1)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)

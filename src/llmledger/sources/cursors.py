@@ -16,8 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.sources.base import FileKind, FileParse, Fingerprint
-from llmledger.store.sqlite import ScanCursor
 
 # How many bytes before the offset are remembered to detect in-place rewrites.
 CHECK_BYTES = 32

@@ -13,8 +13,8 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.sources.base import Record, events_to_write, keep_best
-from llmledger.store.sqlite import ScanCursor
 
 if TYPE_CHECKING:
     from llmledger.sources.writer_process import ProcessSink

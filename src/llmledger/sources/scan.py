@@ -20,13 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.sources import registry
 from llmledger.sources.base import Fingerprint, SourceFile
 from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
 from llmledger.sources.discovery import discover
 from llmledger.sources.ingest import BatchWriter
 from llmledger.sources.work import Outcome, Task, packed, run_task, run_tasks
-from llmledger.store.sqlite import ScanCursor
 
 if TYPE_CHECKING:  # the pool is imported only when a scan needs it (fast warm runs)
     from concurrent.futures import Future, ProcessPoolExecutor

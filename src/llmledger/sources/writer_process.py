@@ -22,10 +22,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.errors import StoreError
 from llmledger.sources.rowpack import batch_rows
 from llmledger.store.rows import Rows
-from llmledger.store.sqlite import ScanCursor, SQLiteStore
+from llmledger.store.sqlite import SQLiteStore
 
 # (source, rows packed by rowpack.pack_rows) per file, and the files' cursors.
 Batch = tuple[list[tuple[str, bytes]], list[ScanCursor]]

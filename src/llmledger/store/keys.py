@@ -8,33 +8,14 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from dataclasses import dataclass
 
+from llmledger.bookkeeping import KeyRecord
 from llmledger.errors import StoreError
 from llmledger.store.sqlite import SQLiteStore
 
 __all__ = ["KeyRecord", "KeyStore"]
 
 _COLUMNS = "id, key_hash, prefix, user_id, org_id, project, name, created_at, revoked_at"
-
-
-@dataclass(frozen=True)
-class KeyRecord:
-    """One issued key. ``prefix`` is the first characters of the key, for recognising it."""
-
-    id: str
-    key_hash: str
-    prefix: str
-    user_id: str
-    org_id: str | None = None
-    project: str | None = None
-    name: str | None = None
-    created_at: int = 0  # microseconds since the epoch, UTC
-    revoked_at: int | None = None
-
-    @property
-    def active(self) -> bool:
-        return self.revoked_at is None
 
 
 def _int(value: object) -> int:

@@ -18,13 +18,9 @@ from typing import Any
 
 from llmledger.errors import InvalidEventError
 from llmledger.events import MAX_TOKENS
-from llmledger.store.query import (
-    DIMENSIONS,
-    DaySegments,
-    EventFilter,
-    day_sql,
-)
+from llmledger.query import DIMENSIONS, DaySegments, EventFilter
 from llmledger.store.rows import ESTIMATED_BIT, FAILED_BIT, HOUR_US, GroupKey, position, width
+from llmledger.store.sql import day_sql
 
 # What one write may add to one rollup row (an hour of a model): ten events at the largest
 # count each. Far beyond real usage; far below SQLite's 64 bits for any real number of writes.

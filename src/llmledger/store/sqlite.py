@@ -19,32 +19,23 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.errors import DamagedLedgerError, InvalidEventError, StoreError
 from llmledger.events import MAX_TOKENS, TOKEN_FIELDS, UsageEvent
+from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
 from llmledger.store import rollup, schema
 from llmledger.store.checkpoint import Checkpointer
 from llmledger.store.connect import connect, open_file
 from llmledger.store.diagnose import explain, read_only, walk
 from llmledger.store.migrations import MIGRATIONS_TABLE
-from llmledger.store.query import (
-    DIMENSIONS,
-    TOTALS_SQL,
-    DaySegments,
-    EventFilter,
-    GroupRow,
-    Totals,
-    day_sql,
-    totals_from_row,
-    where_sql,
-)
 from llmledger.store.rows import Rows, build_rows
+from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
 from llmledger.store.writes import write_rows
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -116,22 +107,6 @@ def paused_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
-
-
-@dataclass
-class ScanCursor:
-    """What a previous scan read of one log file."""
-
-    path: str
-    source: str
-    device: int | None
-    inode: int | None
-    size: int
-    mtime_ns: int
-    offset: int
-    carry: dict[str, Any] | None
-    events: int
-    malformed: int
 
 
 class SQLiteStore:

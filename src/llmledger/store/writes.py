@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from typing import Any
 
+from llmledger.query import Totals
 from llmledger.store import rollup
-from llmledger.store.query import Totals, totals_from_row
 from llmledger.store.rows import (
     Rows,
     StatementKey,
@@ -22,6 +22,7 @@ from llmledger.store.rows import (
     statement_key,
     width,
 )
+from llmledger.store.sql import totals_from_row
 
 _ROWS_PER_STATEMENT = 50
 

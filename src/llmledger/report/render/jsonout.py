@@ -12,8 +12,8 @@ from typing import Any
 import msgspec
 
 from llmledger.events import nanos_to_usd
+from llmledger.query import Totals
 from llmledger.report.aggregate import Report, ReportRow
-from llmledger.store.query import Totals
 
 KEY_FIELDS = {
     "daily": "date",

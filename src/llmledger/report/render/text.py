@@ -6,10 +6,10 @@ the table cuts them to the width it gives their column."""
 from __future__ import annotations
 
 from llmledger.events import nanos_to_usd
+from llmledger.query import Totals
 from llmledger.report.aggregate import Report, ReportRow
 from llmledger.report.render.cells import wrap
 from llmledger.report.render.table import Column, Style, Table, render
-from llmledger.store.query import Totals
 
 KEY_HEADERS = {
     "daily": "Date",

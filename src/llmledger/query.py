@@ -1,7 +1,9 @@
-"""What a report asks of a store: filters, group-by dimensions, and summed rows.
+"""What a report asks of a store and gets back: filters, group-by dimensions, summed rows.
 
-Stores speak in UTC microseconds; turning local calendar days into UTC bounds and day numbers
-is the report layer's job (it passes ``DaySegments`` describing the time zone's offsets).
+Every Store speaks these types (store/base.py); reports, the CLI and the gateway read them
+through the Ledger. Stores speak in UTC microseconds; turning local calendar days into UTC
+bounds and day numbers is the report layer's job (it passes ``DaySegments`` describing the time
+zone's offsets).
 """
 
 from __future__ import annotations
@@ -129,65 +131,3 @@ class GroupRow:
 
     key: dict[str, Any]
     totals: Totals
-
-
-# SQL select list producing Totals fields, in this order; shared by the SQL stores.
-TOTALS_SQL = (
-    "SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
-    "SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
-    "SUM(COALESCE(cost_nanos, 0)), SUM(requests), COUNT(*), "
-    "SUM(CASE WHEN cost_status = 'unpriced' THEN 1 ELSE 0 END), SUM(estimated), "
-    "SUM(CASE WHEN success THEN 0 ELSE 1 END), MIN(ts), MAX(ts)"
-)
-
-
-def totals_from_row(values: tuple[Any, ...]) -> Totals:
-    n = [int(v or 0) for v in values[:12]]
-    return Totals(
-        input_tokens=n[0],
-        cache_read_tokens=n[1],
-        cache_write_tokens=n[2],
-        cache_write_1h_tokens=n[3],
-        output_tokens=n[4],
-        reasoning_tokens=n[5],
-        cost_nanos=n[6],
-        requests=n[7],
-        events=n[8],
-        unpriced=n[9],
-        estimated=n[10],
-        failed=n[11],
-        first_ts=values[12],
-        last_ts=values[13],
-    )
-
-
-def day_sql(segments: DaySegments, column: str = "ts") -> tuple[str, list[int]]:
-    """SQL for the local day number of ``column`` (UTC microseconds) and its parameters."""
-    if len(segments.offsets) == 1:
-        return f"(({column} + ?) / ?)", [segments.offsets[0], US_PER_DAY]
-    parts = ["CASE"]
-    params: list[int] = []
-    for bound, offset in zip(segments.bounds, segments.offsets):
-        parts.append(f"WHEN {column} < ? THEN (({column} + ?) / ?)")
-        params += [bound, offset, US_PER_DAY]
-    parts.append(f"ELSE (({column} + ?) / ?) END")
-    params += [segments.offsets[-1], US_PER_DAY]
-    return " ".join(parts), params
-
-
-def where_sql(flt: EventFilter) -> tuple[str, list[Any]]:
-    clauses: list[str] = []
-    params: list[Any] = []
-    if flt.since_us is not None:
-        clauses.append("ts >= ?")
-        params.append(flt.since_us)
-    if flt.until_us is not None:
-        clauses.append("ts < ?")
-        params.append(flt.until_us)
-    for column, values in sorted(flt.equals.items()):
-        if column not in FILTER_COLUMNS:
-            raise ValueError(f"cannot filter on {column!r}")
-        if values:
-            clauses.append(f"{column} IN ({', '.join('?' for _ in values)})")
-            params.extend(values)
-    return (" WHERE " + " AND ".join(clauses)) if clauses else "", params

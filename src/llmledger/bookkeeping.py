@@ -1,0 +1,84 @@
+"""What a ledger keeps beside usage events: how far each agent-log file was read (``ScanCursor``)
+and the gateway's client keys (``KeyRecord``, hashes only). Every Store speaks these types;
+the scan, the CLI and the gateway get them through the Ledger."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+
+@dataclass
+class ScanCursor:
+    """What a previous scan read of one log file."""
+
+    path: str
+    source: str
+    device: int | None
+    inode: int | None
+    size: int
+    mtime_ns: int
+    offset: int
+    carry: dict[str, Any] | None
+    events: int
+    malformed: int
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """One issued key. ``prefix`` is the first characters of the key, for recognising it."""
+
+    id: str
+    key_hash: str
+    prefix: str
+    user_id: str
+    org_id: str | None = None
+    project: str | None = None
+    name: str | None = None
+    created_at: int = 0  # microseconds since the epoch, UTC
+    revoked_at: int | None = None
+
+    @property
+    def active(self) -> bool:
+        return self.revoked_at is None
+
+
+class KeyStorage(Protocol):
+    """The key operations of a Store (store/base.py)."""
+
+    def add_key(self, record: KeyRecord) -> KeyRecord: ...
+
+    def list_keys(self, *, include_revoked: bool = True) -> list[KeyRecord]: ...
+
+    def get_key(self, key_id: str) -> KeyRecord | None: ...
+
+    def find_key(self, key_hash: str) -> KeyRecord | None: ...
+
+    def revoke_key(self, key_id: str) -> bool: ...
+
+
+class Keys:
+    """A ledger's keys, as ``Ledger.keys`` hands them out: create, list, find and revoke."""
+
+    def __init__(self, storage: KeyStorage) -> None:
+        self._storage = storage
+
+    def add(self, record: KeyRecord) -> KeyRecord:
+        """Store a new key; returns it with ``created_at`` set."""
+        return self._storage.add_key(record)
+
+    def all(self, *, include_revoked: bool = True) -> list[KeyRecord]:
+        return self._storage.list_keys(include_revoked=include_revoked)
+
+    def active(self) -> list[KeyRecord]:
+        return self._storage.list_keys(include_revoked=False)
+
+    def get(self, key_id: str) -> KeyRecord | None:
+        return self._storage.get_key(key_id)
+
+    def find_hash(self, key_hash: str) -> KeyRecord | None:
+        return self._storage.find_key(key_hash)
+
+    def revoke(self, key_id: str) -> bool:
+        """Revoke a key by id; False when no active key has that id."""
+        return self._storage.revoke_key(key_id)
