@@ -101,7 +101,7 @@ def main() -> None:
     started = time.perf_counter()
     grouped = ledger.build_report(ReportOptions(kind="daily", zone=zone, group_by="user"))
     timings["daily --group-by user"] = (time.perf_counter() - started, len(grouped.rows))
-    assert ledger.store.count() == args.events
+    assert ledger.count() == args.events
     ledger.close()
 
     print(

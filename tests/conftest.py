@@ -32,3 +32,17 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("XDG_DATA_HOME", str(home / ".local" / "share"))
     monkeypatch.setenv("LLMLEDGER_HOME", str(tmp_path / "llmledger-home"))
     return home
+
+
+# The Store backends the suite runs against: fixtures that open a ledger take its URL from
+# ``ledger_url``, so a new backend is one more entry here (and its URL below).
+STORE_BACKENDS = ("sqlite",)
+
+
+@pytest.fixture(params=STORE_BACKENDS)
+def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty ledger's URL on each backend."""
+    backend = request.param
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'ledger.db'}"
+    raise AssertionError(f"no URL for the {backend} backend")

@@ -1,11 +1,15 @@
 """What a ledger keeps beside usage events: how far each agent-log file was read (``ScanCursor``)
-and the gateway's client keys (``KeyRecord``, hashes only). Every Store speaks these types;
-the scan, the CLI and the gateway get them through the Ledger."""
+and the gateway's client keys (``KeyRecord``, hashes only); and ``ScanProcess``, a store's way
+of writing a big scan from a process of its own. Every Store speaks these types; the scan, the
+CLI and the gateway get them through the Ledger."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+from llmledger.events import UsageEvent
 
 
 @dataclass
@@ -82,3 +86,35 @@ class Keys:
     def revoke(self, key_id: str) -> bool:
         """Revoke a key by id; False when no active key has that id."""
         return self._storage.revoke_key(key_id)
+
+
+class ScanProcess(Protocol):
+    """A process that writes a big scan's batches to the ledger while the scan goes on.
+
+    Workers turn each file's priced events (one copy per id) and their dedup ranks into bytes
+    with ``pack``; the scan hands each batch (those bytes per file, and the files' cursors) to
+    ``submit``, which writes it in ONE transaction and de-duplicates across batches. The counts
+    returned are rows written by the batches answered since the last call."""
+
+    @property
+    def pack(self) -> Callable[[Sequence[UsageEvent], Sequence[int]], bytes]:
+        """Runs in the scan's workers: a file's priced events and their ranks, packed."""
+        ...
+
+    def submit(self, packed: list[bytes], cursors: list[ScanCursor]) -> int: ...
+
+    def busy(self) -> bool:
+        """True while it has as many batches as it takes."""
+        ...
+
+    def starved(self) -> bool:
+        """True when it has written every batch sent."""
+        ...
+
+    def close(self) -> int:
+        """Wait for the batches sent, then stop."""
+        ...
+
+    def abort(self) -> None:
+        """Stop at once (every batch written is a complete transaction)."""
+        ...

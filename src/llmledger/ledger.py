@@ -8,28 +8,32 @@ the data dir); ``Ledger(path_or_url)`` opens another; ``create=False`` never mak
 from __future__ import annotations
 
 import os
-import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import fields as dataclass_fields
 from datetime import date, timedelta, tzinfo
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from llmledger.bookkeeping import Keys, ScanCursor, ScanProcess
 from llmledger.config import Config, load_config
-from llmledger.errors import InvalidEventError
+from llmledger.errors import DamagedLedgerError, InvalidEventError
 from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
 from llmledger.pricing.book import PriceBook
-from llmledger.query import EventFilter, Totals
+from llmledger.query import EventFilter, GroupRow, Totals
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
 from llmledger.report.render.jsonout import report_data, totals_fields
 from llmledger.report.render.text import render_report
 from llmledger.report.timezones import resolve_zone, today
-from llmledger.store import SQLiteStore
-from llmledger.store.location import store_target
+from llmledger.store import Store, open_store
+from llmledger.store.base import CostUpdate
 from llmledger.writer import BackgroundWriter
+
+if TYPE_CHECKING:
+    from llmledger.store.health import Health
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))
 
@@ -65,7 +69,8 @@ class Ledger:
             config = load_config(default_config_path(self._env))
         self.config = config
         self.url = resolve_db_url(url, config, self._env)
-        self.store = SQLiteStore(store_target(self.url), create=create, readonly=readonly)
+        # The database; the package reaches it only through this class's methods.
+        self.store: Store = open_store(self.url, create=create, readonly=readonly)
         self._prices = prices
         self._session = Totals()
         self._session_models: dict[str, Totals] = {}
@@ -88,6 +93,11 @@ class Ledger:
         return self._writer.flush(timeout)
 
     @property
+    def writer_if_started(self) -> BackgroundWriter | None:
+        """The background writer, or None while nothing was submitted (no thread started)."""
+        return self._writer
+
+    @property
     def writer(self) -> BackgroundWriter:
         """The single background writer behind :meth:`submit` (started on first use)."""
         if self._writer is None:
@@ -104,7 +114,7 @@ class Ledger:
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
         # An sqlite3 error not said in words where it was raised (explained before closing).
-        error = self.store.explain(exc) if isinstance(exc, sqlite3.Error) else None
+        error = self.store.explain(exc) if exc is not None else None
         self.close()
         if error is not None:
             raise error from exc
@@ -184,7 +194,67 @@ class Ledger:
                 self._session.add(totals)
                 self._session_models.setdefault(model, Totals()).add(totals)
 
+    # -- the scan ------------------------------------------------------------------------------
+
+    def scan_cursors(self) -> dict[str, ScanCursor]:
+        """How far each agent-log file was read, by path."""
+        return self.store.scan_cursors()
+
+    def write_scan(
+        self,
+        events: list[UsageEvent],
+        cursors: Sequence[ScanCursor],
+        replace: AbstractSet[str] = frozenset(),
+    ) -> int:
+        """A scan's de-duplicated events, priced here, and the cursors of the files they came
+        from, in ONE transaction; returns rows written. Ids in ``replace`` replace their stored
+        copy even with fewer tokens (the scan knows this copy is preferred)."""
+        if events:
+            self.prices.price_events(events)
+        return self.store.write_scan(events, cursors, replace)
+
+    def scan_process(self) -> ScanProcess | None:
+        """A process of its own writing a big scan, when the store has one (call it before
+        starting other processes or threads)."""
+        return self.store.scan_process()
+
+    # -- keys and maintenance --------------------------------------------------------------------
+
+    @property
+    def keys(self) -> Keys:
+        """The gateway's client keys (hashes only)."""
+        return Keys(self.store)
+
+    @property
+    def readonly(self) -> bool:
+        return self.store.readonly
+
+    @property
+    def why_readonly(self) -> str:
+        return self.store.why_readonly
+
+    def read_only_error(self) -> Exception:
+        """The error a write to this read-only ledger raises, saying what to do."""
+        return self.store.read_only_error()
+
+    @property
+    def location(self) -> str:
+        """Where the database is, for messages."""
+        return self.store.location
+
+    def rebuild_rollup(self) -> None:
+        """Recompute the store's precomputed sums from the events (``db repair``)."""
+        self.store.rebuild_rollup()
+
     # -- reading -------------------------------------------------------------------------------
+
+    def count(self, flt: EventFilter | None = None) -> int:
+        """How many events match ``flt`` (all of them by default)."""
+        return self.store.count(flt)
+
+    def aggregate(self, flt: EventFilter, dims: Sequence[str]) -> list[GroupRow]:
+        """Summed totals per group of ``dims`` (names in ``query.DIMENSIONS``)."""
+        return self.store.aggregate(flt, dims)
 
     def build_report(self, options: ReportOptions) -> Report:
         return build_report(self.store, options)
@@ -241,7 +311,7 @@ class Ledger:
     def reprice(self, flt: EventFilter | None = None, *, include_reported: bool = False) -> int:
         """Recompute stored costs with the current price book; returns events changed."""
         book = self.prices
-        updates: list[tuple[int | None, str, str | None, str]] = []
+        updates: list[CostUpdate] = []
         changed = 0
         for event in self.store.iter_events(flt):
             if event.cost_status == "reported" and not include_reported:
@@ -251,10 +321,50 @@ class Ledger:
                 event.cost_status = "computed"
             book.price_event(event)
             if (event.cost_nanos, event.cost_status) != before:
-                updates.append((event.cost_nanos, event.cost_status, event.price_version, event.id))
+                updates.append(
+                    CostUpdate(event.id, event.cost_nanos, event.cost_status, event.price_version)
+                )
             if len(updates) >= 5_000:
                 changed += self.store.update_costs(updates)
                 updates = []
         if updates:
             changed += self.store.update_costs(updates)
         return changed
+
+
+# -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------
+
+
+def ledger_file(url: str | Path) -> Path | str:
+    """The SQLite file (or ``":memory:"``) a path or URL names; StoreError for other URLs."""
+    from llmledger.store.location import store_target
+
+    return store_target(url)
+
+
+def check_file(path: Path) -> Health:
+    """Integrity, migrations, and the rollup compared with the events, of a ledger file."""
+    from llmledger.store.health import check_ledger
+
+    return check_ledger(path)
+
+
+def backup_file(source: Path, target: Path, *, name: Path | None = None) -> int | None:
+    """An online copy of a ledger file; returns its events (None: too damaged to count)."""
+    from llmledger.store.backup import backup
+
+    return backup(source, target, name=name)
+
+
+def damaged_error(path: Path, detail: str) -> DamagedLedgerError:
+    """The one message for a damaged ledger file, with what to do."""
+    from llmledger.store.diagnose import damaged
+
+    return damaged(path, detail)
+
+
+def db_command(path: Path, text: str) -> str:
+    """An ``llmledger`` command line naming the ledger with --db, ready to copy."""
+    from llmledger.store.diagnose import command
+
+    return command(path, text)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import socket
 from collections.abc import Iterator
-from pathlib import Path
 
 import anthropic
 import openai
@@ -51,8 +50,8 @@ def prices() -> PriceBook:
 
 
 @pytest.fixture
-def ledger(tmp_path: Path, prices: PriceBook) -> Iterator[Ledger]:
-    book = Ledger(tmp_path / "ledger.db", prices=prices)
+def ledger(ledger_url: str, prices: PriceBook) -> Iterator[Ledger]:
+    book = Ledger(ledger_url, prices=prices)
     yield book
     gc.collect()  # streams a test dropped are recorded now, into this ledger
     book.close()

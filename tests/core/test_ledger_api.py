@@ -13,7 +13,7 @@ import pytest
 
 import llmledger
 from llmledger import Ledger, UsageEvent
-from llmledger.errors import InvalidEventError
+from llmledger.errors import InvalidEventError, StoreError
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_record_validates_before_writing(tmp_path: Path) -> None:
             ledger.record(model="gpt-4o", ts="yesterday-ish")
         with pytest.raises(InvalidEventError):
             ledger.record(model="", input_tokens=1)
-        assert ledger.store.count() == 0
+        assert ledger.count() == 0
 
 
 def test_unknown_model_is_stored_unpriced(tmp_path: Path) -> None:
@@ -127,7 +127,7 @@ def test_submit_from_many_threads_then_flush(tmp_path: Path) -> None:
         for t in threads:
             t.join()
         assert ledger.flush(timeout=30)
-        assert ledger.store.count() == 1000
+        assert ledger.count() == 1000
         assert ledger.writer.written == 1000
 
 
@@ -152,7 +152,8 @@ def test_writer_failure_is_counted_and_logged_loudly(
         with caplog.at_level(logging.ERROR, logger="llmledger.writer"):
             future = ledger.submit(UsageEvent(model="gpt-4o", input_tokens=2))
             ledger.flush()
-        assert future.exception() is not None
+        assert isinstance(future.exception(), StoreError)
+        assert "readonly" in str(future.exception())
         assert ledger.writer.failed == 1
         assert any("could not record" in r.getMessage() for r in caplog.records)
         assert all(r.levelno == logging.ERROR for r in caplog.records)
@@ -200,12 +201,12 @@ def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(tmp_path: P
         assert ledger.record_many(events) == 600
         stored = {
             row.key["model"]: totals_fields(row.totals)
-            for row in ledger.store.aggregate(EventFilter(), ["model"])
+            for row in ledger.aggregate(EventFilter(), ["model"])
         }
         session = ledger.session_usage()
         assert session["models"] == stored
         assert session["models"]["no-such-model-xyz"]["unpricedRequests"] == 200
         assert session["totals"]["requests"] == 900
         # Every field, failed calls and first/last timestamps included (not in the JSON).
-        rows = ledger.store.aggregate(EventFilter(), ["model"])
+        rows = ledger.aggregate(EventFilter(), ["model"])
         assert ledger._session_models == {row.key["model"]: row.totals for row in rows}

@@ -12,9 +12,11 @@ from llmledger import Ledger, UsageEvent
 from llmledger.errors import InvalidEventError, NotALedgerError, StoreError
 from llmledger.pricing.book import PriceBook
 from llmledger.query import EventFilter
-from llmledger.store import SQLiteStore, open_store
+from llmledger.store import open_store
 from llmledger.store.checkpoint import Checkpointer
+from llmledger.store.migrations import MIGRATIONS
 from llmledger.store.rows import in_id_order
+from llmledger.store.sqlite import SQLiteStore
 
 T0 = datetime(2025, 8, 20, 12, 0, tzinfo=timezone.utc)
 
@@ -32,7 +34,7 @@ def test_fresh_store_is_wal_with_recorded_migrations(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "l.db")
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     names = [r[0] for r in conn.execute("SELECT name FROM _llmledger_migrations")]
-    assert names == sorted(names) and names
+    assert names == sorted(names) == [name for name, _ in MIGRATIONS]  # all, in order
 
 
 def test_same_id_twice_is_stored_once(tmp_path: Path) -> None:
@@ -97,10 +99,10 @@ def test_record_many_refuses_what_would_overflow_the_rollup(tmp_path: Path) -> N
         bad.requests = -1
         with pytest.raises(InvalidEventError, match="requests must be"):
             ledger.record_many([bad])
-        assert ledger.store.count() == 1
+        assert ledger.count() == 1
         assert ledger.summary(days=1_000)["totals"]["totalTokens"] == 110
         # A query the rollup cannot answer reads the events table: no overflow there either.
-        (row,) = ledger.store.aggregate(EventFilter(since_us=1), [])
+        (row,) = ledger.aggregate(EventFilter(since_us=1), [])
         assert row.totals.input_tokens == 100
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 
 from llmledger.ledger import Ledger
-from llmledger.sources.scan import scan
+from llmledger.scan import scan
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE_HOME = ROOT / "examples" / "home"

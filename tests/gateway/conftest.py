@@ -19,8 +19,6 @@ from llmledger.config import Config
 from llmledger.gateway.keys import issue_key
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
-from llmledger.store import SQLiteStore
-from llmledger.store.keys import KeyStore
 from tests.gateway.fake_upstream import FakeUpstream
 
 UPSTREAM_KEYS = {"FAKE_KEY_A": "sk-good-a", "FAKE_KEY_B": "sk-good-b"}
@@ -152,11 +150,8 @@ class GatewayProcess:
         self, user: str, org: str | None = None, project: str | None = None
     ) -> tuple[str, str]:
         """(key, key id), written straight to the gateway's ledger."""
-        store = SQLiteStore(self.db)
-        try:
-            key, record = issue_key(KeyStore(store), user_id=user, org_id=org, project=project)
-        finally:
-            store.close()
+        with Ledger(self.db, config=Config()) as ledger:
+            key, record = issue_key(ledger.keys, user_id=user, org_id=org, project=project)
         return key, record.id
 
     def ledger(self) -> Ledger:

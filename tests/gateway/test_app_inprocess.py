@@ -22,7 +22,6 @@ from llmledger.gateway.keys import issue_key
 from llmledger.gateway.transport import UpstreamError, UpstreamRequest
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
-from llmledger.store.keys import KeyStore
 
 USAGE = {"prompt_tokens": 21, "completion_tokens": 5, "total_tokens": 26}
 REPLY = {"id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-4o-mini", "usage": USAGE}
@@ -123,7 +122,7 @@ class Harness:
 @pytest.fixture
 def harness(tmp_path: Path) -> Iterator[Harness]:
     ledger = Ledger(tmp_path / "ledger.db", config=Config())
-    key, _ = issue_key(KeyStore(ledger.store), user_id="u1")
+    key, _ = issue_key(ledger.keys, user_id="u1")
     yield Harness(ledger, FakeTransport(), key)
     ledger.close()
 

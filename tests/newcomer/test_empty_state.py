@@ -10,7 +10,7 @@ import pytest
 
 from llmledger.cli.empty_state import explain_empty, filter_words
 from llmledger.report.aggregate import ReportOptions
-from llmledger.sources.discovery import Root
+from llmledger.scan.discovery import Root
 
 from .helpers import claude_log, cli
 

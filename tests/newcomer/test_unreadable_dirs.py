@@ -23,8 +23,8 @@ from typing import Any
 import pytest
 
 from llmledger.ledger import Ledger
+from llmledger.scan import SkippedFile, scan
 from llmledger.sources import walk
-from llmledger.sources.scan import SkippedFile, scan
 
 from .helpers import claude_log, cli
 

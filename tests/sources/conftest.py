@@ -12,14 +12,14 @@ from typing import Any
 import pytest
 
 from llmledger.ledger import Ledger
-from llmledger.sources.scan import ScanResult, scan
+from llmledger.scan import ScanResult, scan
 
 TOKEN_KEYS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Iterator[Ledger]:
-    with Ledger(str(tmp_path / "ledger.db")) as led:
+def ledger(ledger_url: str) -> Iterator[Ledger]:
+    with Ledger(ledger_url) as led:
         yield led
 
 

@@ -59,7 +59,7 @@ def test_unreadable_file_is_skipped_and_listed(ledger: Ledger, isolated_home: Pa
     result = run_scan(ledger, isolated_home)
     assert [s.path for s in result.skipped] == [str(bad)]
     assert [e.id for e in ledger.events()] == ["claude:m1"]
-    cursors = ledger.store.scan_cursors()
+    cursors = ledger.scan_cursors()
     assert str(good) in cursors and str(bad) not in cursors  # tried again next time
 
 
@@ -83,7 +83,7 @@ def test_file_vanishing_mid_scan_is_skipped_and_the_scan_completes(
     assert result.files == 3
     assert sorted(s.reason for s in result.skipped) == ["vanished during the scan"] * 2
     assert result.read == 1
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1
 
 
 def test_a_failing_file_writes_nothing_and_is_retried(ledger: Ledger, isolated_home: Path) -> None:

@@ -47,7 +47,7 @@ def test_resumed_session_copies_count_once(ledger: Ledger, isolated_home: Path) 
     write_jsonl(project_dir(isolated_home) / "s2.jsonl", resumed)
     run_scan(ledger, isolated_home)
     assert totals(ledger)["2025-09-28"]["output"] == 180
-    assert ledger.store.count() == 3
+    assert ledger.count() == 3
 
 
 def test_sidechain_replay_loses_to_the_primary_copy(ledger: Ledger, isolated_home: Path) -> None:
@@ -71,7 +71,7 @@ def test_empty_or_missing_request_id_falls_back_to_message_id(
     ]
     write_jsonl(project_dir(isolated_home) / "s.jsonl", lines)
     run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1
     day = totals(ledger)["2025-09-28"]
     assert (day["input"], day["output"], day["cache_write"]) == (3, 395, 35066)
 
@@ -164,7 +164,7 @@ def test_malformed_lines_are_skipped_and_counted(ledger: Ledger, isolated_home: 
     write_jsonl(project_dir(isolated_home) / "s.jsonl", lines)
     result = run_scan(ledger, isolated_home)
     assert result.malformed == 2
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1
 
 
 @pytest.mark.parametrize(
@@ -183,9 +183,9 @@ def test_parse_line_ids(line: dict[str, object], expected: str) -> None:
 def test_sidechain_replay_in_a_later_batch_loses_too(
     ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmledger.sources import ingest
+    from llmledger.scan import batches
 
-    monkeypatch.setattr(ingest, "BATCH_RECORDS", 1)  # one write per file
+    monkeypatch.setattr(batches, "BATCH_RECORDS", 1)  # one write per file
     primary = claude_line("msg_1", "req_1", output=10, session="main")
     replay = claude_line("msg_1", "req_1", output=500, sidechain=True, session="side")
     write_jsonl(project_dir(isolated_home) / "b-main.jsonl", [primary])

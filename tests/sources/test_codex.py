@@ -108,7 +108,7 @@ def test_codex_home_is_honoured(ledger: Ledger, isolated_home: Path) -> None:
     path = custom / "sessions" / "2026" / "07" / "03" / "rollout-c.jsonl"
     write_jsonl(path, base_session())
     run_scan(ledger, isolated_home, env={"CODEX_HOME": str(custom)})
-    assert ledger.store.count() == 2
+    assert ledger.count() == 2
 
 
 def test_calls_split_by_event_time_across_midnight(ledger: Ledger, isolated_home: Path) -> None:

@@ -65,7 +65,7 @@ def _sorted(data: dict[str, Any]) -> dict[str, Any]:
 def test_corpus_totals_per_day_and_model(
     corpus: Path, ledger: Ledger, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmledger.sources import scan as scan_module
+    from llmledger.scan import run as scan_module
 
     monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 0)
     expected = json.loads((corpus / "expected.json").read_text())
@@ -80,7 +80,7 @@ def test_corpus_totals_per_day_and_model(
 
 def test_corpus_rescan_adds_nothing(corpus: Path, ledger: Ledger) -> None:
     run_scan(ledger, corpus / "home")
-    count = ledger.store.count()
+    count = ledger.count()
     again = run_scan(ledger, corpus / "home")
     assert again.read == 0 and again.written == 0
-    assert ledger.store.count() == count
+    assert ledger.count() == count

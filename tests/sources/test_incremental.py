@@ -40,7 +40,7 @@ def test_streaming_copy_appended_later_replaces_the_early_copy(
     run_scan(ledger, isolated_home)
     write_jsonl(path, [claude_line("m1", "r1", output=400)], mode="a")
     run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1
     assert totals(ledger)["2025-09-28"]["output"] == 400
 
 
@@ -52,11 +52,11 @@ def test_unterminated_last_line_is_read_again_once_complete(
     whole = json.dumps(claude_line("m2", "r2", output=20))
     path.write_text(json.dumps(claude_line("m1", "r1")) + "\n" + whole[:40])  # mid-write
     first = run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 1 and first.malformed == 0
+    assert ledger.count() == 1 and first.malformed == 0
     with path.open("a") as handle:
         handle.write(whole[40:] + "\n")
     run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 2
+    assert ledger.count() == 2
 
 
 def test_truncated_file_is_read_from_the_start(ledger: Ledger, isolated_home: Path) -> None:
@@ -96,7 +96,7 @@ def test_replaced_file_is_read_again_without_double_counting(
     os.replace(replacement, path)  # a new inode
     result = run_scan(ledger, isolated_home)
     assert result.records == 2
-    assert ledger.store.count() == 2
+    assert ledger.count() == 2
     assert totals(ledger)["2025-09-28"]["output"] == 16
 
 
@@ -138,7 +138,7 @@ def test_codex_state_carries_across_appends(ledger: Ledger, isolated_home: Path)
 def test_scan_cursors_are_kept_per_file(ledger: Ledger, isolated_home: Path) -> None:
     path = write_jsonl(transcript(isolated_home), [claude_line("m1", "r1")])
     run_scan(ledger, isolated_home)
-    cursor = ledger.store.scan_cursors()[str(path)]
+    cursor = ledger.scan_cursors()[str(path)]
     assert (cursor.source, cursor.offset, cursor.size, cursor.events) == (
         "claude-code",
         path.stat().st_size,
@@ -151,7 +151,8 @@ def test_scan_cursors_are_kept_per_file(ledger: Ledger, isolated_home: Path) -> 
 def test_big_files_are_read_in_parts_with_the_same_result(
     ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, workers: int
 ) -> None:
-    from llmledger.sources import jsonl, scan
+    from llmledger.scan import run as scan
+    from llmledger.sources import jsonl
 
     monkeypatch.setattr(scan, "PART_BYTES", 2000)  # a worker hands back every ~2 KB
     monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)

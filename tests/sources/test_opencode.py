@@ -101,7 +101,7 @@ def test_database_is_opened_read_only_and_rescanned_when_it_grows(
     conn.commit()
     before = db.stat().st_mtime_ns
     run_scan(ledger, isolated_home)
-    assert ledger.store.count() == 2
+    assert ledger.count() == 2
     assert db.stat().st_mtime_ns == before
     conn.execute(
         "INSERT INTO message VALUES ('msg_3', 's', 0, ?, ?)",
@@ -110,7 +110,7 @@ def test_database_is_opened_read_only_and_rescanned_when_it_grows(
     conn.commit()
     conn.close()
     again = run_scan(ledger, isolated_home)
-    assert again.read == 1 and ledger.store.count() == 3
+    assert again.read == 1 and ledger.count() == 3
 
 
 def test_corrupt_database_is_skipped_and_counted(ledger: Ledger, isolated_home: Path) -> None:
@@ -119,8 +119,8 @@ def test_corrupt_database_is_skipped_and_counted(ledger: Ledger, isolated_home: 
     legacy(isolated_home, "ses_c", "msg_4", message(4))
     result = run_scan(ledger, isolated_home)
     assert [s.path for s in result.skipped] == [str(base / "opencode.db")]
-    assert ledger.store.count() == 1
-    assert str(base / "opencode.db") not in ledger.store.scan_cursors()
+    assert ledger.count() == 1
+    assert str(base / "opencode.db") not in ledger.scan_cursors()
 
 
 @pytest.fixture
@@ -139,7 +139,7 @@ def test_locked_database_is_skipped_and_nothing_written(
 ) -> None:
     result = run_scan(ledger, isolated_home)
     assert len(result.skipped) == 1 and "locked" in result.skipped[0].reason
-    assert ledger.store.count() == 0
+    assert ledger.count() == 0
 
 
 def test_locked_database_is_read_once_released(ledger: Ledger, isolated_home: Path) -> None:
@@ -151,4 +151,4 @@ def test_locked_database_is_read_once_released(ledger: Ledger, isolated_home: Pa
     holder.execute("ROLLBACK")
     holder.close()
     assert not run_scan(ledger, isolated_home).skipped
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1

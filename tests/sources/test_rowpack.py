@@ -1,4 +1,4 @@
-"""Priced rows packed where records are parsed, de-duplicated by the writer process."""
+"""Priced rows packed where records are parsed, de-duplicated by the scan process."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from llmledger.pricing.book import PriceBook
+from llmledger.scan.work import Outcome, RowPacking, Task, packed
 from llmledger.sources import claude_code
 from llmledger.sources.base import Record, to_event
-from llmledger.sources.rowpack import batch_rows, pack_rows
-from llmledger.sources.work import Outcome, Task, pack_rows_with, packed
+from llmledger.store import rowpack
+from llmledger.store.rowpack import batch_rows
 from llmledger.store.rows import Rows, build_rows, columns_for, width
 
 from .conftest import claude_line
@@ -36,6 +37,11 @@ def claude(output: int, *, primary: bool = True, session: str = "s") -> Record:
 def record(n: int, **fields: Any) -> Record:
     base = Record(f"id-{n}", TS, "gpt-5", "openai", 100 * n, 10, 5, 0, 40, 0, "s", "/p")
     return base._replace(rank=base.total_tokens, **fields)
+
+
+def pack_rows(records: list[Record], source: str, prices: PriceBook) -> bytes:
+    """What a worker does with a file's records for the scan process."""
+    return RowPacking(rowpack.pack_rows, prices)(records, source)
 
 
 def as_dicts(rows: Rows) -> dict[str, dict[str, Any]]:
@@ -120,7 +126,7 @@ def test_a_worker_packs_rows_only_with_a_price_book(tmp_path: Path, prices: Pric
     assert not as_records.rows and as_records.count == 2
     assert [r.id for r in as_records.unpack().parsed.records] == ["id-1", "id-2"]  # type: ignore[union-attr]
 
-    as_rows = outcome().pack(prices)
+    as_rows = outcome().pack(RowPacking(rowpack.pack_rows, prices))
     assert as_rows.rows and as_rows.count == 2 and as_rows.packed is not None
     assert set(as_dicts(batch_rows([as_rows.packed], {}, set()))) == {"id-1", "id-2"}
     with pytest.raises(ValueError, match="cannot be unpacked"):
@@ -130,12 +136,9 @@ def test_a_worker_packs_rows_only_with_a_price_book(tmp_path: Path, prices: Pric
 def test_a_record_the_store_would_reject_skips_its_file(
     tmp_path: Path, prices: PriceBook, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmledger.sources import work
     from llmledger.sources.base import FileParse
 
     bad = Outcome(task(tmp_path), FileParse([record(1, output_tokens=-5)], 10))
-    monkeypatch.setattr(work, "_row_prices", None)
-    pack_rows_with(prices)  # what the pool's initializer does in a worker
-    skipped = packed(bad, work._row_prices)
+    skipped = packed(bad, RowPacking(rowpack.pack_rows, prices))
     assert skipped.parsed is None and skipped.error is not None
     assert "output_tokens" in skipped.error

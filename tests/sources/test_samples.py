@@ -54,7 +54,7 @@ def sample_home(tmp_path: Path) -> Path:
 def test_per_day_totals_equal_expected_json(
     ledger: Ledger, sample_home: Path, workers: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from llmledger.sources import scan as scan_module
+    from llmledger.scan import run as scan_module
 
     monkeypatch.setattr(scan_module, "PARALLEL_MIN_BYTES", 0)  # force the process pool for 2
     result = run_scan(ledger, sample_home, workers=workers)
@@ -72,4 +72,4 @@ def test_rescan_and_full_rescan_change_nothing(ledger: Ledger, sample_home: Path
     assert again.read == 0 and again.unchanged == again.files == 30
     run_scan(ledger, sample_home, full=True)
     assert {s: _ours(ledger, s) for s in before} == before
-    assert ledger.store.count() == 153 + 405 + 20
+    assert ledger.count() == 153 + 405 + 20

@@ -77,7 +77,7 @@ def _agent_sources(args: argparse.Namespace) -> list[str] | None:
 
 
 def run_scan(ledger: Any, args: argparse.Namespace, *, full: bool = False) -> Any:
-    from llmledger.sources.scan import scan
+    from llmledger.scan import scan
 
     sources = _agent_sources(args)
     if sources is None:

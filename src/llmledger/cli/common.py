@@ -299,7 +299,6 @@ def open_ledger(args: argparse.Namespace, access: str | None = None) -> Any:
     stderr), ``scan`` is refused, others fail at their first write."""
     from llmledger.errors import NoLedgerError
     from llmledger.ledger import Ledger
-    from llmledger.store.diagnose import read_only
 
     access = access or ledger_access(args)
     config = load_cli_config(args)
@@ -312,17 +311,16 @@ def open_ledger(args: argparse.Namespace, access: str | None = None) -> Any:
         # The default ledger before anything was recorded: shown empty, and not created.
         print(f"llmledger: {exc}", file=sys.stderr)
         return Ledger(":memory:", config=config)
-    store = ledger.store
     command = getattr(args, "command", None)
-    if access != "write" or not store.readonly:
+    if access != "write" or not ledger.readonly:
         return ledger
     if command == "scan":
         ledger.close()
-        raise read_only(store.path, store.why_readonly)
+        raise ledger.read_only_error()
     if command in SCAN_FIRST and not getattr(args, "no_scan", False):
         args.no_scan = True
         print(
-            f"llmledger: the ledger at {store.path} is read-only ({store.why_readonly}): "
+            f"llmledger: the ledger at {ledger.location} is read-only ({ledger.why_readonly}): "
             "showing it without importing new agent-log lines",
             file=sys.stderr,
         )

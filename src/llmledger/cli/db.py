@@ -60,21 +60,19 @@ def register(commands: Any, parents: Parents) -> None:
 
 def ledger_file(args: argparse.Namespace) -> Path:
     """The ledger file --db (or LLMLEDGER_DB, the config, the default) names."""
+    from llmledger.ledger import ledger_file as file_of
     from llmledger.ledger import resolve_db_url
-    from llmledger.store.location import store_target
 
-    target = store_target(
-        resolve_db_url(getattr(args, "db", None), load_cli_config(args), os.environ)
-    )
+    target = file_of(resolve_db_url(getattr(args, "db", None), load_cli_config(args), os.environ))
     if not isinstance(target, Path):
         raise UsageError("db commands need a ledger file, not an in-memory database")
     return target
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from llmledger.store.health import check_ledger
+    from llmledger.ledger import check_file
 
-    health = check_ledger(ledger_file(args))
+    health = check_file(ledger_file(args))
     emit(json.dumps(health.to_json(), indent=2) if args.json else check_text(health))
     return 0 if health.healthy else 1
 
@@ -113,7 +111,7 @@ def check_text(health: Any) -> str:
 def run_backup(args: argparse.Namespace) -> int:
     from llmledger.cli.outfile import check_target, replacing
     from llmledger.errors import FileError
-    from llmledger.store.backup import backup
+    from llmledger.ledger import backup_file
 
     source = ledger_file(args)
     target = Path(args.file).expanduser()
@@ -124,32 +122,31 @@ def run_backup(args: argparse.Namespace) -> int:
         if not args.force:
             raise FileError(f"{target} exists; pass --force to overwrite it")
     with replacing(target) as path:
-        events = backup(source, path, name=target)
+        events = backup_file(source, path, name=target)
     count = "events not counted: the ledger is damaged" if events is None else f"{events:,} events"
     emit(f"backed up {source} to {target}: {count}, {target.stat().st_size / 1e6:,.1f} MB")
     return 0
 
 
 def run_repair(args: argparse.Namespace) -> int:
-    from llmledger.store.diagnose import command, damaged
-    from llmledger.store.health import check_ledger
+    from llmledger.ledger import check_file, damaged_error, db_command
 
     path = ledger_file(args)
-    before = check_ledger(path)
+    before = check_file(path)
     if before.integrity:
-        raise damaged(path, f"{before.integrity[0]}; `db repair` rebuilds the rollup only")
+        raise damaged_error(path, f"{before.integrity[0]}; `db repair` rebuilds the rollup only")
     if before.rollup_checked and not before.rollup_count:
         emit(f"nothing to repair: the rollup of {path} matches its events")
         return 0
     with open_ledger(args, "read") as ledger:  # "read": an existing ledger, never a new one
-        ledger.store.rebuild_rollup()  # opening applied any pending migrations first
-    after = check_ledger(path)
+        ledger.rebuild_rollup()  # opening applied any pending migrations first
+    after = check_file(path)
     done = [f"rebuilt the hourly rollup of {path} from its {after.events or 0:,} events"]
     if before.rollup_checked:
         done.append(f"{before.rollup_count:,} hour row(s) differed")
     if before.pending:
         done.append(f"applied migrations {', '.join(before.pending)}")
     if not after.healthy:
-        done.append(f"{command(path, 'db check')} still finds problems")
+        done.append(f"{db_command(path, 'db check')} still finds problems")
     emit("; ".join(done))
     return 0 if after.healthy else 1

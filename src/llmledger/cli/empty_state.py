@@ -14,7 +14,7 @@ from pathlib import Path
 from llmledger.cli.display import tilde
 from llmledger.report.aggregate import Report, ReportOptions
 from llmledger.report.render.table import Style
-from llmledger.sources.discovery import Root
+from llmledger.scan.discovery import Root
 
 # Filter columns as the command-line options that set them.
 OPTION_OF = {"user_id": "--user", "org_id": "--org"}
@@ -46,7 +46,7 @@ def _home(env: Mapping[str, str]) -> Path:
 
 def agent_roots(env: Mapping[str, str]) -> dict[str, list[Root]]:
     """Agent title -> the places its logs are looked for, with their state."""
-    from llmledger.sources.discovery import roots
+    from llmledger.scan.discovery import roots
     from llmledger.sources.registry import SOURCES
 
     return {source.title: roots(source, env) for source in SOURCES.values()}

@@ -55,13 +55,12 @@ def _text(value: str | None, option: str) -> str | None:
 
 def run_create(args: argparse.Namespace) -> int:
     from llmledger.gateway.keys import issue_key
-    from llmledger.store.keys import KeyStore
 
     user = _text(args.user, "--user")
     assert user is not None
     with open_ledger(args) as ledger:
         key, record = issue_key(
-            KeyStore(ledger.store),
+            ledger.keys,
             user_id=user,
             org_id=_text(args.org, "--org"),
             project=_text(args.project, "--project"),
@@ -88,10 +87,8 @@ def _when(us: int | None) -> str:
 
 
 def run_list(args: argparse.Namespace) -> int:
-    from llmledger.store.keys import KeyStore
-
     with open_ledger(args) as ledger:
-        records = KeyStore(ledger.store).all(include_revoked=args.all)
+        records = ledger.keys.all(include_revoked=args.all)
     if args.json:
         import msgspec
 
@@ -135,12 +132,10 @@ def run_list(args: argparse.Namespace) -> int:
 
 def run_revoke(args: argparse.Namespace) -> int:
     from llmledger.errors import LedgerError
-    from llmledger.store.keys import KeyStore
 
     with open_ledger(args) as ledger:
-        store = KeyStore(ledger.store)
-        if not store.revoke(args.key_id):
-            known = store.get(args.key_id)
+        if not ledger.keys.revoke(args.key_id):
+            known = ledger.keys.get(args.key_id)
             if known is not None:
                 raise LedgerError(f"key {args.key_id} is already revoked")
             raise LedgerError(f"no key with id {args.key_id!r}: see 'llmledger keys list'")

@@ -91,7 +91,7 @@ def maybe_scan(ledger: Any, args: argparse.Namespace) -> None:
 
 def _stored(ledger: Any, dimension: str) -> list[str]:
     """The values of ``dimension`` in the ledger, most tokens first."""
-    groups = ledger.store.aggregate(EventFilter(), [dimension])
+    groups = ledger.aggregate(EventFilter(), [dimension])
     groups.sort(key=lambda g: (-g.totals.total_tokens, str(g.key[dimension])))
     return [str(g.key[dimension]) for g in groups if g.key[dimension] is not None]
 

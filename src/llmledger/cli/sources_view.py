@@ -32,15 +32,15 @@ def sources_data(
 ) -> list[dict[str, Any]]:
     """One entry per source in ``names``; ``scanned`` (a ScanResult, when a scan just ran) adds
     the files it could not read to each source's ``skipped``."""
-    from llmledger.sources.discovery import discover, roots
+    from llmledger.scan.discovery import discover, roots
     from llmledger.sources.registry import SOURCES
 
     env = os.environ if env is None else env
     in_ledger: dict[str, Totals] = {}
-    for row in ledger.store.aggregate(EventFilter(equals={"source": tuple(names)}), ["source"]):
+    for row in ledger.aggregate(EventFilter(equals={"source": tuple(names)}), ["source"]):
         in_ledger[str(row.key["source"])] = row.totals
     remembered: dict[str, int] = {}
-    for cursor in ledger.store.scan_cursors().values():
+    for cursor in ledger.scan_cursors().values():
         remembered[cursor.source] = remembered.get(cursor.source, 0) + 1
     unread_files = list(scanned.skipped) if scanned is not None else []
     data = []

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from llmledger.store.keys import KeyRecord, KeyStore
+from llmledger.bookkeeping import KeyRecord, Keys
 
 __all__ = ["KEY_PREFIX", "Identity", "KeyRing", "hash_key", "issue_key"]
 
@@ -39,7 +39,7 @@ def hash_key(key: str) -> str:
 
 
 def issue_key(
-    store: KeyStore,
+    keys: Keys,
     *,
     user_id: str,
     org_id: str | None = None,
@@ -57,7 +57,7 @@ def issue_key(
         project=project,
         name=name,
     )
-    return key, store.add(record)
+    return key, keys.add(record)
 
 
 class KeyRing:

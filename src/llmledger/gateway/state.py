@@ -23,7 +23,6 @@ from llmledger.gateway.transport import Transport
 from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
-from llmledger.store.keys import KeyStore
 
 __all__ = ["Gateway"]
 
@@ -45,7 +44,7 @@ class Gateway:
         self.access_log = access_log
         self.transport = transport
         self.router = Router([UpstreamState.build(u) for u in config.upstreams])
-        self.keys = KeyRing(KeyStore(ledger.store).active)
+        self.keys = KeyRing(ledger.keys.active)
         self.metrics = GatewayMetrics(
             self.settings.metrics_label_limit, user_labels=self.settings.metrics_user_labels
         )
@@ -64,7 +63,7 @@ class Gateway:
         self.keys.reload()
         today = utc_day()
         since_us = today * 86_400 * 1_000_000
-        rows = self.ledger.store.aggregate(
+        rows = self.ledger.aggregate(
             EventFilter(since_us=since_us, equals={"source": ("proxy",)}), ["account"]
         )
         self.router.seed(
@@ -197,7 +196,7 @@ class Gateway:
             )
 
     def health(self) -> tuple[int, dict[str, object]]:
-        writer = self.ledger._writer
+        writer = self.ledger.writer_if_started
         ok = self.recorder.ok
         body: dict[str, object] = {
             "status": "ok" if ok else "ledger_unavailable",
@@ -230,7 +229,7 @@ class Gateway:
             ]
 
         def pending() -> list[tuple[dict[str, str], float]]:
-            writer = self.ledger._writer
+            writer = self.ledger.writer_if_started
             return [({}, writer.pending if writer else 0)]
 
         self.metrics.gauge(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from typing import NamedTuple, Protocol
 
-from llmledger.bookkeeping import KeyStorage, ScanCursor
+from llmledger.bookkeeping import KeyStorage, ScanCursor, ScanProcess
 from llmledger.errors import StoreError
 from llmledger.events import UsageEvent
 from llmledger.query import DaySegments, EventFilter, GroupRow, Totals
@@ -118,6 +118,11 @@ class Store(KeyStorage, Protocol):
         ...
 
     def get_event(self, event_id: str) -> UsageEvent | None: ...
+
+    def scan_process(self) -> ScanProcess | None:
+        """A process of its own that writes a big scan, if the backend has one (None: the
+        scan writes through ``write_scan`` from a thread)."""
+        ...
 
     # -- scan cursors and metadata -------------------------------------------------------------
 

@@ -1,19 +1,19 @@
-"""Ledger keys in the store: the gateway's client credentials, kept as SHA-256 hashes only.
-
-``KeyStore`` works on a ``SQLiteStore``'s connection, under its lock and transactions (the
-store stays the one owner of the database).
+"""The gateway's client keys in a SQLite ledger (the ``gateway_keys`` table), kept as SHA-256
+hashes only. ``SQLiteKeys`` is mixed into ``SQLiteStore``: its key methods run on the store's
+connection, under its lock and transactions (the store stays the one owner of the database).
 """
 
 from __future__ import annotations
 
 import sqlite3
 import time
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING
 
 from llmledger.bookkeeping import KeyRecord
 from llmledger.errors import StoreError
-from llmledger.store.sqlite import SQLiteStore
 
-__all__ = ["KeyRecord", "KeyStore"]
+__all__ = ["SQLiteKeys"]
 
 _COLUMNS = "id, key_hash, prefix, user_id, org_id, project, name, created_at, revoked_at"
 
@@ -38,16 +38,19 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
     )
 
 
-class KeyStore:
-    """Create, list, find and revoke ledger keys in one store."""
+class SQLiteKeys:
+    """Create, list, find and revoke keys (the Store protocol's key methods)."""
 
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
+    if TYPE_CHECKING:
 
-    def add(self, record: KeyRecord) -> KeyRecord:
+        def _writing(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _reading(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+    def add_key(self, record: KeyRecord) -> KeyRecord:
         created = record.created_at or int(time.time() * 1_000_000)
-        try:
-            with self.store._transaction() as conn:
+        with self._writing() as conn:
+            try:
                 conn.execute(
                     f"INSERT INTO gateway_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
@@ -62,43 +65,36 @@ class KeyStore:
                         record.revoked_at,
                     ),
                 )
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot store the key in {self.store.path}: {exc}") from exc
+            except sqlite3.IntegrityError as exc:
+                raise StoreError(f"a key with id {record.id!r} exists already") from exc
         return KeyRecord(**{**record.__dict__, "created_at": created})
 
-    def all(self, *, include_revoked: bool = True) -> list[KeyRecord]:
+    def list_keys(self, *, include_revoked: bool = True) -> list[KeyRecord]:
         sql = f"SELECT {_COLUMNS} FROM gateway_keys"
         if not include_revoked:
             sql += " WHERE revoked_at IS NULL"
         sql += " ORDER BY created_at, id"
-        try:
-            with self.store._lock:
-                rows = self.store._conn.execute(sql).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"cannot read keys from {self.store.path}: {exc}") from exc
+        with self._reading() as conn:
+            rows = conn.execute(sql).fetchall()
         return [_record(row) for row in rows]
 
-    def active(self) -> list[KeyRecord]:
-        return self.all(include_revoked=False)
-
-    def get(self, key_id: str) -> KeyRecord | None:
-        with self.store._lock:
-            row = self.store._conn.execute(
+    def get_key(self, key_id: str) -> KeyRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
                 f"SELECT {_COLUMNS} FROM gateway_keys WHERE id = ?", (key_id,)
             ).fetchone()
         return None if row is None else _record(row)
 
-    def find_hash(self, key_hash: str) -> KeyRecord | None:
-        with self.store._lock:
-            row = self.store._conn.execute(
+    def find_key(self, key_hash: str) -> KeyRecord | None:
+        with self._reading() as conn:
+            row = conn.execute(
                 f"SELECT {_COLUMNS} FROM gateway_keys WHERE key_hash = ?", (key_hash,)
             ).fetchone()
         return None if row is None else _record(row)
 
-    def revoke(self, key_id: str) -> bool:
-        """Revoke a key by id; False when no active key has that id."""
+    def revoke_key(self, key_id: str) -> bool:
         now = int(time.time() * 1_000_000)
-        with self.store._transaction() as conn:
+        with self._writing() as conn:
             cursor = conn.execute(
                 "UPDATE gateway_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
                 (now, key_id),

@@ -25,14 +25,16 @@ from typing import Any
 
 import msgspec
 
-from llmledger.bookkeeping import ScanCursor
+from llmledger.bookkeeping import ScanCursor, ScanProcess
 from llmledger.errors import DamagedLedgerError, InvalidEventError, StoreError
 from llmledger.events import MAX_TOKENS, TOKEN_FIELDS, UsageEvent
 from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
 from llmledger.store import rollup, schema
+from llmledger.store.base import CostUpdate
 from llmledger.store.checkpoint import Checkpointer
 from llmledger.store.connect import connect, open_file
 from llmledger.store.diagnose import explain, read_only, walk
+from llmledger.store.keys import SQLiteKeys
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.rows import Rows, build_rows
 from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
@@ -109,8 +111,8 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-class SQLiteStore:
-    """The ledger database. Thread-safe; writes are serialized."""
+class SQLiteStore(SQLiteKeys):
+    """The ledger database (a ``Store``, store/base.py). Thread-safe; writes are serialized."""
 
     def __init__(self, path: Path | str, *, readonly: bool = False, create: bool = True) -> None:
         """Open (``create``: or make) the ledger at ``path``; ``readonly`` never writes.
@@ -224,9 +226,18 @@ class SQLiteStore:
             self.damaged = error
         return error
 
-    def explain(self, exc: sqlite3.Error) -> StoreError:
-        """What an sqlite3 error raised while using this store means, as a StoreError."""
+    def explain(self, exc: BaseException) -> StoreError | None:
+        """What an sqlite3 error raised while using this store means (None: not one)."""
+        if not isinstance(exc, sqlite3.Error):
+            return None
         return self._failure(exc, writing=False)
+
+    @property
+    def location(self) -> str:
+        return str(self.path) if self.path is not None else ":memory:"
+
+    def read_only_error(self) -> StoreError:
+        return read_only(self.path, self.why_readonly)
 
     def applied_migrations(self) -> list[str]:
         with self._reading() as conn:
@@ -283,20 +294,20 @@ class SQLiteStore:
         self._written(written)
         return written
 
-    def update_costs(self, updates: Iterable[tuple[int | None, str, str | None, str]]) -> int:
-        """Set (cost_nanos, cost_status, price_version) for event ids, rollup included."""
+    def update_costs(self, updates: Iterable[CostUpdate]) -> int:
+        """Set new costs of stored events, rollup included; returns events changed."""
         changed = 0
         with self._writing() as conn:
-            for cost, status, version, event_id in updates:
-                old = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
+            for update in updates:
+                old = conn.execute(rollup.OLD_ROW_SQL, (update.event_id,)).fetchone()
                 if old is None:
                     continue
                 conn.execute(
                     "UPDATE events SET cost_nanos = ?, cost_status = ?, price_version = ? "
                     "WHERE id = ?",
-                    (cost, status, version, event_id),
+                    (update.cost_nanos, update.cost_status, update.price_version, update.event_id),
                 )
-                new = conn.execute(rollup.OLD_ROW_SQL, (event_id,)).fetchone()
+                new = conn.execute(rollup.OLD_ROW_SQL, (update.event_id,)).fetchone()
                 conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(old, -1))
                 conn.execute(rollup.ADD_ROW_SQL, rollup.row_contribution(new, +1))
                 changed += 1
@@ -427,7 +438,7 @@ class SQLiteStore:
             )
         return cursors
 
-    def save_scan(
+    def write_scan(
         self,
         events: Sequence[UsageEvent],
         cursors: Sequence[ScanCursor],
@@ -439,13 +450,13 @@ class SQLiteStore:
         this copy is preferred: a primary copy over a sidechain replay it wrote earlier)."""
         with paused_gc():
             rows = build_rows(events)
-        return self.save_scan_rows(rows, cursors, replace)
+        return self.write_scan_rows(rows, cursors, replace)
 
-    def save_scan_rows(
+    def write_scan_rows(
         self, rows: Rows, cursors: Sequence[ScanCursor], replace: AbstractSet[str] = frozenset()
     ) -> int:
-        """``save_scan`` for rows built already (by ``build_rows``, in the process that parsed
-        them: see sources/rowpack.py)."""
+        """``write_scan`` for rows built already (by ``build_rows``, in the process that parsed
+        them: see rowpack.py)."""
         now = int(time.time())
         with self._writing() as conn:
             changed = write_rows(conn, rows, force=replace) if rows.count else 0
@@ -472,6 +483,16 @@ class SQLiteStore:
             )
         self._written(changed)
         return changed
+
+    def scan_process(self) -> ScanProcess | None:
+        """A forked process writing a big scan to this file (None: in memory, or a fork that
+        would copy other threads)."""
+        from llmledger.store import scan_process  # multiprocessing: only for big scans
+
+        if not scan_process.usable(self.path):
+            return None
+        assert self.path is not None
+        return scan_process.ScanProcess(self.path)
 
     # -- meta ----------------------------------------------------------------------------------
 

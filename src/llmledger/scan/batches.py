@@ -1,57 +1,51 @@
-"""Writing a scan's records to the ledger: de-duplicated, priced, in batches, each batch's
-events and the cursors of the files they came from in ONE store transaction.
+"""A scan's records into the ledger: de-duplicated, priced, in batches, each batch's events
+and the cursors of the files they came from in ONE transaction (``Ledger.write_scan``).
 
-The store call runs in the background while the scan goes on collecting the next batch: in a
-thread (SQLite releases the GIL while it works), or for a big scan in a writer process of its
-own (``writer_process.py``), which is handed the workers' packed records as they came and
-de-duplicates them itself. At most one batch is being written at a time, and a failed write is
-raised to the scan at its next flush or at ``close``.
+The write runs in the background while the scan goes on collecting the next batch: in a
+thread (SQLite releases the GIL while it works), or for a big scan in a process of its own
+when the ledger's store offers one (``Ledger.scan_process``), which is handed the workers'
+packed rows as they came and de-duplicates them itself. At most one batch is being written at
+a time, and a failed write is raised to the scan at its next flush or at ``close``.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any
 
-from llmledger.bookkeeping import ScanCursor
+from llmledger.bookkeeping import ScanCursor, ScanProcess
+from llmledger.events import UsageEvent
+from llmledger.ledger import Ledger
+from llmledger.scan.work import RowPacking
 from llmledger.sources.base import Record, events_to_write, keep_best
-
-if TYPE_CHECKING:
-    from llmledger.sources.writer_process import ProcessSink
 
 # Records written per transaction: small enough that writing keeps pace with parsing (and the
 # last batch, written after parsing ends, is short), big enough that commits stay cheap.
 BATCH_RECORDS = 10_000
-# The first batches are smaller, growing twofold up to BATCH_RECORDS: the writer starts on the
+# The first batches are smaller, growing twofold up to BATCH_RECORDS: the ledger starts on the
 # first records sooner instead of waiting while the workers parse a full batch.
 FIRST_BATCH = 1_250
-# While the writer process is busy, a due batch keeps growing instead of the scan waiting for
+# While the scan process is busy, a due batch keeps growing instead of the scan waiting for
 # it (waiting would leave the workers without new files); up to this many records.
 MAX_PENDING = 50_000
-# A batch sent to the writer process takes every record pending, up to this many: while the
-# writer is behind, records pile up and go as one transaction instead of several. Random ids
+# A batch sent to the scan process takes every record pending, up to this many: while the
+# scan process is behind, records pile up and go as one transaction instead of several. Random ids
 # (message ids) land all over the ledger's id index and every commit rewrites each index page
 # it touched, so fewer, larger commits write the same pages fewer times.
 LARGEST_BATCH = 40_000
 
 
-class BatchWriter:
+class ScanBatches:
     """Collects parsed records and cursors; writes them to the ledger in batches."""
 
     def __init__(
-        self, ledger: Any, batch_records: int | None = None, *, separate_process: bool = False
+        self, ledger: Ledger, batch_records: int | None = None, *, separate_process: bool = False
     ) -> None:
         self.ledger = ledger
-        self._sink: ProcessSink | None = None
-        if separate_process:  # imported only here: warm runs never load multiprocessing
-            from llmledger.sources import writer_process
-
-            if writer_process.usable(ledger):
-                self._sink = writer_process.ProcessSink(ledger)
+        self._process: ScanProcess | None = ledger.scan_process() if separate_process else None
         self.batch_records = batch_records or BATCH_RECORDS
         self._next_batch = min(FIRST_BATCH, self.batch_records)
         self.records: dict[str, dict[str, Record]] = {}
-        # For the writer process, in order: (source, packed records, how many, file cursor).
+        # For the scan process, in order: (source, packed records, how many, file cursor).
         self._entries: list[tuple[str, bytes, int, ScanCursor]] = []
         self.count = 0
         self.cursors: list[ScanCursor] = []
@@ -65,17 +59,19 @@ class BatchWriter:
         self._failure: BaseException | None = None
 
     @property
-    def takes_packed(self) -> bool:
-        """True when rows packed by ``rowpack.pack_rows`` may be handed over (``add_packed``)."""
-        return self._sink is not None
+    def packing(self) -> RowPacking | None:
+        """How workers pack records for the scan process (None: hand records to ``add``)."""
+        if self._process is None:
+            return None
+        return RowPacking(self._process.pack, self.ledger.prices)
 
     def starved(self) -> bool:
-        """True when the writer process has written every batch it was sent."""
-        return self._sink is not None and self._sink.starved()
+        """True when the scan process has written every batch it was sent."""
+        return self._process is not None and self._process.starved()
 
     def add(self, source: str, records: list[Record], cursor: ScanCursor) -> None:
-        """Records for the in-process writer (with a writer process: ``add_packed``)."""
-        assert self._sink is None
+        """Records written from this process (with a scan process: ``add_packed``)."""
+        assert self._process is None
         bucket = self.records.setdefault(source, {})
         before = len(bucket)
         if self.written_rank:
@@ -86,15 +82,15 @@ class BatchWriter:
         self._added(cursor)
 
     def add_packed(self, source: str, packed: bytes, count: int, cursor: ScanCursor) -> None:
-        """The rows of ``count`` records, packed by ``rowpack.pack_rows``, for the writer
-        process (which de-duplicates)."""
+        """The rows of ``count`` records, packed by the ledger's ``scan_process().pack``, for
+        that process (which de-duplicates)."""
         self._entries.append((source, packed, count, cursor))
         self.count += count
-        assert self._sink is not None
-        # Send while a batch is due and the writer takes one; while it is busy the batch
+        assert self._process is not None
+        # Send while a batch is due and the scan process takes one; while it is busy the batch
         # grows (waiting here would leave the workers without files), up to MAX_PENDING.
         while self._entries and self.count >= min(self._next_batch, self.batch_records):
-            if self._sink.busy() and self.count < MAX_PENDING:
+            if self._process.busy() and self.count < MAX_PENDING:
                 return
             self._next_batch *= 2
             self._send_oldest(max(self.batch_records, LARGEST_BATCH))
@@ -102,7 +98,7 @@ class BatchWriter:
     def _send_oldest(self, limit: int | None = None) -> None:
         """Send the oldest entries, up to ``limit`` records (default ``batch_records``; at
         least one entry), with their files' cursors, as one batch."""
-        assert self._sink is not None
+        assert self._process is not None
         limit = limit or self.batch_records
         take = size = 0
         for entry in self._entries:
@@ -113,8 +109,8 @@ class BatchWriter:
         batch = self._entries[:take]
         del self._entries[:take]
         self.count -= size
-        packed = [(source, blob) for source, blob, count, _ in batch if count]
-        self.written += self._sink.submit(packed, [entry[3] for entry in batch])
+        packed = [blob for _, blob, count, _ in batch if count]
+        self.written += self._process.submit(packed, [entry[3] for entry in batch])
 
     def _added(self, cursor: ScanCursor) -> None:
         self.cursors.append(cursor)
@@ -123,7 +119,7 @@ class BatchWriter:
             self.flush()
 
     def flush(self) -> None:
-        """Hand the collected batch to the store (in the background): to the writer process
+        """Hand the collected batch to the store (in the background): to the scan process
         in batches of at most ``batch_records`` (it prepares one while writing another)."""
         while self._entries:
             self._send_oldest()
@@ -131,22 +127,22 @@ class BatchWriter:
             return
         replaced: set[str] = set()
         events = events_to_write(self.records, self.written_rank, replaced)
-        if events:
-            self.ledger.prices.price_events(events)
         cursors = self.cursors
         self.records, self.count, self.cursors = {}, 0, []
         self._join()
         self._thread = threading.Thread(
             target=self._save,
             args=(events, cursors, replaced),
-            name="llmledger-scan-writer",
+            name="llmledger-scan-batch",
             daemon=True,
         )
         self._thread.start()
 
-    def _save(self, events: list[Any], cursors: list[ScanCursor], replaced: set[str]) -> None:
+    def _save(
+        self, events: list[UsageEvent], cursors: list[ScanCursor], replaced: set[str]
+    ) -> None:
         try:
-            self.written += self.ledger.store.save_scan(events, cursors, replaced)
+            self.written += self.ledger.write_scan(events, cursors, replaced)
         except BaseException as exc:  # raised in the scanning thread by _join
             self._failure = exc
 
@@ -162,13 +158,13 @@ class BatchWriter:
         """Write what is left and wait until it is in the ledger."""
         self.flush()
         self._join()
-        if self._sink is not None:
-            sink, self._sink = self._sink, None
-            self.written += sink.close()
+        if self._process is not None:
+            process, self._process = self._process, None
+            self.written += process.close()
 
     def abort(self) -> None:
-        """After a failed scan: stop the writer process, if any (what it wrote stays: every
+        """After a failed scan: stop the scan process, if any (what it wrote stays: every
         batch is a complete transaction)."""
-        if self._sink is not None:
-            sink, self._sink = self._sink, None
-            sink.abort()
+        if self._process is not None:
+            process, self._process = self._process, None
+            process.abort()

@@ -1,10 +1,10 @@
-"""The ledger writer of a big scan, in its own process.
+"""A big scan's ledger writes, in a process of their own (``SQLiteStore.scan_process``).
 
 On a cold scan the ledger's ingest (SQLite inserts, the rollup) is the largest single piece of
 work, and it is Python work: in the scanning process it competes for the GIL with collecting
 the workers' results. A forked child that owns its own connection to the same SQLite file takes
-it off the scanning process: the scan forwards each batch (the priced rows the workers built,
-packed as they came, see ``rowpack.py``, and the cursors of the files they came from) and the
+it off the scanning process: the scan forwards each batch (the priced rows the workers built
+and packed with ``rowpack.pack_rows``, and the cursors of the files they came from) and the
 child de-duplicates them (across files and across batches, as the in-process writer does) and
 writes the batch with its cursors in ONE transaction. One batch is written at a time, in order,
 while the next is being prepared; the scan has at most IN_FLIGHT batches unanswered, and a
@@ -20,25 +20,26 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from llmledger.bookkeeping import ScanCursor
 from llmledger.errors import StoreError
-from llmledger.sources.rowpack import batch_rows
+from llmledger.orphans import exit_with_parent
+from llmledger.store.rowpack import batch_rows, pack_rows
 from llmledger.store.rows import Rows
-from llmledger.store.sqlite import SQLiteStore
 
-# (source, rows packed by rowpack.pack_rows) per file, and the files' cursors.
-Batch = tuple[list[tuple[str, bytes]], list[ScanCursor]]
+if TYPE_CHECKING:
+    from llmledger.store.sqlite import SQLiteStore
+
+# Rows packed by rowpack.pack_rows (one blob per file), and the files' cursors.
+Batch = tuple[list[bytes], list[ScanCursor]]
 
 
-def usable(ledger: Any) -> bool:
-    """A child can write for this ledger: an SQLite file, and a fork that copies no other
-    thread of ours (the pool is not started yet)."""
-    store = ledger.store
+def usable(path: Path | None) -> bool:
+    """A child can write this ledger: a file, and a fork that copies no other thread of ours
+    (the scan's worker pool is not started yet)."""
     return (
-        isinstance(store, SQLiteStore)
-        and store.path is not None
+        path is not None
         and "fork" in multiprocessing.get_all_start_methods()
         and threading.active_count() == 1
     )
@@ -58,9 +59,12 @@ def _serve(conn: Connection, parent_end: Connection, path: Path) -> None:
     releases the GIL while it works, so preparing the next batch overlaps writing this one).
     Answers go back in order, one per batch."""
     parent_end.close()  # the fork copied it: closed here, the parent's exit reads as EOF
+    exit_with_parent()
     gc.disable()  # events are acyclic; save_scan pauses the collector anyway
     # The writing thread takes the GIL back soon after each SQLite call, not after 5 ms.
     sys.setswitchinterval(0.0005)
+    from llmledger.store.sqlite import SQLiteStore
+
     store = SQLiteStore(path)
     ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=1)
     saver = threading.Thread(target=_save_all, args=(store, ready, conn), daemon=True)
@@ -77,7 +81,7 @@ def _serve(conn: Connection, parent_end: Connection, path: Path) -> None:
             packed, cursors = message
             try:
                 replaced: set[str] = set()
-                rows = batch_rows([blob for _, blob in packed], written, replaced)
+                rows = batch_rows(packed, written, replaced)
                 ready.put((rows, replaced, cursors, None))
             except Exception as exc:  # the scan raises it; this process keeps serving
                 ready.put((_NO_ROWS, set(), [], str(exc) or type(exc).__name__))
@@ -93,7 +97,7 @@ def _save_all(store: SQLiteStore, ready: queue.Queue[_Prepared | None], conn: Co
         rows, replaced, cursors, error = item
         if error is None:
             try:
-                answer: tuple[str, Any] = ("ok", store.save_scan_rows(rows, cursors, replaced))
+                answer: tuple[str, Any] = ("ok", store.write_scan_rows(rows, cursors, replaced))
             except Exception as exc:
                 answer = ("error", str(exc) or type(exc).__name__)
         else:
@@ -104,17 +108,20 @@ def _save_all(store: SQLiteStore, ready: queue.Queue[_Prepared | None], conn: Co
             return
 
 
-class ProcessSink:
-    """Sends batches to the writer child, up to IN_FLIGHT unanswered; ``submit``, ``wait``
-    and ``close`` return the rows written by the batches answered since the last call."""
+class ScanProcess:
+    """Sends batches to the child, up to IN_FLIGHT unanswered; ``submit``, ``wait`` and
+    ``close`` return the rows written by the batches answered since the last call."""
 
-    def __init__(self, ledger: Any) -> None:
+    # Runs in the scan's workers: a file's priced events as rows for this process.
+    pack = staticmethod(pack_rows)
+
+    def __init__(self, path: Path) -> None:
         context = multiprocessing.get_context("fork")
         self._conn, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, self._conn, ledger.store.path),
-            name="llmledger-scan-writer",
+            args=(child, self._conn, path),
+            name="llmledger-scan-process",
             daemon=True,
         )
         self._process.start()
@@ -122,7 +129,7 @@ class ProcessSink:
         self._pending = 0  # batches sent and not answered yet
         self._done = 0  # rows written by batches answered and not yet reported
 
-    def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
+    def submit(self, packed: list[bytes], cursors: list[ScanCursor]) -> int:
         """Send one batch (rows packed by ``rowpack.pack_rows``, per file); waits first while
         IN_FLIGHT batches are unanswered."""
         while self._pending >= IN_FLIGHT:

@@ -1,23 +1,20 @@
-"""Parsed records as priced ledger rows, packed where they were parsed.
+"""A scan's priced events as ledger rows, packed where they were parsed.
 
-On a big scan the writer process is the longest single task, so the work that needs no global
-view moves to the processes that parse: turning a file's records into events, pricing them and
-building their store rows (``store/rows.py``). What crosses to the writer is MessagePack of the
-row groups, each row with its dedup rank; the writer only de-duplicates across files and
-batches (``batch_rows``) and inserts.
+On a big scan the scan process (scan_process.py) is the longest single task, so the work that
+needs no global view moves to the processes that parse: building the events' store rows
+(``rows.py``). What crosses to the scan process is MessagePack of the row groups, each row with
+its dedup rank; it only de-duplicates across files and batches (``batch_rows``) and inserts.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import Record, keep_best, to_event
+from llmledger.events import UsageEvent
 from llmledger.store.rows import GroupKey, Rows, build_rows, width
-
-if TYPE_CHECKING:
-    from llmledger.pricing.book import PriceBook
 
 # One group of a file's rows: its key, the rows' values one after another, each row's rank.
 PackedGroup = tuple[GroupKey, list[Any], list[int]]
@@ -26,15 +23,12 @@ _encode = msgspec.msgpack.Encoder().encode
 _decode_groups = msgspec.msgpack.Decoder(list[PackedGroup]).decode
 
 
-def pack_rows(records: list[Record], source: str, prices: PriceBook) -> bytes:
-    """``records`` of one source as priced rows (of copies of an id, the best ranked)."""
-    best = keep_best(records)
-    events = [to_event(record, source) for record in best.values()]
-    prices.price_events(events)
+def pack_rows(events: Sequence[UsageEvent], ranks: Sequence[int]) -> bytes:
+    """Priced ``events`` (one copy per id) with their dedup ranks, as packed row groups."""
+    rank_of = {event.id: rank for event, rank in zip(events, ranks)}
     groups: list[PackedGroup] = []
     for key, flat in build_rows(events).groups.items():
-        ranks = [best[event_id].rank for event_id in flat[:: width(key[5])]]
-        groups.append((key, flat, ranks))
+        groups.append((key, flat, [rank_of[event_id] for event_id in flat[:: width(key[5])]]))
     return _encode(groups)
 
 

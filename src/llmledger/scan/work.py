@@ -10,14 +10,24 @@ from __future__ import annotations
 import gc
 import os
 import sqlite3
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from llmledger.sources.base import FileKind, FileParse, Record, without_unstorable
-from llmledger.sources.cursors import CHECK_BYTES
+from llmledger.events import UsageEvent
+from llmledger.orphans import exit_with_parent
+from llmledger.scan.cursors import CHECK_BYTES
+from llmledger.sources.base import (
+    FileKind,
+    FileParse,
+    Record,
+    keep_best,
+    to_event,
+    without_unstorable,
+)
 from llmledger.sources.registry import get_source
 
 if TYPE_CHECKING:
@@ -25,15 +35,33 @@ if TYPE_CHECKING:
 
 _encode_records = msgspec.msgpack.Encoder().encode
 _decode_records = msgspec.msgpack.Decoder(list[Record]).decode
-# Set in a worker process whose results go to the ledger's writer process: results are then
-# packed as priced rows (``rowpack.pack_rows``) instead of records.
-_row_prices: PriceBook | None = None
 
 
-def pack_rows_with(prices: PriceBook | None) -> None:
-    """Pool initializer: pack this worker's results as priced rows (None: as records)."""
-    global _row_prices
-    _row_prices = prices
+@dataclass(frozen=True)
+class RowPacking:
+    """How a worker turns a file's records into the rows a ledger's scan process takes: the
+    ledger's price book and the store's packing function (``Ledger.scan_process().pack``)."""
+
+    pack: Callable[[Sequence[UsageEvent], Sequence[int]], bytes]
+    prices: PriceBook
+
+    def __call__(self, records: list[Record], source: str) -> bytes:
+        best = keep_best(records)  # of copies of an id, the best ranked
+        events = [to_event(record, source) for record in best.values()]
+        self.prices.price_events(events)
+        return self.pack(events, [record.rank for record in best.values()])
+
+
+# Set in a worker process whose results go to the ledger's scan process: results are then
+# packed as priced rows instead of records.
+_packing: RowPacking | None = None
+
+
+def start_worker(packing: RowPacking | None) -> None:
+    """Pool initializer: end with the scan, and pack results as rows (None: as records)."""
+    global _packing
+    _packing = packing
+    exit_with_parent()
 
 
 @dataclass(frozen=True)
@@ -56,17 +84,15 @@ class Outcome:
     error: str | None = None
     packed: bytes | None = None  # ``parsed.records`` as MessagePack, between processes
     count: int = 0  # how many records ``packed`` holds
-    rows: bool = False  # ``packed`` holds priced rows (``rowpack.pack_rows``), not records
+    rows: bool = False  # ``packed`` holds priced rows (``RowPacking``), not records
 
-    def pack(self, prices: PriceBook | None = None) -> Outcome:
+    def pack(self, packing: RowPacking | None = None) -> Outcome:
         """Move the records into ``packed``: MessagePack crosses a process boundary about
-        ten times cheaper than pickled named tuples. With ``prices``, as priced rows."""
+        ten times cheaper than pickled named tuples. With ``packing``, as priced rows."""
         if self.parsed is not None and self.parsed.records:
             records = self.parsed.records
-            if prices is not None:
-                from llmledger.sources.rowpack import pack_rows
-
-                self.packed, self.rows = pack_rows(records, self.task.source, prices), True
+            if packing is not None:
+                self.packed, self.rows = packing(records, self.task.source), True
             else:
                 self.packed = _encode_records(records)
             self.count = len(records)
@@ -132,11 +158,11 @@ def run_task(task: Task) -> Outcome:
     return Outcome(task, parsed, check, restarted)
 
 
-def packed(outcome: Outcome, prices: PriceBook | None) -> Outcome:
-    """``outcome.pack(prices)``; a file whose records cannot be packed (e.g. one the store
+def packed(outcome: Outcome, packing: RowPacking | None) -> Outcome:
+    """``outcome.pack(packing)``; a file whose records cannot be packed (e.g. one the store
     would reject) becomes a failed outcome: that file is skipped, the scan goes on."""
     try:
-        return outcome.pack(prices)
+        return outcome.pack(packing)
     except Exception as exc:
         return Outcome(outcome.task, None, error=_describe(exc))
 
@@ -146,7 +172,7 @@ def run_tasks(tasks: list[Task]) -> list[Outcome]:
     collecting = gc.isenabled()
     gc.disable()  # parsers build many small acyclic objects
     try:
-        return [packed(run_task(task), _row_prices) for task in tasks]
+        return [packed(run_task(task), _packing) for task in tasks]
     finally:
         if collecting:
             gc.enable()

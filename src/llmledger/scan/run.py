@@ -21,17 +21,24 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from llmledger.bookkeeping import ScanCursor
+from llmledger.ledger import Ledger
+from llmledger.scan.batches import ScanBatches
+from llmledger.scan.cursors import ReadPlan, next_cursor, plan_read
+from llmledger.scan.discovery import discover
+from llmledger.scan.work import (
+    Outcome,
+    RowPacking,
+    Task,
+    packed,
+    run_task,
+    run_tasks,
+    start_worker,
+)
 from llmledger.sources import registry
-from llmledger.sources.base import Fingerprint, SourceFile
-from llmledger.sources.cursors import ReadPlan, next_cursor, plan_read
-from llmledger.sources.discovery import discover
-from llmledger.sources.ingest import BatchWriter
-from llmledger.sources.work import Outcome, Task, packed, run_task, run_tasks
+from llmledger.sources.base import Fingerprint, Source, SourceFile
 
 if TYPE_CHECKING:  # the pool is imported only when a scan needs it (fast warm runs)
     from concurrent.futures import Future, ProcessPoolExecutor
-
-    from llmledger.pricing.book import PriceBook
 
 # Below this much to read, worker processes cost more than they save.
 PARALLEL_MIN_BYTES = 24 * 1024 * 1024
@@ -102,7 +109,7 @@ class _Pending:
 
 
 def _plan(
-    sources: list[Any],
+    sources: list[Source],
     env: Mapping[str, str],
     cursors: dict[str, ScanCursor],
     full: bool,
@@ -154,26 +161,24 @@ def _groups(items: list[_Pending]) -> Iterator[list[_Pending]]:
         yield group
 
 
-def _pool(workers: int, prices: PriceBook | None) -> ProcessPoolExecutor:
-    """Worker processes; with ``prices`` (a writer process takes priced rows) they pack their
+def _pool(workers: int, packing: RowPacking | None) -> ProcessPoolExecutor:
+    """Worker processes; with ``packing`` (a scan process takes priced rows) they pack their
     results as priced rows, when forked (the price book is inherited, never pickled)."""
     import multiprocessing
     import threading
     from concurrent.futures import ProcessPoolExecutor
-
-    from llmledger.sources.work import pack_rows_with
 
     methods = multiprocessing.get_all_start_methods()
     # fork is the fastest start and safe while this process runs no other thread.
     if "fork" in methods and threading.active_count() == 1:
         method = "fork"
     else:
-        method, prices = ("forkserver" if "forkserver" in methods else "spawn"), None
+        method, packing = ("forkserver" if "forkserver" in methods else "spawn"), None
     return ProcessPoolExecutor(
         workers,
         mp_context=multiprocessing.get_context(method),
-        initializer=pack_rows_with,
-        initargs=(prices,),
+        initializer=start_worker,
+        initargs=(packing,),
     )
 
 
@@ -181,9 +186,10 @@ class _Run:
     """One scan's bookkeeping: what each outcome means for the ledger and the progress bar."""
 
     def __init__(
-        self, ledger: Any, result: ScanResult, progress: ProgressFn | None, parallel: bool
+        self, ledger: Ledger, result: ScanResult, progress: ProgressFn | None, parallel: bool
     ) -> None:
-        self.writer = BatchWriter(ledger, separate_process=parallel)
+        self.batches = ScanBatches(ledger, separate_process=parallel)
+        self.packing = self.batches.packing
         self.result = result
         self.progress = progress
         self.total = 0
@@ -194,10 +200,10 @@ class _Run:
         """Record an outcome; returns the task that continues a file read only in part."""
         result, task = self.result, outcome.task
         summary = result.sources[item.file.source]
-        if self.writer.takes_packed and outcome.parsed is not None and not outcome.rows:
-            # The writer process takes priced rows: build them here for results that came as
+        if self.packing is not None and outcome.parsed is not None and not outcome.rows:
+            # The scan process takes priced rows: build them here for results that came as
             # records (parsed in this process, or by workers that were not forked).
-            outcome = packed(outcome.unpack(), self.writer.ledger.prices)
+            outcome = packed(outcome.unpack(), self.packing)
         parsed = outcome.parsed
         if outcome.error is not None or parsed is None:
             result.skipped.append(SkippedFile(task.source, task.path, outcome.error or "failed"))
@@ -228,12 +234,12 @@ class _Run:
             max(parsed.end_offset - plan.offset, 0) if item.file.kind == "jsonl" else item.to_read
         )
         result.bytes += read
-        if self.writer.takes_packed:
-            # Priced rows, forwarded as they came: the writer process de-duplicates them.
-            self.writer.add_packed(task.source, outcome.packed or b"", count, cursor)
+        if self.packing is not None:
+            # Priced rows, forwarded as they came: the scan process de-duplicates them.
+            self.batches.add_packed(task.source, outcome.packed or b"", count, cursor)
         else:
             outcome.unpack()  # fills parsed.records
-            self.writer.add(task.source, parsed.records, cursor)
+            self.batches.add(task.source, parsed.records, cursor)
         if parsed.complete:
             self._advance(read)
             return None
@@ -262,8 +268,7 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
     # Groups in flight: enough to keep the workers busy while this process writes a batch,
     # few enough to bound the memory that parsed results waiting here can take.
     window = workers * 4
-    prices = run.writer.ledger.prices if run.writer.takes_packed else None
-    with _pool(workers, prices) as pool:
+    with _pool(workers, run.packing) as pool:
         running: set[Future[list[Outcome]]] = set()
 
         def submit(tasks: list[Task]) -> None:
@@ -277,8 +282,8 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
                     # now on, so the last one (written after parsing ends) is short. The
                     # writer process keeps full ones: it prepares one while writing another,
                     # and smaller batches cost the store more per record.
-                    if not run.writer.takes_packed:
-                        run.writer.batch_records = min(run.writer.batch_records, TAIL_BATCH)
+                    if run.packing is None:
+                        run.batches.batch_records = min(run.batches.batch_records, TAIL_BATCH)
                     return
                 submit([i.task(i.plan.offset, i.plan.carry, i.plan.check) for i in group])
 
@@ -288,7 +293,7 @@ def _run_parallel(run: _Run, items: list[_Pending], workers: int) -> None:
             # The pool has a core fewer than the machine when a writer process takes one; when
             # that writer has nothing to write (parsing is behind), this process parses too,
             # one group at a time between looks at the workers' results.
-            if spare is None and run.writer.starved():
+            if spare is None and run.batches.starved():
                 spare = next(groups, None)
             timeout = 0 if spare is not None else None
             finished, _ = wait(running, timeout=timeout, return_when=FIRST_COMPLETED)
@@ -309,7 +314,7 @@ def default_workers() -> int:
 
 
 def scan(
-    ledger: Any,
+    ledger: Ledger,
     *,
     sources: Iterable[str] | None = None,
     env: Mapping[str, str] | None = None,
@@ -327,7 +332,7 @@ def scan(
     env = os.environ if env is None else env
     result = ScanResult()
     selected = registry.select(sources)
-    cursors = ledger.store.scan_cursors()
+    cursors = ledger.scan_cursors()
     items = _plan(selected, env, cursors, full, result)
     total = sum(item.to_read for item in items)
     workers = default_workers() if workers is None else max(workers, 1)
@@ -342,16 +347,16 @@ def scan(
         if parallel:
             # The writer process is busy from the first batch to the last (on a cold scan it
             # is the longest single task): it gets a core of its own, the workers the rest.
-            writer = 1 if run.writer.takes_packed else 0
+            writer = 1 if run.packing is not None else 0
             pool = max(min(workers - writer, len(items)), 1)
             result.workers = pool + writer
             _run_parallel(run, items, pool)
         else:
             _run_serial(run, items)
-        run.writer.close()
-        result.written = run.writer.written
+        run.batches.close()
+        result.written = run.batches.written
     finally:
-        run.writer.abort()
+        run.batches.abort()
         if collecting:
             gc.enable()
     result.seconds = time.perf_counter() - started

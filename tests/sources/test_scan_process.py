@@ -1,4 +1,4 @@
-"""The writer process of big scans: used, correct, and its failures reach the scan."""
+"""The scan process of big scans: used, correct, and its failures reach the scan."""
 
 from __future__ import annotations
 
@@ -9,18 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from llmledger.bookkeeping import ScanCursor
 from llmledger.errors import StoreError
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
-from llmledger.sources import ingest, scan, writer_process
-from llmledger.sources.writer_process import ProcessSink
-from llmledger.store.sqlite import ScanCursor
+from llmledger.scan import batches, run
+from llmledger.store import scan_process
+from llmledger.store.scan_process import ScanProcess
 
 from .conftest import claude_line, run_scan, write_jsonl
 
 
 def writer_children() -> list[multiprocessing.process.BaseProcess]:
-    return [p for p in multiprocessing.active_children() if p.name == "llmledger-scan-writer"]
+    return [p for p in multiprocessing.active_children() if p.name == "llmledger-scan-process"]
 
 
 def cursor(path: str, carry: object = None) -> ScanCursor:
@@ -30,7 +31,7 @@ def cursor(path: str, carry: object = None) -> ScanCursor:
 def test_big_scans_write_from_a_child_process(
     ledger: Ledger, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 0)
     for n in range(6):
         write_jsonl(
             isolated_home / ".claude" / "projects" / "p" / f"s{n}.jsonl",
@@ -38,29 +39,29 @@ def test_big_scans_write_from_a_child_process(
         )
     # A fork is only safe while this process runs one thread (other tests may leave some):
     # otherwise the scan writes from a thread, with the same result.
-    forks = writer_process.usable(ledger)
+    forks = scan_process.usable(Path(ledger.location))
     seen: list[int] = []
     result = run_scan(
         ledger, isolated_home, workers=2, progress=lambda d, t: seen.append(len(writer_children()))
     )
     assert max(seen) == (1 if forks else 0)  # the writer process was there while files were read
     assert writer_children() == []  # and is gone after the scan
-    assert result.written == 300 and ledger.store.count() == 300
-    assert len(ledger.store.scan_cursors()) == 6
+    assert result.written == 300 and ledger.count() == 300
+    assert len(ledger.scan_cursors()) == 6
 
 
 def test_a_failed_write_is_raised_and_the_batch_is_not_written(ledger: Ledger) -> None:
-    sink = ProcessSink(ledger)
+    sink = ScanProcess(Path(ledger.location))
     sink.submit([], [cursor("/ok")])
     sink.submit([], [cursor("/bad", carry={"x": object()})])  # cannot be stored
     with pytest.raises(StoreError, match="cannot write to the ledger"):
         sink.close()
-    assert list(ledger.store.scan_cursors()) == ["/ok"]
+    assert list(ledger.scan_cursors()) == ["/ok"]
     assert writer_children() == []
 
 
 def test_a_killed_writer_is_reported(ledger: Ledger) -> None:
-    sink = ProcessSink(ledger)
+    sink = ScanProcess(Path(ledger.location))
     (child,) = writer_children()
     assert child.pid is not None
     os.kill(child.pid, signal.SIGKILL)
@@ -82,9 +83,9 @@ def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
 ) -> None:
     # One write per file, files in either order: when the replay (more tokens) is written
     # first, the primary copy in a later batch must still replace it, in the store too.
-    monkeypatch.setattr(scan, "PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(ingest, "BATCH_RECORDS", 1)  # one write per file
-    monkeypatch.setattr(ingest, "FIRST_BATCH", 1)
+    monkeypatch.setattr(run, "PARALLEL_MIN_BYTES", 0)
+    monkeypatch.setattr(batches, "BATCH_RECORDS", 1)  # one write per file
+    monkeypatch.setattr(batches, "FIRST_BATCH", 1)
     project = isolated_home / ".claude" / "projects" / "p"
     agent, main = names
     write_jsonl(project / f"{main}.jsonl", [claude_line("msg_1", "req_1", output=10, session="m")])
@@ -95,12 +96,12 @@ def test_sidechain_replay_in_an_earlier_batch_loses_to_the_primary_copy(
     result = run_scan(ledger, isolated_home, workers=workers)
     event = ledger.get("claude:msg_1")
     assert event is not None and (event.output_tokens, event.session_id) == (10, "m")
-    assert result.records == 2 and ledger.store.count() == 1
-    (total,) = ledger.store.aggregate(EventFilter(), [])  # from the rollup
+    assert result.records == 2 and ledger.count() == 1
+    (total,) = ledger.aggregate(EventFilter(), [])  # from the rollup
     assert (total.totals.output_tokens, total.totals.events) == (10, 1)
 
 
-def test_save_scan_replaces_a_larger_stored_copy_only_when_told(ledger: Ledger) -> None:
+def test_write_scan_replaces_a_larger_stored_copy_only_when_told(ledger: Ledger) -> None:
     from llmledger.events import UsageEvent
 
     def event(output: int, session: str) -> UsageEvent:
@@ -112,22 +113,22 @@ def test_save_scan_replaces_a_larger_stored_copy_only_when_told(ledger: Ledger) 
             session_id=session,
         )
 
-    ledger.store.save_scan([event(500, "side")], [])
-    ledger.store.save_scan([event(10, "main")], [])  # fewer tokens, no instruction: kept out
+    ledger.write_scan([event(500, "side")], [])
+    ledger.write_scan([event(10, "main")], [])  # fewer tokens, no instruction: kept out
     stored = ledger.get("x")
     assert stored is not None and stored.session_id == "side"
-    ledger.store.save_scan([event(10, "main")], [], {"x"})
+    ledger.write_scan([event(10, "main")], [], {"x"})
     stored = ledger.get("x")
     assert stored is not None and (stored.session_id, stored.output_tokens) == ("main", 10)
-    assert ledger.store.count() == 1
+    assert ledger.count() == 1
 
 
 class _FakeSink:
     def __init__(self) -> None:
-        self.batches: list[tuple[list[tuple[str, bytes]], list[str]]] = []
+        self.batches: list[tuple[list[bytes], list[str]]] = []
         self.is_busy = True
 
-    def submit(self, packed: list[tuple[str, bytes]], cursors: list[ScanCursor]) -> int:
+    def submit(self, packed: list[bytes], cursors: list[ScanCursor]) -> int:
         self.batches.append((packed, [c.path for c in cursors]))
         return 0
 
@@ -138,18 +139,18 @@ class _FakeSink:
 def test_queued_records_go_oldest_first_each_batch_with_its_files_cursors(
     ledger: Ledger,
 ) -> None:
-    writer = ingest.BatchWriter(ledger, batch_records=5)
+    writer = batches.ScanBatches(ledger, batch_records=5)
     sink = _FakeSink()
-    writer._sink = sink  # type: ignore[assignment]
+    writer._process = sink  # type: ignore[assignment]
     for n, count in enumerate((3, 0, 2, 4, 1, 6)):
         writer.add_packed("claude-code", f"blob{n}".encode(), count, cursor(f"/f{n}"))
     assert sink.batches == []  # the writer is busy: the batch grows
     sink.is_busy = False
     writer.flush()
     assert sink.batches == [
-        ([("claude-code", b"blob0"), ("claude-code", b"blob2")], ["/f0", "/f1", "/f2"]),
-        ([("claude-code", b"blob3"), ("claude-code", b"blob4")], ["/f3", "/f4"]),
-        ([("claude-code", b"blob5")], ["/f5"]),  # one file bigger than a batch goes whole
+        ([b"blob0", b"blob2"], ["/f0", "/f1", "/f2"]),
+        ([b"blob3", b"blob4"], ["/f3", "/f4"]),
+        ([b"blob5"], ["/f5"]),  # one file bigger than a batch goes whole
     ]
     assert writer.count == 0
 
@@ -157,10 +158,10 @@ def test_queued_records_go_oldest_first_each_batch_with_its_files_cursors(
 def test_records_piled_up_while_the_writer_was_busy_go_as_one_larger_batch(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(ingest, "LARGEST_BATCH", 8)
-    writer = ingest.BatchWriter(ledger, batch_records=5)
+    monkeypatch.setattr(batches, "LARGEST_BATCH", 8)
+    writer = batches.ScanBatches(ledger, batch_records=5)
     sink = _FakeSink()
-    writer._sink = sink  # type: ignore[assignment]
+    writer._process = sink  # type: ignore[assignment]
     for n, count in enumerate((3, 2, 2)):
         writer.add_packed("claude-code", f"blob{n}".encode(), count, cursor(f"/f{n}"))
     assert sink.batches == []  # busy: 7 records wait
