@@ -70,6 +70,48 @@ def test_mypy_clean() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# -- the layering ----------------------------------------------------------------------------
+
+
+def _lint_imports(cwd: Path, src: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(src)}
+    return subprocess.run(
+        [_tool("lint-imports"), "--config", str(cwd / "pyproject.toml"), "--no-cache"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_import_contracts_hold() -> None:
+    result = _lint_imports(ROOT, ROOT / "src")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "3 kept, 0 broken" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("sources/walk.py", "import llmledger.ledger", "import nothing above them"),
+        ("report/blocks.py", "import llmledger.store.sqlite", "internals stay inside store/"),
+        ("gateway/errors.py", "import llmledger.store.health", "only through the Ledger"),
+    ],
+)
+def test_the_import_contracts_catch_a_break(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    shutil.copytree(ROOT / "src", tmp_path / "src", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    broken = tmp_path / "src" / "llmledger" / module
+    broken.write_text(broken.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    result = _lint_imports(tmp_path, tmp_path / "src")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "2 kept, 1 broken" in result.stdout
+    assert f"{contract} BROKEN" in result.stdout
+
+
 # -- links in the documentation ------------------------------------------------------------
 
 _INLINE = re.compile(r"!?\[[^\]\n]*\]\(\s*<?([^)\s>]*)>?(?:\s+[\"'(][^)]*)?\)")
