@@ -4,6 +4,7 @@ counts the server reported, per call, with the right attribution."""
 from __future__ import annotations
 
 import gc
+from decimal import Decimal
 from typing import Any
 
 import openai
@@ -65,7 +66,8 @@ def test_chat_completion_with_cached_and_reasoning_tokens(
     )
     assert event.success and event.status == "ok" and not event.estimated
     assert event.latency_ms is not None and event.latency_ms > 0
-    assert event.cost_status == "computed" and event.cost is not None and event.cost > 0
+    # gpt-4o: 27 fresh input at $2.50/M, 98 cache reads at $1.25/M, 48 output at $10/M.
+    assert (event.cost_status, event.cost) == ("computed", Decimal("0.00067"))
 
 
 def test_stream_gets_usage_chunk_injected_and_hidden(
@@ -300,7 +302,7 @@ def test_failed_call_records_a_failed_event_without_tokens(
     event = only(ledger)
     assert not event.success and event.status == "429"
     assert event.total_tokens == 0 and event.model == "gpt-4o" and event.user_id == "u9"
-    assert event.latency_ms is not None
+    assert event.latency_ms is not None and event.latency_ms > 0
 
 
 def test_connection_failure_records_a_failed_event(ledger: Ledger) -> None:
@@ -334,8 +336,9 @@ def test_provider_rejecting_stream_options_is_retried_without_it(
     events = recorded(ledger)
     assert len(events) == 2
     for event in events:
-        assert event.estimated and event.success and event.output_tokens > 0
-        assert event.input_tokens > 0  # estimated from the messages sent
+        assert event.estimated and event.success
+        # Estimated with o200k: "Say hello" in the chat framing is 9, "Hello there!" 3.
+        assert (event.input_tokens, event.output_tokens) == (9, 3)
 
 
 def test_with_options_copies_are_instrumented(
@@ -358,7 +361,7 @@ def test_raw_response_is_recorded_when_parsed(
     raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES)
     assert raw.headers["x-request-id"] == "req_test"
     completion = raw.parse()
-    assert completion.usage is not None
+    assert completion.usage is not None and completion.usage.total_tokens == 173
     event = only(ledger)
     assert event.id == f"call:{completion.id}" and event.total_tokens == 173
 

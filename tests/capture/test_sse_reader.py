@@ -216,7 +216,7 @@ def test_only_the_sdks_own_decoder_is_replaced() -> None:
     rec = recorder(hide=True)
     events = list(_ScreeningDecoder(OtherDecoder(), rec).iter_bytes(iter([b"a\n", b"b"])))
     assert [sse.json() for sse in events] == [{"raw": "a\n"}, {"raw": "b"}]
-    assert rec.events_ended
+    assert rec.events_ended is True
 
 
 @pytest.mark.parametrize("hide", [True, False])
@@ -228,4 +228,4 @@ def test_usage_chunk_is_taken_and_hidden_only_when_capture_asked(hide: bool) -> 
     chunk = DATA[0].removesuffix(',"usage":null}') + "}" if hide else DATA[0]
     assert seen == ([chunk, "[DONE]"] if hide else [chunk, usage, "[DONE]"])
     assert rec.usage_chunk == json.loads(usage)
-    assert rec.raw[-1] == "[DONE]" and rec.events_ended
+    assert (rec.raw[-1], rec.events_ended) == ("[DONE]", True)

@@ -47,7 +47,7 @@ def test_top_level_null_usage_is_dropped(data: str) -> None:
     keep, payload, _ = screened(data)
     expected = json.loads(data)
     del expected["usage"]
-    assert keep and payload == expected
+    assert (keep, payload) == (True, expected)
 
 
 @pytest.mark.parametrize(
@@ -60,15 +60,15 @@ def test_top_level_null_usage_is_dropped(data: str) -> None:
 )
 def test_other_usage_fields_are_left_alone(data: str) -> None:
     keep, payload, _ = screened(data)
-    assert keep and payload == json.loads(data)
+    assert (keep, payload) == (True, json.loads(data))
 
 
 def test_caller_who_asked_keeps_null_usage_and_sees_the_usage_chunk() -> None:
     keep, payload, _ = screened('{"id":"c","choices":[{"index":0}],"usage":null}', hide=False)
-    assert keep and payload == {"id": "c", "choices": [{"index": 0}], "usage": None}
+    assert (keep, payload) == (True, {"id": "c", "choices": [{"index": 0}], "usage": None})
     usage_chunk = '{"id":"c","choices":[],"usage":{"prompt_tokens":1}}'
     keep, _, rec = screened(usage_chunk, hide=False)
-    assert keep and rec.taken == [usage_chunk]
+    assert (keep, rec.taken) == (True, [usage_chunk])
 
 
 def test_usage_chunk_capture_asked_for_is_kept_and_hidden() -> None:
@@ -79,7 +79,7 @@ def test_usage_chunk_capture_asked_for_is_kept_and_hidden() -> None:
 
 def test_empty_choices_without_usage_reach_the_sdk() -> None:
     keep, payload, rec = screened('{"id":"c","choices":[],"usage":null}')
-    assert keep and rec.taken == [] and payload == {"id": "c", "choices": []}
+    assert (keep, rec.taken, payload) == (True, [], {"id": "c", "choices": []})
 
 
 def test_filter_drops_null_usage_and_hides_the_usage_chunk() -> None:
@@ -106,4 +106,4 @@ def test_filter_drops_null_usage_and_hides_the_usage_chunk() -> None:
     ]
     assert seen == [{"id": "c", "choices": [{"index": 0}]}] * 2 + [None]
     assert rec.usage_chunk == {"id": "c", "choices": [], "usage": {"prompt_tokens": 1}}
-    assert rec.events_ended and rec.first_at is not None
+    assert rec.events_ended is True and rec.first_at is not None

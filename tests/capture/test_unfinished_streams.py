@@ -38,7 +38,7 @@ def stream_route(**reply_kw: Any) -> Any:
 
 def estimated_event(ledger: Ledger, text_received: str, end: str) -> Any:
     event = only(ledger)
-    assert event.estimated, event
+    assert event.estimated is True, event
     assert event.details is not None and event.details["stream_end"] == end
     assert event.details["estimator"] == "o200k_base"
     assert event.input_tokens == PROMPT_ESTIMATE == 9

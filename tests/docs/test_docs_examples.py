@@ -165,11 +165,15 @@ def test_doc_block_runs(block: markdown.Block, tmp_path: Path, update_docs: bool
 
 
 def test_readme_what_you_get_is_compared_exactly() -> None:
-    readme = markdown.blocks(ROOT / "README.md")
-    exact = [block for block in readme if block.exact]
-    assert exact, "README.md's 'What you get' example must be marked <!-- output: exact -->"
-    commands = markdown.commands(exact[0])
-    assert "HOME=examples/home" in commands[0].text
+    lines = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    start = lines.index("## What you get") + 1
+    end = next(n for n in range(start, len(lines)) if lines[n].startswith("## "))
+    example = next(b for b in markdown.blocks(ROOT / "README.md") if start < b.line <= end)
+    assert (example.lang, example.exact) == ("console", True), (
+        "README.md's 'What you get' example must be marked <!-- output: exact -->"
+    )
+    commands = markdown.commands(example)
+    assert commands[0].text.startswith("HOME=examples/home ")
 
 
 @pytest.mark.parametrize("path", DOCS, ids=lambda path: path.name)
