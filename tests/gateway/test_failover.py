@@ -15,6 +15,7 @@ from tests.gateway.conftest import GatewayProcess, tagged
 from tests.gateway.fake_upstream import FakeUpstream
 
 MESSAGES = [{"role": "user", "content": "hi"}]
+TEXT = "Hello from the fake upstream! Tokens are counted."  # what the fake answers
 
 
 def _closed_port() -> int:
@@ -111,7 +112,7 @@ def test_fails_over_on_429_401_and_500_to_a_good_account(
 ) -> None:
     api, key_id, tag = client
     reply = api.chat.completions.create(model="flaky-1", messages=MESSAGES)
-    assert reply.choices[0].message.content
+    assert reply.choices[0].message.content == TEXT
     keys = [s["key"] for s in tagged(fake, tag)]
     assert keys[-1] == "sk-good-a"
     assert keys[:-1] == ["sk-fail-429", "sk-fail-401", "sk-fail-500"]
@@ -130,11 +131,13 @@ def test_fails_over_on_429_401_and_500_to_a_good_account(
 def test_streams_fail_over_too(
     rotating: GatewayProcess, fake: FakeUpstream, client: tuple[openai.OpenAI, str, str]
 ) -> None:
-    api, key_id, _ = client
+    api, key_id, tag = client
     chunks = list(api.chat.completions.create(model="flaky-2", messages=MESSAGES, stream=True))
-    assert chunks and all(c.choices for c in chunks)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks) == TEXT
     (event,) = rotating.events(api_key_id=key_id)
-    assert event.account == "flaky/good" and event.output_tokens > 0
+    (served,) = [s for s in tagged(fake, tag) if "expected" in s]
+    assert event.account == "flaky/good"
+    assert event.output_tokens == served["expected"]["output_tokens"]
 
 
 def test_fails_over_to_another_upstream_when_one_is_unreachable(
@@ -204,7 +207,8 @@ def test_upstream_timeout_mid_stream_is_recorded_as_failed_and_estimated(
     assert len(received) == 3  # what the upstream sent before it stalled got through
     (event,) = rotating.events(api_key_id=key_id)
     assert (event.success, event.status, event.estimated) == (False, "502", True)
-    assert event.input_tokens > 0 and event.output_tokens > 0
+    # Estimated: "hi" in the chat framing is 8 tokens; "Hello from" arrived before the stall.
+    assert (event.input_tokens, event.output_tokens) == (8, 2)
     assert "stream_error" in (event.details or {})
 
 

@@ -228,12 +228,10 @@ def test_uvicorn_runs_the_app_factory(fake: FakeUpstream, tmp_path: Path) -> Non
     proc = subprocess.Popen([*argv, "--port", "0"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         assert proc.stderr is not None
-        port = 0
-        for line in proc.stderr:
-            if found := re.search(r"running on http://127\.0\.0\.1:(\d+)", line):
-                port = int(found.group(1))
-                break
-        assert port, "uvicorn did not start"
+        started = (re.search(r"running on http://127\.0\.0\.1:(\d+)", line) for line in proc.stderr)
+        found = next((match for match in started if match), None)
+        assert found is not None, "uvicorn did not start"
+        port = int(found.group(1))
         status, body, _ = _get(f"http://127.0.0.1:{port}/healthz")
         assert status == 200 and json.loads(body)["upstreams"] == ["oai", "claude"]
         status, body, _ = _get(f"http://127.0.0.1:{port}/v1/models")

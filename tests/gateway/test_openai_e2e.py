@@ -59,7 +59,9 @@ def test_chat_completions_json_and_usage_headers(
     assert int(headers["x-llmledger-cache-read-tokens"]) == event.cache_read_tokens
     assert int(headers["x-llmledger-output-tokens"]) == event.output_tokens
     assert int(headers["x-llmledger-total-tokens"]) == event.total_tokens
-    assert event.cost_nanos is not None and event.cost_nanos > 0
+    # gpt-4o-mini per token: $0.15/M fresh input, $0.075/M cache reads, $0.60/M output.
+    fresh, read, output = event.input_tokens, event.cache_read_tokens, event.output_tokens
+    assert event.cost_nanos == fresh * 150 + read * 75 + output * 600
     assert Decimal(headers["x-llmledger-cost"]) == Decimal(event.cost_nanos) / 10**9
     assert headers["x-request-id"] == "req_fake"  # upstream headers pass through
     # The client's ledger key never reaches the upstream; the account's key does.
