@@ -17,7 +17,7 @@ from llmledger.errors import DamagedLedgerError
 from llmledger.events import UsageEvent
 from llmledger.store.sqlite import SQLiteStore
 
-from .conftest import Run, claude_log, damage, digest
+from .conftest import EVENTS, INPUT_TOKENS, Run, claude_log, damage, digest
 
 
 @pytest.fixture
@@ -31,7 +31,8 @@ def test_the_damage_is_in_the_events_and_the_rollup_is_intact(damaged: Path) -> 
     conn = sqlite3.connect(f"file:{damaged}?mode=ro", uri=True)
     with pytest.raises(sqlite3.DatabaseError, match="malformed"):
         conn.execute("SELECT SUM(input_tokens) FROM events").fetchone()
-    assert conn.execute("SELECT SUM(events) FROM rollup_hourly").fetchone()[0] > 0
+    rollup = conn.execute("SELECT SUM(events), SUM(input_tokens) FROM rollup_hourly").fetchone()
+    assert rollup == (EVENTS, INPUT_TOKENS)
     conn.close()
 
 

@@ -35,7 +35,8 @@ def test_check_names_damage_and_what_to_do(run: Run, ledger_path: Path) -> None:
     assert f"llmledger db backup FILE --db {ledger_path}" in result.out
     assert f"sqlite3 {ledger_path} .recover | sqlite3 NEW.db" in result.out
     data = run("db", "check", "--json", "--db", ledger_path).json()
-    assert data["healthy"] is False and data["integrity"]["problems"]
+    assert (data["healthy"], data["integrity"]["ok"]) == (False, False)
+    assert f"integrity: DAMAGED: {data['integrity']['problems'][0]}" in result.out  # same words
     assert digest(ledger_path.parent) == before
 
 

@@ -15,7 +15,7 @@ from llmledger.store import connect as connect_module
 from llmledger.store.diagnose import explain
 from llmledger.store.sqlite import SQLiteStore
 
-from .conftest import Run
+from .conftest import EVENTS, Run
 
 
 def _error(conn: sqlite3.Connection, sql: str) -> sqlite3.Error:
@@ -75,7 +75,7 @@ def test_a_missing_table_in_a_sound_file_is_not_damage(ledger_path: Path) -> Non
 
 def test_an_opened_store_on_a_read_only_request_never_writes(ledger_path: Path) -> None:
     store = SQLiteStore(ledger_path, readonly=True)
-    assert store.readonly and store.count() > 0
+    assert (store.readonly, store.count()) == (True, EVENTS)
     with pytest.raises(ReadOnlyLedgerError, match="opened read-only"):
         store.write_events([UsageEvent(model="gpt-4o", id="new")])
     store.close()

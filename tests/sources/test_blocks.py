@@ -46,7 +46,7 @@ def test_active_block_burn_rate_and_projection() -> None:
     events = [event(T0), event(T0 + timedelta(minutes=30), tokens=2000, cost=2_000_000)]
     now = T0 + timedelta(minutes=78)  # 11:00:10; the block ends at 14:00
     (block,) = compute_blocks(events, now=now)
-    assert block.active
+    assert block.active is True
     assert block.burn is not None and block.projection is not None
     assert block.burn.tokens_per_minute == 100.0  # 3,000 tokens over 30 minutes
     assert block.burn.cost_per_hour_nanos == 6_000_000  # $0.006 per hour
@@ -62,7 +62,7 @@ def test_active_block_burn_rate_and_projection() -> None:
 
 def test_block_is_not_active_after_a_five_hour_silence() -> None:
     (block,) = compute_blocks([event(T0)], now=T0 + timedelta(hours=4, minutes=10))
-    assert block.active  # still inside 09:00-14:00
+    assert block.active is True  # still inside 09:00-14:00
     (block,) = compute_blocks([event(T0)], now=T0 + timedelta(hours=4, minutes=30))
     assert not block.active and block.burn is None and block.projection is None
 
@@ -70,7 +70,7 @@ def test_block_is_not_active_after_a_five_hour_silence() -> None:
 def test_token_limit_max_is_the_largest_finished_block() -> None:
     events = [event(T0, 500), event(T0 + timedelta(hours=6), 900), event(T0 + timedelta(hours=12))]
     blocks = compute_blocks(events, now=T0 + timedelta(hours=12, minutes=1))
-    assert blocks[-1].active
+    assert blocks[-1].active is True
     assert resolve_limit("max", blocks) == 900
     assert resolve_limit("1_000", blocks) == 1000
     assert resolve_limit(None, blocks) is None
