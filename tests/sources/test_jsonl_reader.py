@@ -35,7 +35,7 @@ def test_marked_lines_for_any_block_size(tmp_path: Path, block: int, unterminate
     found = list(reader.lines())
     complete = lines[:-1] if unterminated else lines
     assert found == [line for line in complete if b'"usage"' in line]
-    assert reader.complete
+    assert reader.complete is True
     assert reader.first_line == lines[0]
     if unterminated:
         assert reader.tail == lines[-1]

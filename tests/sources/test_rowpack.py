@@ -67,7 +67,8 @@ def test_packed_rows_equal_the_rows_of_priced_events(prices: PriceBook) -> None:
     events = [to_event(r, "codex") for r in records]
     prices.price_events(events)
     expected = as_dicts(build_rows(events))
-    assert expected["id-1"]["cost_nanos"] > 0 and "cost_nanos" not in expected["id-3"]
+    # gpt-5: 100 fresh and 5 cache writes at $1.25/M, 10 reads at $0.125/M, 40 output at $10/M.
+    assert expected["id-1"]["cost_nanos"] == 532_500 and "cost_nanos" not in expected["id-3"]
 
     rows = batch_rows([pack_rows(records, "codex", prices)], {}, set())
     assert rows.count == 4 and as_dicts(rows) == expected
@@ -123,11 +124,11 @@ def test_a_worker_packs_rows_only_with_a_price_book(tmp_path: Path, prices: Pric
         return Outcome(task(tmp_path), FileParse([record(1), record(2)], 10))
 
     as_records = outcome().pack()
-    assert not as_records.rows and as_records.count == 2
+    assert (as_records.rows, as_records.count) == (False, 2)
     assert [r.id for r in as_records.unpack().parsed.records] == ["id-1", "id-2"]  # type: ignore[union-attr]
 
     as_rows = outcome().pack(RowPacking(rowpack.pack_rows, prices))
-    assert as_rows.rows and as_rows.count == 2 and as_rows.packed is not None
+    assert (as_rows.rows, as_rows.count) == (True, 2) and as_rows.packed is not None
     assert set(as_dicts(batch_rows([as_rows.packed], {}, set()))) == {"id-1", "id-2"}
     with pytest.raises(ValueError, match="cannot be unpacked"):
         as_rows.unpack()

@@ -142,7 +142,7 @@ def test_openai_responses_events() -> None:
         )
     )
     stream.feed(event)
-    assert stream.usage == expected and stream.text == "Hi" and stream.finished
+    assert (stream.usage, stream.text, stream.finished) == (expected, "Hi", True)
 
 
 def test_anthropic_message_and_stream_events() -> None:

@@ -90,7 +90,7 @@ def test_text_input_and_events_per_feed() -> None:
 
 def test_done_sentinel_and_json() -> None:
     done, chunk, broken = SSEEvent("[DONE]"), SSEEvent('{"usage": null}'), SSEEvent("{oops")
-    assert done.is_done and done.json() is None
+    assert (done.is_done, done.json()) == (True, None)
     assert not chunk.is_done and chunk.json() == {"usage": None}
     assert broken.json() is None
 
