@@ -1,4 +1,4 @@
-"""Per-token rates of one model, as exact integers, and the cost formula.
+"""Per-token rates of one model, as exact integers (the formula: ``PriceBook.price_events``).
 
 Rates are kept in atto-USD (1e-18 USD) per token so that every price in the LiteLLM list (and any
 sane override) is an exact integer; a request's cost is summed in atto-USD and rounded once to
@@ -69,15 +69,6 @@ class ModelPrice:
     tiers: tuple[tuple[int, Rates], ...] = ()
     anthropic_style: bool = False  # 1-hour writes default to 2x input when the list omits them
 
-    def rates_for(self, total_input: int) -> Rates:
-        chosen = self.base
-        for threshold, rates in self.tiers:
-            if total_input > threshold:
-                chosen = rates
-            else:
-                break
-        return chosen
-
     def flat_rates(self) -> tuple[int, int, int, int, int, int | None] | None:
         """Effective (input, output, cache_read, cache_write, cache_write_1h, reasoning) rates
         when the model has a single tier, with every fallback resolved; None when tiered."""
@@ -91,42 +82,6 @@ class ModelPrice:
             cache_write_1h = 2 * r.input if self.anthropic_style else cache_write
         cache_read = r.cache_read if r.cache_read is not None else r.input
         return (r.input, r.output, cache_read, cache_write, cache_write_1h, r.reasoning)
-
-    def cost_atto(
-        self,
-        *,
-        input_tokens: int = 0,
-        output_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        requests: int = 1,
-    ) -> int:
-        total_input = input_tokens + cache_read_tokens + cache_write_tokens + cache_write_1h_tokens
-        # An aggregate of several requests picks its tier by the average request size.
-        per_request = total_input // requests if requests > 1 else total_input
-        r = self.rates_for(per_request)
-        cache_read = r.cache_read if r.cache_read is not None else r.input
-        cache_write = r.cache_write if r.cache_write is not None else r.input
-        if r.cache_write_1h is not None:
-            cache_write_1h = r.cache_write_1h
-        elif self.anthropic_style:
-            cache_write_1h = 2 * r.input
-        else:
-            cache_write_1h = cache_write
-        cost = (
-            input_tokens * r.input
-            + cache_read_tokens * cache_read
-            + cache_write_tokens * cache_write
-            + cache_write_1h_tokens * cache_write_1h
-        )
-        reasoning = min(max(reasoning_tokens, 0), output_tokens)
-        if r.reasoning is not None and reasoning:
-            cost += (output_tokens - reasoning) * r.output + reasoning * r.reasoning
-        else:
-            cost += output_tokens * r.output
-        return cost
 
 
 def atto_to_nanos(atto: int) -> int:
