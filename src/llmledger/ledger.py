@@ -331,6 +331,48 @@ class Ledger:
             changed += self.store.update_costs(updates)
         return changed
 
+    # -- a response the app already holds ------------------------------------------------------
+
+    def record_response(
+        self,
+        payload: Mapping[str, Any] | bytes | str,
+        /,
+        *,
+        provider: str | None = None,
+        **fields: Any,
+    ) -> UsageEvent | None:
+        """Record the usage of a provider's JSON response that the app already holds: the
+        parsed body, or its bytes or text, in any shape capture reads (OpenAI Chat, Responses
+        or embeddings, Anthropic, Gemini, compatible vendors), normalized as capture does.
+
+        ``provider`` names who answered (``"dashscope"``, ``"deepseek"``: vendor fields and
+        pricing); ``fields`` are attribution (``user_id``, ``org_id``, ``session_id``,
+        ``request_type``, ``project``, ``tags`` …) or any other event field (``model``,
+        ``latency_ms``, ``ts``). The id is ``call:<response id>``, as capture's, so a response
+        also metered by ``instrument`` or the middleware counts once. Returns the recorded
+        event, or None when the body reports no usage.
+        """
+        from llmledger.usage.normalize import normalize_usage
+        from llmledger.usage.sse import decode_json
+
+        body = decode_json(payload) if isinstance(payload, (bytes, str)) else payload
+        if not isinstance(body, Mapping):
+            raise TypeError("record_response() takes a JSON object: a dict, or its bytes or text")
+        counts = normalize_usage(body, provider)
+        if counts is None:
+            return None
+        response_id = body.get("id") or body.get("responseId")
+        reported = {
+            "model": body.get("model") or body.get("modelVersion") or "unknown",
+            "source": "manual",
+            "provider": provider,
+        }
+        if isinstance(response_id, str) and response_id:
+            reported["id"] = f"call:{response_id}"
+        event = self.make_event(**{**reported, **fields})
+        counts.apply_to(event)
+        return self.record(event)
+
 
 # -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------
 
