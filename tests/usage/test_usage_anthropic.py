@@ -167,3 +167,59 @@ def test_garbage_fields_are_ignored(form: Form) -> None:
     assert counts is not None
     assert counts.total_tokens == 5
     assert counts.details == {"invalid": {"output_tokens": "'many'"}}
+
+
+def test_the_split_wins_over_a_smaller_total(form: Form) -> None:
+    """Writes 100 split 80 / 50: the ledger's 5-minute and 1-hour fields are the split
+    (notes/provider-usage.md: "5m / 1h split, else cache_creation_input_tokens as 5m"), the
+    total that disagrees is kept as evidence. The Claude Code source maps it the same way
+    (tests/usage/test_paths_agree.py)."""
+    usage = {
+        "input_tokens": 3,
+        "output_tokens": 7,
+        "cache_creation_input_tokens": 100,
+        "cache_creation": {"ephemeral_5m_input_tokens": 80, "ephemeral_1h_input_tokens": 50},
+    }
+    counts = anthropic_usage(form(message(usage)))
+    assert counts is not None
+    assert (counts.cache_write_tokens, counts.cache_write_1h_tokens) == (80, 50)
+    assert counts.details == {"reported_cache_creation_input_tokens": 100}
+
+
+def test_standard_price_labels_stay_out_of_details(form: Form) -> None:
+    """``speed`` and ``inference_geo`` are noted only when they change the price; the service
+    tier is noted as reported (as OpenAI's is)."""
+    base = {"input_tokens": 1, "output_tokens": 2, "service_tier": "standard"}
+    for speed, geo in (("standard", "not_available"), ("standard", ""), (None, "global")):
+        usage = {**base, "speed": speed, "inference_geo": geo}
+        counts = anthropic_usage(form(message(usage)))
+        assert counts is not None and counts.details == {"service_tier": "standard"}, usage
+    usage = {**base, "speed": "fast", "inference_geo": "us"}
+    counts = anthropic_usage(form(message(usage)))
+    assert counts is not None
+    assert counts.details == {"service_tier": "standard", "speed": "fast", "inference_geo": "us"}
+
+
+def test_server_tool_use_keeps_the_documented_counters(form: Form) -> None:
+    usage = {
+        "input_tokens": 1,
+        "output_tokens": 2,
+        "server_tool_use": {
+            "web_search_requests": 3,
+            "web_fetch_requests": 1,
+            "not_a_counter": 9,
+        },
+    }
+    counts = anthropic_usage(form(message(usage)))
+    assert counts is not None
+    assert counts.details == {
+        "server_tool_use": {"web_search_requests": 3, "web_fetch_requests": 1}
+    }
+
+
+def test_thinking_above_output_is_clamped_and_noted(form: Form) -> None:
+    usage = {"input_tokens": 1, "output_tokens": 5, "output_tokens_details": {"thinking_tokens": 9}}
+    counts = anthropic_usage(form(message(usage)))
+    assert counts is not None
+    assert (counts.output_tokens, counts.reasoning_tokens) == (5, 5)
+    assert counts.details == {"clamped": {"reasoning_tokens": 9}}

@@ -24,54 +24,27 @@ import msgspec
 
 from llmledger.sources.base import (
     PRIMARY_BONUS,
-    Count,
     FileParse,
     FileSource,
     Record,
     SourceFile,
     home_dir,
     keep_best,
-    nonnegative,
     xdg_dir,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import existing_dirs, walk_files
+from llmledger.usage.anthropic import AnthropicUsage, anthropic_tokens
 
 NAME = "claude-code"
 PROVIDER = "anthropic"
 SYNTHETIC_MODEL = "<synthetic>"
 
 
-class _CacheCreation(msgspec.Struct):
-    ephemeral_5m_input_tokens: Count | None = None
-    ephemeral_1h_input_tokens: Count | None = None
-
-
-class _ServerToolUse(msgspec.Struct):
-    web_search_requests: Count | None = None
-    web_fetch_requests: Count | None = None
-
-
-class _OutputDetails(msgspec.Struct):
-    thinking_tokens: Count | None = None
-
-
-class _Usage(msgspec.Struct):
-    input_tokens: Count | None = None
-    output_tokens: Count | None = None
-    cache_creation_input_tokens: Count | None = None
-    cache_read_input_tokens: Count | None = None
-    cache_creation: _CacheCreation | None = None
-    server_tool_use: _ServerToolUse | None = None
-    output_tokens_details: _OutputDetails | None = None
-    service_tier: str | None = None
-    speed: str | None = None
-
-
 class _Message(msgspec.Struct):
     id: str | None = None
     model: str | None = None
-    usage: _Usage | None = None
+    usage: AnthropicUsage | None = None  # the API's usage object, as logged
 
 
 class _Entry(msgspec.Struct):
@@ -119,52 +92,26 @@ def record_from_entry(
     if not message_id:
         return None
     record_id = f"claude:{message_id}"
-    usage = message.usage
-    cache_total = nonnegative(usage.cache_creation_input_tokens)
-    cache_1h = 0
-    if usage.cache_creation is not None:
-        cache_1h = nonnegative(usage.cache_creation.ephemeral_1h_input_tokens)
-        split_total = nonnegative(usage.cache_creation.ephemeral_5m_input_tokens) + cache_1h
-        if usage.cache_creation_input_tokens is None:
-            cache_total = split_total
-        cache_1h = min(cache_1h, cache_total)
-    output = nonnegative(usage.output_tokens)
-    reasoning = 0
-    if usage.output_tokens_details is not None:
-        reasoning = min(nonnegative(usage.output_tokens_details.thinking_tokens), output)
-    details: dict[str, Any] | None = None
-    if usage.speed and usage.speed != "standard":
-        details = {"speed": usage.speed}
-    if usage.server_tool_use is not None:
-        searches = nonnegative(usage.server_tool_use.web_search_requests)
-        fetches = nonnegative(usage.server_tool_use.web_fetch_requests)
-        if searches or fetches:
-            details = details or {}
-            if searches:
-                details["web_search_requests"] = searches
-            if fetches:
-                details["web_fetch_requests"] = fetches
+    tokens = anthropic_tokens(message.usage)
     context = outer if outer is not None else entry
     sidechain = bool(entry.isSidechain) or bool(outer is not None and outer.isSidechain)
-    fresh = nonnegative(usage.input_tokens)
-    cache_read = nonnegative(usage.cache_read_input_tokens)
     # The dedup rank (see base.ranked), computed here: this runs once per usage line.
-    rank = fresh + cache_read + cache_total + output + (0 if sidechain else PRIMARY_BONUS)
+    rank = tokens.total_tokens + (0 if sidechain else PRIMARY_BONUS)
     return Record(
         record_id,
         ts,
         model,
         PROVIDER,
-        fresh,
-        cache_read,
-        cache_total - cache_1h,
-        cache_1h,
-        output,
-        reasoning,
+        tokens.input_tokens,
+        tokens.cache_read_tokens,
+        tokens.cache_write_tokens,
+        tokens.cache_write_1h_tokens,
+        tokens.output_tokens,
+        tokens.reasoning_tokens,
         entry.sessionId or context.sessionId or session,
         entry.cwd or context.cwd or project,
         1,
-        details,
+        tokens.details,
         None,
         rank,
     )

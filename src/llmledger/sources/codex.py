@@ -4,10 +4,12 @@ and ``archived_sessions/`` (a copy in ``sessions/`` wins over its archived twin)
 Usage comes from ``event_msg`` lines of type ``token_count``: ``last_token_usage`` is the call,
 ``total_token_usage`` the running session total. Codex re-emits events: one whose total equals
 the previous total in the file is skipped. An event's id is its time and running total.
-``cached_input_tokens`` is part of ``input_tokens`` and ``reasoning_output_tokens`` part of
-``output_tokens``. The model is the last ``turn_context.model`` seen. A compaction request's
-usage (Codex 0.154+) is in no ``token_count``: it is read from the ``compacted`` item's
-``latest_token_usage_record`` whose ``response_id`` is the ``compaction_response_id``.
+The counts are the Responses API usage under Codex's names, mapped by
+``usage.openai.responses_tokens``: ``cached_input_tokens`` is part of ``input_tokens`` and
+``reasoning_output_tokens`` part of ``output_tokens``. The model is the last
+``turn_context.model`` seen. A compaction request's usage (Codex 0.154+) is in no
+``token_count``: it is read from the ``compacted`` item's ``latest_token_usage_record`` whose
+``response_id`` is the ``compaction_response_id``.
 
 Forks and subagents (notes/agent-logs.md, "Forks and subagents"): the child's own
 ``session_meta`` comes first, then a copy of the parent's ``session_meta`` and the parent's
@@ -42,6 +44,12 @@ from llmledger.sources.base import (
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
+from llmledger.usage.openai import (
+    InputTokensDetails,
+    OutputTokensDetails,
+    ResponsesUsage,
+    responses_tokens,
+)
 
 NAME = "codex"
 PROVIDER = "openai"
@@ -254,12 +262,22 @@ def _compaction(ts: datetime, compacted: _Compacted, state: dict[str, Any]) -> R
 def _call(
     record_id: str, ts: datetime, last: list[int], state: dict[str, Any], compaction: bool = False
 ) -> Record | None:
-    """One call's record from its five counters (input, cached, output, reasoning, total)."""
+    """One call's record from its five counters (input, cached, output, reasoning, total),
+    mapped like the Responses API usage they copy (``usage.openai.responses_tokens``)."""
     all_input, cached, output, reasoning, _ = last
-    cached = min(cached, all_input)
     if not (all_input or output):
         return None
-    details: dict[str, Any] | None = {"compaction": True} if compaction else None
+    counts = responses_tokens(
+        ResponsesUsage(
+            input_tokens=all_input,
+            output_tokens=output,
+            input_tokens_details=InputTokensDetails(cached_tokens=cached),
+            output_tokens_details=OutputTokensDetails(reasoning_tokens=reasoning),
+        )
+    )
+    details: dict[str, Any] | None = counts.details
+    if compaction:
+        details = {**(details or {}), "compaction": True}
     model = state["model"]
     if model is None:
         model = FALLBACK_MODEL
@@ -272,16 +290,16 @@ def _call(
         ts=ts,
         model=model,
         provider=PROVIDER,
-        input_tokens=all_input - cached,
-        cache_read_tokens=cached,
-        cache_write_tokens=0,
-        cache_write_1h_tokens=0,
-        output_tokens=output,
-        reasoning_tokens=min(reasoning, output),
+        input_tokens=counts.input_tokens,
+        cache_read_tokens=counts.cache_read_tokens,
+        cache_write_tokens=counts.cache_write_tokens,
+        cache_write_1h_tokens=counts.cache_write_1h_tokens,
+        output_tokens=counts.output_tokens,
+        reasoning_tokens=counts.reasoning_tokens,
         session_id=state["session"],
         project=state["cwd"],
         details=details,
-        rank=all_input + output,
+        rank=counts.total_tokens,
     )
 
 

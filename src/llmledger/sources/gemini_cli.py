@@ -7,9 +7,10 @@ incrementally. Subagent chats sit in ``chats/<parentSessionId>/<sessionId>.jsonl
 
 Each ``gemini`` message with ``tokens`` is one API call, id ``gemini:<sessionId>:<messageId>``;
 a re-appended record is the same call (the last copy wins). A rewind removes messages from the
-conversation, not from the bill: rewound calls were made and still count. ``input`` includes
-``cached``; ``thoughts`` are not in ``output`` but billed as output; ``tool`` (tool-use prompt
-tokens) is input that ``input`` does not include.
+conversation, not from the bill: rewound calls were made and still count. ``tokens`` is the
+API's ``usageMetadata`` under Gemini CLI's names, mapped by ``usage.gemini.gemini_tokens``
+(``input`` includes ``cached``; ``thoughts`` are not in ``output`` but billed as output;
+``tool``, tool-use prompt tokens, is input that ``input`` does not include).
 """
 
 from __future__ import annotations
@@ -29,21 +30,34 @@ from llmledger.sources.base import (
     Record,
     SourceFile,
     home_dir,
-    nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
+from llmledger.usage.gemini import GeminiUsage, gemini_tokens
 
 NAME = "gemini-cli"
 PROVIDER = "google"
 
 
 class _Tokens(msgspec.Struct):
-    input: Count | None = None
-    output: Count | None = None
-    cached: Count | None = None
-    thoughts: Count | None = None
-    tool: Count | None = None
+    """Gemini CLI's copy of the API's ``usageMetadata``, under its own names."""
+
+    input: Count | None = None  # promptTokenCount
+    output: Count | None = None  # candidatesTokenCount
+    cached: Count | None = None  # cachedContentTokenCount
+    thoughts: Count | None = None  # thoughtsTokenCount
+    tool: Count | None = None  # toolUsePromptTokenCount
+    total: Count | None = None  # totalTokenCount
+
+    def usage(self) -> GeminiUsage:
+        return GeminiUsage(
+            promptTokenCount=self.input,
+            candidatesTokenCount=self.output,
+            cachedContentTokenCount=self.cached,
+            thoughtsTokenCount=self.thoughts,
+            toolUsePromptTokenCount=self.tool,
+            totalTokenCount=self.total,
+        )
 
 
 class _Message(msgspec.Struct):
@@ -94,27 +108,25 @@ def record_from_message(message: _Message, session: str, project: str | None) ->
     tokens = message.tokens
     if message.type != "gemini" or tokens is None or not message.id or message.timestamp is None:
         return None
-    raw_input = nonnegative(tokens.input)
-    cached = min(nonnegative(tokens.cached), raw_input)
-    thoughts = nonnegative(tokens.thoughts)
-    output = nonnegative(tokens.output) + thoughts
-    fresh = raw_input - cached + nonnegative(tokens.tool)
-    if not (fresh or cached or output):
+    counts = gemini_tokens(tokens.usage())
+    rank = counts.total_tokens
+    if not rank:
         return None
     return Record(
         id=f"gemini:{session}:{message.id}",
         ts=message.timestamp,
         model=message.model or "unknown",
         provider=PROVIDER,
-        input_tokens=fresh,
-        cache_read_tokens=cached,
-        cache_write_tokens=0,
-        cache_write_1h_tokens=0,
-        output_tokens=output,
-        reasoning_tokens=thoughts,
+        input_tokens=counts.input_tokens,
+        cache_read_tokens=counts.cache_read_tokens,
+        cache_write_tokens=counts.cache_write_tokens,
+        cache_write_1h_tokens=counts.cache_write_1h_tokens,
+        output_tokens=counts.output_tokens,
+        reasoning_tokens=counts.reasoning_tokens,
         session_id=session,
         project=project,
-        rank=fresh + cached + output,
+        details=counts.details,
+        rank=rank,
     )
 
 

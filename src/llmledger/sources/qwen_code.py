@@ -3,9 +3,10 @@
 
 Each ``assistant`` record with ``usageMetadata`` is one API call, id ``qwen-code:<uuid>``
 (``/branch`` copies records verbatim, uuid included, so a branched session counts once).
-The counts follow Gemini's conventions: ``promptTokenCount`` includes
-``cachedContentTokenCount``; ``thoughtsTokenCount`` is not in ``candidatesTokenCount`` but is
-billed as output. Older Gemini-style ``session-*.json`` chats are read like Gemini CLI's.
+``usageMetadata`` is Gemini's usage object, mapped by ``usage.gemini.gemini_tokens``:
+``promptTokenCount`` includes ``cachedContentTokenCount``; ``thoughtsTokenCount`` is not in
+``candidatesTokenCount`` but is billed as output. Older Gemini-style ``session-*.json`` chats
+are read like Gemini CLI's.
 """
 
 from __future__ import annotations
@@ -19,26 +20,17 @@ import msgspec
 
 from llmledger.sources import gemini_cli
 from llmledger.sources.base import (
-    Count,
     FileParse,
     FileSource,
     Record,
     SourceFile,
     home_dir,
-    nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import walk_files
+from llmledger.usage.gemini import GeminiUsage, gemini_tokens
 
 NAME = "qwen-code"
-
-
-class _UsageMetadata(msgspec.Struct):
-    promptTokenCount: Count | None = None
-    candidatesTokenCount: Count | None = None
-    thoughtsTokenCount: Count | None = None
-    cachedContentTokenCount: Count | None = None
-    toolUsePromptTokenCount: Count | None = None
 
 
 class _Record(msgspec.Struct):
@@ -48,7 +40,7 @@ class _Record(msgspec.Struct):
     type: str | None = None
     cwd: str | None = None
     model: str | None = None
-    usageMetadata: _UsageMetadata | None = None
+    usageMetadata: GeminiUsage | None = None  # the API's usage object, as logged
 
 
 _decode = msgspec.json.Decoder(_Record).decode
@@ -68,27 +60,25 @@ def parse_line(line: bytes, session: str, project: str | None) -> Record | None:
     usage = entry.usageMetadata
     if entry.type != "assistant" or usage is None or not entry.uuid or entry.timestamp is None:
         return None
-    prompt = nonnegative(usage.promptTokenCount)
-    cached = min(nonnegative(usage.cachedContentTokenCount), prompt)
-    thoughts = nonnegative(usage.thoughtsTokenCount)
-    output = nonnegative(usage.candidatesTokenCount) + thoughts
-    fresh = prompt - cached + nonnegative(usage.toolUsePromptTokenCount)
-    if not (fresh or cached or output):
+    counts = gemini_tokens(usage)
+    rank = counts.total_tokens
+    if not rank:
         return None
     return Record(
         id=f"{NAME}:{entry.uuid}",
         ts=entry.timestamp,
         model=entry.model or "unknown",
         provider=None,
-        input_tokens=fresh,
-        cache_read_tokens=cached,
-        cache_write_tokens=0,
-        cache_write_1h_tokens=0,
-        output_tokens=output,
-        reasoning_tokens=thoughts,
+        input_tokens=counts.input_tokens,
+        cache_read_tokens=counts.cache_read_tokens,
+        cache_write_tokens=counts.cache_write_tokens,
+        cache_write_1h_tokens=counts.cache_write_1h_tokens,
+        output_tokens=counts.output_tokens,
+        reasoning_tokens=counts.reasoning_tokens,
         session_id=entry.sessionId or session,
         project=entry.cwd or project,
-        rank=fresh + cached + output,
+        details=counts.details,
+        rank=rank,
     )
 
 

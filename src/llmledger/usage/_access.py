@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from llmledger.usage.counts import TokenCounts
+from llmledger.usage.counts import MappedUsage, TokenCounts
 
 # Counts above this are nonsense (and would overflow a 64-bit column once summed): treat as missing.
 MAX_COUNT = 2**53 - 1
@@ -273,33 +272,21 @@ class UsageReader:
             self.clamped[field] = value
         return clamped
 
-    def finish(
-        self,
-        *,
-        input_tokens: int = 0,
-        cache_read_tokens: int = 0,
-        cache_write_tokens: int = 0,
-        cache_write_1h_tokens: int = 0,
-        output_tokens: int = 0,
-        reasoning_tokens: int = 0,
-        reported_total: int | None = None,
-        extra: Mapping[str, Any] | None = None,
-    ) -> TokenCounts:
-        """Build the TokenCounts; ``details`` gets ``extra``, the notes, and the provider's own
-        total when it disagrees with ours."""
-        counts = TokenCounts(
-            input_tokens=input_tokens,
-            cache_read_tokens=cache_read_tokens,
-            cache_write_tokens=cache_write_tokens,
-            cache_write_1h_tokens=cache_write_1h_tokens,
-            output_tokens=output_tokens,
-            reasoning_tokens=self.clamp("reasoning_tokens", reasoning_tokens, output_tokens),
-        )
-        details: dict[str, Any] = dict(extra or {})
-        if reported_total is not None and reported_total != counts.total_tokens:
-            details["reported_total_tokens"] = reported_total
+    def finish(self, mapped: MappedUsage, extra: Mapping[str, Any] | None = None) -> TokenCounts:
+        """The TokenCounts of a provider mapping's result; ``details`` gets the mapping's
+        details, ``extra`` (response-level facts, e.g. OpenAI's service tier) and what this
+        reader found malformed or clamped."""
+        details: dict[str, Any] = {**(mapped.details or {}), **(extra or {})}
         if self.invalid:
             details["invalid"] = dict(self.invalid)
         if self.clamped:
-            details["clamped"] = dict(self.clamped)
-        return replace(counts, details=details) if details else counts
+            details["clamped"] = {**self.clamped, **details.get("clamped", {})}
+        return TokenCounts(
+            input_tokens=mapped.input_tokens,
+            cache_read_tokens=mapped.cache_read_tokens,
+            cache_write_tokens=mapped.cache_write_tokens,
+            cache_write_1h_tokens=mapped.cache_write_1h_tokens,
+            output_tokens=mapped.output_tokens,
+            reasoning_tokens=mapped.reasoning_tokens,
+            details=details or None,
+        )

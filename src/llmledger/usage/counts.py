@@ -1,15 +1,36 @@
-"""TokenCounts: what a normalizer hands back, in the ledger's token semantics."""
+"""What a provider mapping computes (``MappedUsage``) and what a normalizer hands back
+(``TokenCounts``), both in the ledger's token semantics."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypedDict
+from typing import Annotated, Any, TypedDict
+
+import msgspec
 
 from llmledger.events import TOKEN_FIELDS, TokenSums, UsageEvent, usd_to_nanos
 
-__all__ = ["TokenCounts", "TokenFields"]
+__all__ = [
+    "LOG_COUNT_LIMIT",
+    "LogCount",
+    "MappedUsage",
+    "TokenCounts",
+    "TokenFields",
+    "count_or_zero",
+    "mapped_usage",
+]
+
+# A count in a decoded log line above this is corruption, not usage: decoding fails and the line
+# is counted as malformed (it would also overflow SQLite's 64-bit integers once summed).
+LOG_COUNT_LIMIT = 10**12
+LogCount = Annotated[int, msgspec.Meta(le=LOG_COUNT_LIMIT)]
+
+
+def count_or_zero(value: int | None) -> int:
+    """A count of a typed usage object as a mapping uses it: missing or negative is 0."""
+    return value if value is not None and value > 0 else 0
 
 
 class TokenFields(TypedDict):
@@ -21,6 +42,68 @@ class TokenFields(TypedDict):
     cache_write_1h_tokens: int
     output_tokens: int
     reasoning_tokens: int
+
+
+class MappedUsage(msgspec.Struct, TokenSums, frozen=True):
+    """One call's usage as a provider mapping computes it (``anthropic_tokens``,
+    ``gemini_tokens``, ``responses_tokens``): the six token fields with the semantics of
+    ``UsageEvent``, and ``details``, the provider extras plus the notes the mapping made
+    (clamped counts, totals that disagree). Cheap to build: agent-log parsers map every
+    usage line through it."""
+
+    input_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    output_tokens: int = 0
+    reasoning_tokens: int = 0
+    details: dict[str, Any] | None = None
+
+
+def mapped_usage(
+    *,
+    input_tokens: int,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
+    output_tokens: int = 0,
+    reasoning_tokens: int = 0,
+    reported_total: int | None = None,
+    details: dict[str, Any] | None = None,
+) -> MappedUsage:
+    """A MappedUsage from computed counts: a negative fresh input (a provider's cache count
+    above its own prompt count) becomes 0 and reasoning above output is cut to output, each
+    noted under ``details["clamped"]`` with the value before; a ``reported_total`` that
+    disagrees with the sum of the fields is noted as ``reported_total_tokens``."""
+    clamped: dict[str, int] = {}
+    if input_tokens < 0:
+        clamped["input_tokens"] = input_tokens
+        input_tokens = 0
+    if reasoning_tokens > output_tokens:
+        clamped["reasoning_tokens"] = reasoning_tokens
+        reasoning_tokens = output_tokens
+    total = (
+        input_tokens
+        + cache_read_tokens
+        + cache_write_tokens
+        + cache_write_1h_tokens
+        + output_tokens
+    )
+    if clamped or (reported_total is not None and reported_total != total):
+        details = dict(details or {})
+        if reported_total is not None and reported_total != total:
+            details["reported_total_tokens"] = reported_total
+        if clamped:
+            details["clamped"] = clamped
+    return MappedUsage(
+        input_tokens,
+        cache_read_tokens,
+        cache_write_tokens,
+        cache_write_1h_tokens,
+        output_tokens,
+        reasoning_tokens,
+        details or None,
+    )
 
 
 @dataclass(frozen=True, slots=True)

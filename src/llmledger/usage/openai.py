@@ -1,17 +1,33 @@
 """OpenAI usage: Chat Completions (and every OpenAI-compatible vendor), Responses, embeddings.
 
-Each function takes a whole response / stream chunk / event, or the bare ``usage`` object, as a
-parsed JSON dict or an SDK object, and returns TokenCounts or None when it carries no usage.
+Each ``openai_*_usage`` function takes a whole response / stream chunk / event, or the bare
+``usage`` object, as a parsed JSON dict or an SDK object, and returns TokenCounts or None when
+it carries no usage. Responses usage has a typed form too (``ResponsesUsage``, mapped by
+``responses_tokens``), which Codex CLI's logs are read into.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from llmledger.usage._access import UsageReader, as_text, get, is_node, item, path
-from llmledger.usage.counts import TokenCounts
+import msgspec
 
-__all__ = ["openai_chat_usage", "openai_embeddings_usage", "openai_responses_usage"]
+from llmledger.usage._access import UsageReader, as_text, get, is_node, item, path
+from llmledger.usage.counts import (
+    LogCount,
+    MappedUsage,
+    TokenCounts,
+    count_or_zero,
+    mapped_usage,
+)
+
+__all__ = [
+    "ResponsesUsage",
+    "openai_chat_usage",
+    "openai_embeddings_usage",
+    "openai_responses_usage",
+    "responses_tokens",
+]
 
 
 def chat_usage_node(payload: object) -> object:
@@ -74,15 +90,16 @@ def _read_chat(node: object, response: object) -> TokenCounts | None:
     extra = _chat_extras(reader, response)
     if len(set(reports.values())) > 1:
         extra["cache_read_reports"] = reports
-    return reader.finish(
-        input_tokens=reader.clamp("input_tokens", prompt - cached - written),
+    mapped = mapped_usage(
+        input_tokens=prompt - cached - written,
         cache_read_tokens=cached,
         cache_write_tokens=written,
         output_tokens=output,
         reasoning_tokens=reader.count("completion_tokens_details", "reasoning_tokens") or 0,
         reported_total=reader.count("total_tokens"),
-        extra=extra,
+        details=extra,
     )
+    return reader.finish(mapped)
 
 
 def _chat_extras(reader: UsageReader, response: object) -> dict[str, Any]:
@@ -110,37 +127,99 @@ def responses_usage_node(payload: object) -> object:
     return payload
 
 
-def openai_responses_usage(payload: object) -> TokenCounts | None:
-    """Responses API usage: fresh = input − cached − cache writes; output includes reasoning.
+class CacheWriteDetails(msgspec.Struct):
+    """``input_tokens_details.cache_write_tokens_details``: the writes by retention."""
 
-    Accepts a Response, a terminal stream event (``response.completed`` / ``.incomplete`` /
-    ``.failed``, usage on its ``response``), or the bare usage object.
+    ttl_30m_tokens: LogCount | None = None
+    ttl_12h_tokens: LogCount | None = None
+
+
+class InputTokensDetails(msgspec.Struct):
+    cached_tokens: LogCount | None = None
+    cache_write_tokens: LogCount | None = None
+    cache_write_tokens_details: CacheWriteDetails | None = None
+
+
+class OutputTokensDetails(msgspec.Struct):
+    reasoning_tokens: LogCount | None = None
+
+
+class ResponsesUsage(msgspec.Struct):
+    """The Responses API ``usage`` object, field for field (None: not reported). Codex CLI
+    logs the same counts under its own names."""
+
+    input_tokens: LogCount | None = None
+    output_tokens: LogCount | None = None
+    total_tokens: LogCount | None = None
+    input_tokens_details: InputTokensDetails | None = None
+    output_tokens_details: OutputTokensDetails | None = None
+
+
+def responses_tokens(usage: ResponsesUsage) -> MappedUsage:
+    """The ledger's token fields of one Responses usage object.
+
+    ``input_tokens`` includes cache reads and writes: fresh = input − cached − cache writes
+    (a cache count above the input is kept and fresh input clamped to 0, noted); output
+    includes reasoning. ``details``: the retention split of cache writes, and the reported
+    total when it disagrees.
     """
+    inputs = usage.input_tokens_details
+    cached = written = 0
+    details: dict[str, Any] = {}
+    if inputs is not None:
+        cached, written = (
+            count_or_zero(inputs.cached_tokens),
+            count_or_zero(inputs.cache_write_tokens),
+        )
+        ttl = inputs.cache_write_tokens_details
+        if ttl is not None:
+            for name, value in (
+                ("ttl_30m_tokens", ttl.ttl_30m_tokens),
+                ("ttl_12h_tokens", ttl.ttl_12h_tokens),
+            ):
+                if value:
+                    details[f"cache_write_{name}"] = value
+    outputs = usage.output_tokens_details
+    return mapped_usage(
+        input_tokens=count_or_zero(usage.input_tokens) - cached - written,
+        cache_read_tokens=cached,
+        cache_write_tokens=written,
+        output_tokens=count_or_zero(usage.output_tokens),
+        reasoning_tokens=0 if outputs is None else count_or_zero(outputs.reasoning_tokens),
+        reported_total=usage.total_tokens,
+        details=details or None,
+    )
+
+
+def openai_responses_usage(payload: object) -> TokenCounts | None:
+    """Responses API usage of a Response, a terminal stream event (``response.completed`` /
+    ``.incomplete`` / ``.failed``, usage on its ``response``) or the bare usage object,
+    mapped by ``responses_tokens``; None when it reports no count."""
     reader = UsageReader(responses_usage_node(payload))
     total_input = reader.count("input_tokens")
     output = reader.count("output_tokens")
     if total_input is None and output is None:
         return None
-    cached = reader.count("input_tokens_details", "cached_tokens") or 0
-    written = reader.count("input_tokens_details", "cache_write_tokens") or 0
-    extra: dict[str, Any] = {}
-    for ttl in ("ttl_30m_tokens", "ttl_12h_tokens"):  # retention split of the writes
-        value = reader.count("input_tokens_details", "cache_write_tokens_details", ttl)
-        if value:
-            extra[f"cache_write_{ttl}"] = value
+    ttl_split = "input_tokens_details", "cache_write_tokens_details"
+    usage = ResponsesUsage(
+        input_tokens=total_input,
+        output_tokens=output,
+        total_tokens=reader.count("total_tokens"),
+        input_tokens_details=InputTokensDetails(
+            cached_tokens=reader.count("input_tokens_details", "cached_tokens"),
+            cache_write_tokens=reader.count("input_tokens_details", "cache_write_tokens"),
+            cache_write_tokens_details=CacheWriteDetails(
+                ttl_30m_tokens=reader.count(*ttl_split, "ttl_30m_tokens"),
+                ttl_12h_tokens=reader.count(*ttl_split, "ttl_12h_tokens"),
+            ),
+        ),
+        output_tokens_details=OutputTokensDetails(
+            reasoning_tokens=reader.count("output_tokens_details", "reasoning_tokens")
+        ),
+    )
     response = get(payload, "response") if is_node(get(payload, "response")) else payload
     tier = as_text(get(response, "service_tier"))
-    if tier:
-        extra["service_tier"] = tier
-    return reader.finish(
-        input_tokens=reader.clamp("input_tokens", (total_input or 0) - cached - written),
-        cache_read_tokens=cached,
-        cache_write_tokens=written,
-        output_tokens=output or 0,
-        reasoning_tokens=reader.count("output_tokens_details", "reasoning_tokens") or 0,
-        reported_total=reader.count("total_tokens"),
-        extra=extra,
-    )
+    return reader.finish(responses_tokens(usage), {"service_tier": tier} if tier else None)
 
 
 def openai_embeddings_usage(payload: object) -> TokenCounts | None:
@@ -150,4 +229,5 @@ def openai_embeddings_usage(payload: object) -> TokenCounts | None:
     tokens = reader.first_count(("prompt_tokens",), ("input_tokens",), ("total_tokens",))
     if tokens is None:
         return None
-    return reader.finish(input_tokens=tokens, reported_total=reader.count("total_tokens"))
+    mapped = mapped_usage(input_tokens=tokens, reported_total=reader.count("total_tokens"))
+    return reader.finish(mapped)
