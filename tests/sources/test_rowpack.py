@@ -48,11 +48,12 @@ def as_dicts(rows: Rows) -> dict[str, dict[str, Any]]:
     """Every row as {column: value}, by id, with its group key's fields."""
     result = {}
     for key, flat in rows.groups.items():
-        columns, n = columns_for(key[5]), width(key[5])
+        columns, n = columns_for(key.mask), width(key.mask)
         for start in range(0, len(flat), n):
             row = dict(zip(columns, flat[start : start + n]))
-            row.update(hour=key[0], model=key[1], source=key[2], provider=key[3], status=key[4])
-            row.update(price_version=key[6])
+            row.update(hour=key.hour, model=key.model, source=key.source, provider=key.provider)
+            row.update(status=key.cost_status)
+            row.update(price_version=key.price_version)
             result[row["id"]] = row
     return result
 

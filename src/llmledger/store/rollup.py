@@ -19,7 +19,7 @@ from typing import Any
 from llmledger.errors import InvalidEventError
 from llmledger.events import MAX_TOKENS
 from llmledger.query import DIMENSIONS, DaySegments, EventFilter
-from llmledger.store.rows import ESTIMATED_BIT, FAILED_BIT, HOUR_US, GroupKey, position, width
+from llmledger.store.rows import AT, ESTIMATED_BIT, FAILED_BIT, HOUR_US, GroupKey, position, width
 from llmledger.store.sql import day_sql
 
 # What one write may add to one rollup row (an hour of a model): ten events at the largest
@@ -109,7 +109,7 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
     """
     acc: dict[tuple[Any, ...], list[int]] = {}
     for group, flat in groups.items():
-        mask = group[5]
+        mask = group.mask
         n = width(mask)
         count = len(flat) // n
         if not count:
@@ -118,13 +118,13 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
         reasoning = position(mask, "reasoning_tokens")
         cost = position(mask, "cost_nanos")
         requests = position(mask, "requests")
-        ts = flat[1::n]
+        ts = flat[AT["ts"] :: n]
         sums = [
-            sum(flat[2::n]),
-            sum(flat[3::n]),
-            sum(flat[4::n]),
+            sum(flat[AT["input_tokens"] :: n]),
+            sum(flat[AT["cache_read_tokens"] :: n]),
+            sum(flat[AT["cache_write_tokens"] :: n]),
             0 if cw1 is None else sum(flat[cw1::n]),
-            sum(flat[5::n]),
+            sum(flat[AT["output_tokens"] :: n]),
             0 if reasoning is None else sum(flat[reasoning::n]),
             0 if cost is None else sum(flat[cost::n]),
             count if requests is None else sum(flat[requests::n]),
@@ -134,7 +134,7 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
             min(ts),
             max(ts),
         ]
-        key = group[:5]
+        key = group.rollup_key
         a = acc.get(key)
         if a is None:
             acc[key] = sums
@@ -143,11 +143,11 @@ def batch_sums(groups: Mapping[GroupKey, Sequence[Any]]) -> list[tuple[Any, ...]
             a[k] += sums[k]
         a[11] = min(a[11], sums[11])
         a[12] = max(a[12], sums[12])
-    for key, sums in acc.items():
+    for (_, model, *_), sums in acc.items():
         # Checked per hour of a model (not per event: cheaper), before SQLite sums it in.
         if sums[0] + sums[1] + sums[2] + sums[3] + sums[4] > HOUR_LIMIT or sums[7] > HOUR_LIMIT:
             raise InvalidEventError(
-                f"{key[1]}: one hour holds more than {HOUR_LIMIT:,} tokens or requests, "
+                f"{model}: one hour holds more than {HOUR_LIMIT:,} tokens or requests, "
                 "beyond any real usage"
             )
     return [(*key, *sums) for key, sums in acc.items()]

@@ -28,7 +28,7 @@ def pack_rows(events: Sequence[UsageEvent], ranks: Sequence[int]) -> bytes:
     rank_of = {event.id: rank for event, rank in zip(events, ranks)}
     groups: list[PackedGroup] = []
     for key, flat in build_rows(events).groups.items():
-        groups.append((key, flat, [rank_of[event_id] for event_id in flat[:: width(key[5])]]))
+        groups.append((key, flat, [rank_of[event_id] for event_id in flat[:: width(key.mask)]]))
     return _encode(groups)
 
 
@@ -42,7 +42,7 @@ def batch_rows(packed: list[bytes], written: dict[str, int], replaced: set[str])
     widths: dict[int, int] = {}
     for blob in packed:
         for key, flat, ranks in _decode_groups(blob):
-            mask = key[5]
+            mask = key.mask
             n = widths.get(mask) or widths.setdefault(mask, width(mask))
             start = 0
             for rank in ranks:
@@ -57,7 +57,7 @@ def batch_rows(packed: list[bytes], written: dict[str, int], replaced: set[str])
         if event_id in written:
             replaced.add(event_id)
         written[event_id] = rank
-        values = flat[start : start + widths[key[5]]]
+        values = flat[start : start + widths[key.mask]]
         group = groups.get(key)
         if group is None:
             groups[key] = values

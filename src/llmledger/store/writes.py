@@ -19,7 +19,6 @@ from llmledger.store.rows import (
     in_id_order,
     insert_sql,
     row_total,
-    statement_key,
     width,
 )
 from llmledger.store.sql import totals_from_row
@@ -105,7 +104,7 @@ def write_rows(
     together, in id order."""
     by_statement: dict[StatementKey, list[list[Any]]] = {}
     for group, flat in rows.groups.items():
-        shared = statement_key(group)
+        shared = group.statement
         flats = by_statement.get(shared)
         if flats is None:
             by_statement[shared] = [flat]
@@ -113,7 +112,7 @@ def write_rows(
             flats.append(flat)
     conflicts = _Conflicts(force)
     for shared, flats in by_statement.items():
-        mask = shared[4]
+        mask = shared.mask
         params = flats[0] if len(flats) == 1 else list(itertools.chain.from_iterable(flats))
         params = in_id_order(params, width(mask))
         _insert(conn, mask, params, constants(shared), conflicts)
