@@ -293,7 +293,7 @@ def blocks_text(blocks: list[Any], limit: int | None, zone: Any, style: Style) -
 
 def blocks_csv(blocks: list[Any]) -> str:
     from llmledger.report.blocks import BLOCK_CSV_FIELDS, block_csv_row
-    from llmledger.report.render.jsonout import csv_text
+    from llmledger.report.render.csvout import csv_text
 
     return csv_text(BLOCK_CSV_FIELDS, [block_csv_row(block).values() for block in blocks])
 

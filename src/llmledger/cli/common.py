@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any, NoReturn, TextIO
 
 from llmledger.errors import LedgerError
-from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportKind, ReportOptions
+from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportOptions
+from llmledger.report.kinds import ReportKind
 
 Handler = Callable[[argparse.Namespace], int]
 

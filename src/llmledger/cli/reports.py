@@ -25,17 +25,8 @@ from llmledger.cli.common import (
     use_color,
 )
 from llmledger.query import EventFilter
-from llmledger.report.aggregate import Report, ReportKind, ReportOptions
-
-REPORTS: dict[str, str] = {
-    "daily": "usage per day (in --tz, default the local zone)",
-    "weekly": "usage per week (weeks start on Monday)",
-    "monthly": "usage per calendar month",
-    "models": "usage per model over the whole window",
-    "sessions": "usage per session (agent session or --session of recorded events)",
-}
-# Reports whose rows follow the calendar (sessions: by last activity): --order applies.
-DATED = ("daily", "weekly", "monthly", "sessions")
+from llmledger.report.aggregate import Report, ReportOptions
+from llmledger.report.kinds import KINDS, ReportKind
 
 EPILOG = """\
 examples (ccusage's short flags work too):
@@ -56,9 +47,10 @@ MODELS_LISTED = 5
 
 
 def register(commands: Any, parents: Parents) -> None:
-    for kind, summary in REPORTS.items():
+    for kind, info in KINDS.items():
+        summary = info.summary
         inherited = [parents.globals, parents.report]
-        if kind in DATED:
+        if info.dated:
             inherited.append(parents.order)
         parser = commands.add_parser(
             kind,
@@ -178,7 +170,7 @@ def _no_model_message(pattern: str, stored: list[str]) -> str:
 def order_rows(report: Report, order: str) -> None:
     """Newest rows first for ``desc`` (by period, or by last activity for sessions); ties
     keep their order. The models report stays sorted by cost."""
-    if order != "desc" or report.kind not in DATED:
+    if order != "desc" or not KINDS[report.kind].dated:
         return
     if report.kind == "sessions":
         report.rows.sort(key=lambda row: row.totals.last_ts or 0, reverse=True)
@@ -199,7 +191,7 @@ def run_report(args: argparse.Namespace, kind: str) -> int:
 
         emit(render_json(report))
     elif args.csv:
-        from llmledger.report.render.jsonout import render_csv
+        from llmledger.report.render.csvout import render_csv
 
         emit(render_csv(report))
     else:

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta, timezone, tzinfo
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
+from llmledger.report.kinds import ReportKind as ReportKind  # re-exported: Ledger.report_for
 from llmledger.report.timezones import (
     day_from_number,
     day_segments,
@@ -20,8 +21,6 @@ from llmledger.report.timezones import (
     zone_name,
 )
 
-ReportKind = Literal["daily", "weekly", "monthly", "models", "sessions"]
-REPORT_KINDS: tuple[str, ...] = ("daily", "weekly", "monthly", "models", "sessions")
 GROUP_BY_CHOICES: dict[str, str] = {
     "user": "user",
     "org": "org",

@@ -8,16 +8,10 @@ from __future__ import annotations
 from llmledger.events import nanos_to_usd
 from llmledger.query import Totals
 from llmledger.report.aggregate import Report, ReportRow
+from llmledger.report.kinds import KINDS
 from llmledger.report.render.cells import wrap
 from llmledger.report.render.table import Column, Style, Table, render
 
-KEY_HEADERS = {
-    "daily": "Date",
-    "weekly": "Week",
-    "monthly": "Month",
-    "models": "Model",
-    "sessions": "Session",
-}
 GROUP_HEADERS = {
     "user": "User",
     "org": "Org",
@@ -57,7 +51,7 @@ def render_report(report: Report, width: int | None = 80, style: Style | None = 
         return "No usage found for the selected period and filters."
     show_cache = bool(report.totals.cache_creation_tokens or report.totals.cache_read_tokens)
     sessions = report.kind == "sessions"
-    columns = [Column(KEY_HEADERS[report.kind], "left", min_width=NAME_MIN)]
+    columns = [Column(KINDS[report.kind].key_header, "left", min_width=NAME_MIN)]
     if report.options.group_by:
         columns.append(Column(GROUP_HEADERS[report.options.group_by], "left", min_width=GROUP_MIN))
     if sessions:
