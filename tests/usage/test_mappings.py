@@ -129,3 +129,29 @@ def test_mapped_usage_clamps_and_notes() -> None:
         details={"clamped": {"input_tokens": -5, "reasoning_tokens": 4}},
     )
     assert mapped.total_tokens == 18
+
+
+def test_gemini_total_without_the_thoughts_means_they_are_inside_candidates() -> None:
+    """Qwen Code over an OpenAI-compatible backend: candidates = completion_tokens (reasoning
+    included), thoughts = reasoning_tokens, total = prompt + completion."""
+    usage = GeminiUsage(
+        promptTokenCount=1200,
+        candidatesTokenCount=340,
+        thoughtsTokenCount=40,
+        cachedContentTokenCount=200,
+        totalTokenCount=1540,
+    )
+    assert gemini_tokens(usage) == MappedUsage(
+        input_tokens=1000,
+        cache_read_tokens=200,
+        output_tokens=340,
+        reasoning_tokens=40,
+        details={"thoughts_in_candidates": True},
+    )
+    # Gemini's own total counts the thoughts: they are added to candidates.
+    counted = gemini_tokens(
+        GeminiUsage(
+            promptTokenCount=10, candidatesTokenCount=0, thoughtsTokenCount=5, totalTokenCount=15
+        )
+    )
+    assert counted == MappedUsage(input_tokens=10, output_tokens=5, reasoning_tokens=5)

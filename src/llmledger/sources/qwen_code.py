@@ -4,9 +4,10 @@
 Each ``assistant`` record with ``usageMetadata`` is one API call, id ``qwen-code:<uuid>``
 (``/branch`` copies records verbatim, uuid included, so a branched session counts once).
 ``usageMetadata`` is Gemini's usage object, mapped by ``usage.gemini.gemini_tokens``:
-``promptTokenCount`` includes ``cachedContentTokenCount``; ``thoughtsTokenCount`` is not in
-``candidatesTokenCount`` but is billed as output. Older Gemini-style ``session-*.json`` chats
-are read like Gemini CLI's.
+``promptTokenCount`` includes ``cachedContentTokenCount``; ``thoughtsTokenCount`` is billed as
+output on top of ``candidatesTokenCount``, unless the record's total leaves it out (Qwen Code
+over an OpenAI-compatible backend logs ``completion_tokens``, reasoning included, as
+candidates). Older Gemini-style ``session-*.json`` chats are read like Gemini CLI's.
 """
 
 from __future__ import annotations

@@ -5,6 +5,8 @@ stream chunks and SDK objects (REST camelCase and google-genai snake_case alike)
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
 from llmledger.usage._access import UsageReader, first_of, is_node
@@ -36,19 +38,30 @@ def gemini_tokens(usage: GeminiUsage) -> MappedUsage:
     The prompt count INCLUDES cached content; thoughts are NOT in candidates but billed as
     output (notes/provider-usage.md): fresh = prompt + toolUsePrompt − cached (a cached count
     above that is kept and fresh input clamped to 0, noted), output = candidates + thoughts,
-    reasoning = thoughts. ``details``: ``tool_use_prompt_tokens``, and the reported total when
-    it disagrees.
+    reasoning = thoughts. Gemini's total is prompt + toolUsePrompt + candidates + thoughts: a
+    reported total that leaves the thoughts out says they are already inside candidates (Qwen
+    Code logs an OpenAI-compatible backend's ``completion_tokens``, reasoning included, as
+    candidates and its ``reasoning_tokens`` as thoughts), and output is then candidates alone
+    (``thoughts_in_candidates``). ``details``: ``tool_use_prompt_tokens``, and the reported
+    total when it disagrees.
     """
+    prompt = count_or_zero(usage.promptTokenCount)
     tool = count_or_zero(usage.toolUsePromptTokenCount)
+    candidates = count_or_zero(usage.candidatesTokenCount)
     thoughts = count_or_zero(usage.thoughtsTokenCount)
     cached = count_or_zero(usage.cachedContentTokenCount)
+    details: dict[str, Any] = {"tool_use_prompt_tokens": tool} if tool else {}
+    output = candidates + thoughts
+    if thoughts and usage.totalTokenCount == prompt + tool + candidates:
+        output = candidates
+        details["thoughts_in_candidates"] = True
     return mapped_usage(
-        input_tokens=count_or_zero(usage.promptTokenCount) + tool - cached,
+        input_tokens=prompt + tool - cached,
         cache_read_tokens=cached,
-        output_tokens=count_or_zero(usage.candidatesTokenCount) + thoughts,
+        output_tokens=output,
         reasoning_tokens=thoughts,
         reported_total=usage.totalTokenCount,
-        details={"tool_use_prompt_tokens": tool} if tool else None,
+        details=details or None,
     )
 
 
