@@ -38,7 +38,7 @@ from llmledger.store.keys import SQLiteKeys
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.rows import Rows, build_rows
 from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
-from llmledger.store.writes import write_rows
+from llmledger.store.upsert import upsert_rows
 
 EVENT_COLUMNS: tuple[str, ...] = (
     "id",
@@ -286,7 +286,7 @@ class SQLiteStore(SQLiteKeys):
 
         try:
             with self._writing() as conn, paused_gc():
-                written = sum(write_rows(conn, rows, per_model) for rows in batches())
+                written = sum(upsert_rows(conn, rows, per_model) for rows in batches())
         except OverflowError:  # a value past SQLite's 64 bits (build_rows checks no upper bound)
             raise InvalidEventError(
                 f"a token count or request count is beyond any real usage (> {MAX_TOKENS:,})"
@@ -459,7 +459,7 @@ class SQLiteStore(SQLiteKeys):
         them: see rowpack.py)."""
         now = int(time.time())
         with self._writing() as conn:
-            changed = write_rows(conn, rows, force=replace) if rows.count else 0
+            changed = upsert_rows(conn, rows, force=replace) if rows.count else 0
             conn.executemany(
                 "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
                 "mtime_ns, offset, carry, events, malformed, scanned_at) "

@@ -93,7 +93,7 @@ def _insert(
         begin = end
 
 
-def write_rows(
+def upsert_rows(
     conn: sqlite3.Connection,
     rows: Rows,
     per_model: dict[str, Totals] | None = None,
