@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import msgspec
 
-from llmledger.events import MAX_TOKENS, UsageEvent
+from llmledger.events import ATTRIBUTION_FIELDS, MAX_TOKENS, UsageEvent
 
 # Bound per row, in this order, then the optional columns of the row's mask (below).
 REQUIRED_COLUMNS: tuple[str, ...] = (
@@ -42,13 +42,7 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "price_version",
     "estimated",
     "requests",
-    "user_id",
-    "org_id",
-    "account",
-    "api_key_id",
-    "session_id",
-    "project",
-    "request_type",
+    *ATTRIBUTION_FIELDS,  # user_id, org_id, account, api_key_id, session_id, project, type
     "tags",
     "latency_ms",
     "success",

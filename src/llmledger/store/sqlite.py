@@ -27,7 +27,7 @@ import msgspec
 
 from llmledger.bookkeeping import ScanCursor, ScanProcess
 from llmledger.errors import DamagedLedgerError, InvalidEventError, StoreError
-from llmledger.events import MAX_TOKENS, TOKEN_FIELDS, UsageEvent
+from llmledger.events import ATTRIBUTION_FIELDS, MAX_TOKENS, TOKEN_FIELDS, UsageEvent
 from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
 from llmledger.store import rollup, schema
 from llmledger.store.base import CostUpdate
@@ -52,13 +52,7 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "price_version",
     "estimated",
     "requests",
-    "user_id",
-    "org_id",
-    "account",
-    "api_key_id",
-    "session_id",
-    "project",
-    "request_type",
+    *ATTRIBUTION_FIELDS,
     "tags",
     "latency_ms",
     "success",
