@@ -132,3 +132,19 @@ def test_help_teaches_the_short_flags(kind: str, capsys: pytest.CaptureFixture[s
     if kind in ("daily", "weekly", "monthly", "sessions"):
         assert "-o {asc,desc}, --order {asc,desc}" in text
         assert f"llmledger {kind} --days 7 -b" in text and "--model sonnet" in text
+
+
+def test_options_before_the_command_are_kept(run: Runner) -> None:
+    """`llmledger -j daily` is `llmledger daily -j`: the command's defaults do not undo it."""
+    before = run("-j", "-z", "UTC", "daily", "-s", "20250805")
+    after = run("daily", "-j", "-z", "UTC", "-s", "20250805")
+    assert before.code == 0 and before.out == after.out
+    assert [d["date"] for d in before.json()["daily"]][:1] == ["2025-08-05"]
+    assert run("--csv", "models").out == run("models", "--csv").out
+
+
+def test_bare_llmledger_takes_order(run: Runner) -> None:
+    newest_first = run("-o", "desc", "-j", "-z", "UTC", "--no-scan")
+    assert newest_first.code == 0
+    days = [d["date"] for d in newest_first.json()["daily"]]
+    assert days == sorted(days, reverse=True) and len(days) == 5

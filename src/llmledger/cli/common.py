@@ -89,7 +89,15 @@ SOURCE_SHORTCUTS: dict[str, str] = {
 }
 
 
-def report_options() -> argparse.ArgumentParser:
+def _no_defaults(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The subcommands' copy of options the top level has too: without defaults, so a value
+    given before the subcommand (``llmledger -j daily``) is not overwritten by its default."""
+    for action in parser._actions:  # set_defaults would put the SUPPRESS marker in the args
+        action.default = argparse.SUPPRESS
+    return parser
+
+
+def report_options(*, for_subcommands: bool = False) -> argparse.ArgumentParser:
     # Short flags as ccusage spells them (-s -u -z -j -b); -v stays --verbose.
     parser = Parser(add_help=False)
     when = parser.add_argument_group("time window")
@@ -151,10 +159,10 @@ def report_options() -> argparse.ArgumentParser:
     shape.add_argument(
         "--offline", action="store_true", help="never touch the network (the default for reports)"
     )
-    return parser
+    return _no_defaults(parser) if for_subcommands else parser
 
 
-def order_options() -> argparse.ArgumentParser:
+def order_options(*, for_subcommands: bool = False) -> argparse.ArgumentParser:
     parser = Parser(add_help=False)
     parser.add_argument(
         "-o",
@@ -163,11 +171,21 @@ def order_options() -> argparse.ArgumentParser:
         default="asc",
         help="rows oldest first (asc, the default) or newest first (desc)",
     )
-    return parser
+    return _no_defaults(parser) if for_subcommands else parser
 
 
 def make_parents() -> Parents:
-    return Parents(globals=global_options(), report=report_options(), order=order_options())
+    """The option sets of subcommands (the top level takes its own: ``top_level_options``)."""
+    return Parents(
+        globals=global_options(),
+        report=report_options(for_subcommands=True),
+        order=order_options(for_subcommands=True),
+    )
+
+
+def top_level_options() -> list[argparse.ArgumentParser]:
+    """What bare ``llmledger`` (the daily report) takes, with defaults."""
+    return [global_options(), report_options(), order_options()]
 
 
 # -- parsing values ----------------------------------------------------------------------------

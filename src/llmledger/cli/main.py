@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from llmledger import __version__
-from llmledger.cli.common import Parser, UsageError, make_parents, verbosity
+from llmledger.cli.common import Parser, UsageError, make_parents, top_level_options, verbosity
 from llmledger.errors import LedgerError
 
 # Each module registers its commands; a module that is not there (yet) is skipped.
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="llmledger",
         description=DESCRIPTION,
         epilog=EPILOG,
-        parents=[parents.globals, parents.report],
+        parents=top_level_options(),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"llmledger {__version__}")
