@@ -25,6 +25,7 @@ __all__ = [
     "IMAGE_TOKENS",
     "TOKENS_PER_MESSAGE",
     "estimate_messages_tokens",
+    "estimate_request_tokens",
     "estimate_tokens",
     "heuristic_tokens",
     "tokenizer_name",
@@ -188,3 +189,90 @@ def estimate_messages_tokens(
             except RecursionError:  # absurdly nested content: count the framing only
                 total += TOKENS_PER_MESSAGE
     return total + REPLY_PRIMING_TOKENS if total else 0
+
+
+# -- a request's input --------------------------------------------------------------------------
+
+
+def _given(value: object) -> object:
+    """A JSON value the caller set; None for anything else (an SDK's ``omit`` sentinel)."""
+    if isinstance(value, (str, int, float, Mapping, list, tuple)) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def _json_tokens(value: object, model: str | None) -> int:
+    value = _given(value)
+    if not value:
+        return 0
+    try:
+        text = json.dumps(value, ensure_ascii=False, default=str)
+    except (TypeError, ValueError, RecursionError):
+        return 0
+    return estimate_tokens(text, model)
+
+
+def _input_tokens(value: object, model: str | None) -> int:
+    """A prompt / input / system: a string, a list of strings, token ids, or message-like
+    items (content parts and blocks count their ``text``)."""
+    value = _given(value)
+    if isinstance(value, str):
+        return estimate_tokens(value, model)
+    if not isinstance(value, (list, tuple)):
+        return 0
+    if value and all(isinstance(v, int) for v in value):
+        return len(value)  # already token ids
+    total = 0
+    messages = [v for v in value if isinstance(v, Mapping) and "content" in v]
+    if messages:
+        total += estimate_messages_tokens(messages, model)
+    for v in value:
+        if isinstance(v, Mapping) and "content" not in v:
+            text = v.get("text")
+            total += estimate_tokens(text, model) if isinstance(text, str) else 0
+        elif not isinstance(v, Mapping):
+            total += _input_tokens(v, model)
+    return total
+
+
+def _gemini_tokens(value: object, model: str | None) -> int:
+    """Gemini ``contents`` (or one Content): the text of every part."""
+    value = _given(value)
+    contents = [value] if isinstance(value, Mapping) else value
+    if not isinstance(contents, (list, tuple)):
+        return 0
+    total = 0
+    for content in contents:
+        parts = content.get("parts") if isinstance(content, Mapping) else None
+        for part in parts if isinstance(parts, (list, tuple)) else ():
+            text = part.get("text") if isinstance(part, Mapping) else None
+            total += estimate_tokens(text, model) if isinstance(text, str) else 0
+    return total
+
+
+def estimate_request_tokens(api: str, body: Mapping[str, object], model: str | None) -> int:
+    """Offline estimate of the input a request sent, for a call whose provider reported no
+    usage: the one estimate of capture, the middleware and the gateway.
+
+    ``api``: ``chat`` (also ``chat.completions``), ``completions``, ``responses``,
+    ``embeddings``, ``messages`` or ``generate_content``. Counts messages, system, tools,
+    ``input`` and ``instructions``, ``prompt``, Gemini ``contents`` and ``systemInstruction``;
+    0 for a body it cannot read.
+    """
+    try:
+        if api == "completions":
+            return _input_tokens(body.get("prompt"), model)
+        if api == "embeddings":
+            return _input_tokens(body.get("input"), model)
+        if api == "generate_content":
+            system = body.get("systemInstruction") or body.get("system_instruction")
+            return _gemini_tokens(body.get("contents"), model) + _gemini_tokens(system, model)
+        if api == "responses":
+            prompt = _input_tokens(body.get("input"), model)
+            prompt += _input_tokens(body.get("instructions"), model)
+        else:  # chat, messages
+            prompt = _input_tokens(body.get("messages"), model)
+            prompt += _input_tokens(body.get("system"), model)
+        return prompt + _json_tokens(body.get("tools"), model)
+    except Exception:  # an estimate must never break recording
+        return 0

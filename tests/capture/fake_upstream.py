@@ -9,6 +9,7 @@ Every request is kept in ``requests`` for assertions.
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import threading
@@ -42,7 +43,8 @@ class Request:
 @dataclass
 class Reply:
     """``json`` body, or SSE ``frames`` (cut after ``cut_after`` frames if set), or both
-    absent with an error ``status``. ``delay`` seconds pass before each SSE frame."""
+    absent with an error ``status``. ``delay`` seconds pass before each SSE frame. ``gzip``
+    compresses a JSON body (``content-encoding: gzip``), as api.openai.com does."""
 
     json: dict[str, Any] | None = None
     frames: Sequence[Frame] | None = None
@@ -50,6 +52,7 @@ class Reply:
     cut_after: int | None = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    gzip: bool = False
 
 
 Responder = Callable[[Request], Reply]
@@ -142,6 +145,9 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(reply.json if reply.json is not None else {}).encode()
         self.send_response(reply.status)
         self.send_header("content-type", "application/json")
+        if reply.gzip:
+            data = gzip.compress(data)
+            self.send_header("content-encoding", "gzip")
         self.send_header("content-length", str(len(data)))
         self.send_header("x-request-id", "req_test")
         for name, value in reply.headers.items():

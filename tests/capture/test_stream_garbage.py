@@ -9,7 +9,6 @@ import gc
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-import httpx2
 import openai
 import pytest
 
@@ -19,6 +18,7 @@ from llmledger.capture.record import StreamRecorder
 from tests.capture import wire
 from tests.capture.conftest import recorded
 from tests.capture.fake_upstream import FakeUpstream, Reply, Request
+from tests.capture.http_libs import SDK_HTTP
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
 
@@ -37,7 +37,7 @@ def chat(upstream: FakeUpstream) -> None:
     upstream.route("/chat/completions", respond)
 
 
-WATCHED = (openai.Stream, openai.AsyncStream, httpx2.Response, StreamRecorder)
+WATCHED = (openai.Stream, openai.AsyncStream, SDK_HTTP.Response, StreamRecorder)
 
 
 def watched_garbage() -> list[str]:

@@ -352,3 +352,21 @@ def anthropic_events(model: str, pieces: Sequence[str], usage: Mapping[str, Any]
 
 def error_json(message: str, kind: str = "server_error") -> dict[str, Any]:
     return {"error": {"message": message, "type": kind, "code": None, "param": None}}
+
+
+def compaction_json(model: str, usage: Mapping[str, Any]) -> dict[str, Any]:
+    """``POST /responses/compact``: the compacted conversation, with the usage of the pass."""
+    return {
+        "id": next_id("cmp_"),
+        "object": "response.compaction",
+        "created_at": 1_760_000_000,
+        "model": model,
+        "output": [
+            {
+                "id": next_id("cmpitem_"),
+                "type": "compaction",
+                "encrypted_content": "gAAAA",
+            }
+        ],
+        "usage": dict(usage),
+    }

@@ -1,19 +1,25 @@
-"""Metering a response while it passes through: one piece of code for the ASGI middleware
-(``capture/middleware.py``) and the gateway (``gateway/relay.py``).
+"""Metering a response while it passes through: one piece of code for transport capture
+(``capture/exchange.py``), the ASGI middleware (``capture/middleware.py``) and the gateway
+(``gateway/relay.py``).
 
 Pure, no I/O. ``body_kind`` tells from the response head whether a body can be metered
-(``json``, ``sse``, or None: compressed or another type). A JSON body is read whole and its
-usage-bearing top-level fields decoded (``json_envelope``: the rest, e.g. embedding vectors,
-is skipped, not built). An SSE body is fed, as its bytes arrive, to ``SSEMeter``:
+(``json``, ``sse``, or None: another type, or compressed when nobody decodes it). A JSON body is
+read whole and its usage-bearing top-level fields decoded (``json_envelope``: the rest, e.g.
+embedding vectors, is skipped, not built). An SSE body is fed, as its bytes arrive, to
+``SSEMeter``:
 
-* every event is framed and its JSON fed to a usage accumulator (``llmledger.usage.streams``),
-  chosen from the stream's first event when the API is not known in advance;
-* what ``feed`` returns is what to send on, byte for byte. A watching meter (the middleware)
-  returns its input unchanged. The gateway's meter also holds back the terminal event
+* its events are split and read by the one SSE parser (``usage.streams.SSEFrames``) and their
+  JSON kept for a usage accumulator (``llmledger.usage.streams``), chosen from the stream's
+  first event when the API is not known in advance; the accumulator reads them when the result
+  is asked for (``accumulator``), skipping text-only events once the usage is final;
+* what ``feed`` returns is what to send on. A watching meter returns its input unchanged. A
+  rewriting one returns whole events only: the gateway's holds back the terminal event
   (``data: [DONE]``, ``message_stop``, ``response.completed`` …) and what follows in ``held``
   until the usage is committed (``hold_end``), drops the usage-only chunk it asked for on the
   client's behalf (``hide_usage_chunk``), or holds the one the client asked for to send it
-  with the committed cost added (``hold_usage_chunk``, ``usage_chunk``).
+  with the committed cost added (``hold_usage_chunk``, ``usage_chunk``); capture's also drops
+  the ``"usage": null`` the option adds to every other chunk (``strip_null_usage``), so the
+  app reads the very chunks it would have read without the option.
 """
 
 from __future__ import annotations
@@ -26,31 +32,51 @@ import msgspec
 
 from llmledger.usage.normalize import UsageShape
 from llmledger.usage.sse import decode_json
-from llmledger.usage.streams import StreamAccumulator, detect_stream_shape, stream_for
+from llmledger.usage.streams import (
+    DeferredStream,
+    SSEFrames,
+    StreamAccumulator,
+    detect_stream_shape,
+    event_fields,
+    is_done,
+    is_usage_only_chunk,
+    stream_for,
+)
 
-__all__ = ["BodyKind", "SSEMeter", "body_kind", "json_envelope"]
+__all__ = ["BodyKind", "SSEMeter", "body_kind", "content_codings", "json_envelope"]
 
 BodyKind = Literal["json", "sse"]
 
-_MAX_EVENT_BYTES = 8 * 1024 * 1024  # a "frame" this large without a blank line: stop framing
-_BOM = b"\xef\xbb\xbf"
 _TERMINAL_EVENTS = frozenset(
     {b"message_stop", b"response.completed", b"response.incomplete", b"response.failed"}
 )
 _TERMINAL_TYPES = frozenset(name.decode() for name in _TERMINAL_EVENTS)
+# How a top-level ``"usage": null`` ends a chunk when it is the object's last member: OpenAI's
+# compact JSON, and json.dumps' default separators.
+_NULL_USAGE_TAILS = (b',"usage":null}', b', "usage": null}')
 
 
-def body_kind(headers: Iterable[tuple[bytes, bytes]]) -> BodyKind | None:
-    """``sse`` for ``text/event-stream``, ``json`` for JSON, None for anything else or a
-    compressed body (which cannot be read in passing)."""
-    content_type = encoding = b""
+def content_codings(headers: Iterable[tuple[bytes, bytes]]) -> list[bytes]:
+    """The body's content codings in the order they were applied (``identity`` left out)."""
+    codings: list[bytes] = []
+    for name, value in headers:
+        if bytes(name).lower() == b"content-encoding":
+            codings += (c.strip() for c in bytes(value).lower().split(b","))
+    return [c for c in codings if c and c != b"identity"]
+
+
+def body_kind(headers: Iterable[tuple[bytes, bytes]], *, decoded: bool = False) -> BodyKind | None:
+    """``sse`` for ``text/event-stream``, ``json`` for JSON, None for anything else, and for a
+    compressed body unless the reader decodes it (``decoded``)."""
+    content_type = b""
+    compressed = False
     for name, value in headers:
         lowered = bytes(name).lower()
         if lowered == b"content-type":
             content_type = bytes(value).lower()
         elif lowered == b"content-encoding":
-            encoding = bytes(value).strip().lower()
-    if encoding not in (b"", b"identity"):
+            compressed = compressed or bytes(value).strip().lower() not in (b"", b"identity")
+    if compressed and not decoded:
         return None
     media = content_type.partition(b";")[0].strip()
     if media == b"text/event-stream":
@@ -90,7 +116,8 @@ def json_envelope(body: bytes) -> dict[str, Any] | None:
 
 
 class SSEMeter:
-    """Frames an SSE body as it passes, meters its events, holds back what it is told to."""
+    """Splits an SSE body into events as it passes, meters them, holds back or rewrites what it
+    is told to."""
 
     def __init__(
         self,
@@ -100,58 +127,40 @@ class SSEMeter:
         hold_end: bool = False,
         hide_usage_chunk: bool = False,
         hold_usage_chunk: bool = False,
+        strip_null_usage: bool = False,
     ) -> None:
         # The API's shape, or None: told by the first event whose shape is known.
         self.shape = shape
         self.provider = provider
-        self.accumulator: StreamAccumulator | None = (
-            None if shape is None else stream_for(shape, provider)
+        self.deferred: DeferredStream | None = (
+            None if shape is None else DeferredStream(stream_for(shape, provider))
         )
         self.hold_end = hold_end
         self.hide_usage_chunk = hide_usage_chunk
         self.hold_usage_chunk = hold_usage_chunk
-        self.watching = not (hold_end or hide_usage_chunk or hold_usage_chunk)
+        self.strip_null_usage = strip_null_usage
+        self.watching = not (hold_end or hide_usage_chunk or hold_usage_chunk or strip_null_usage)
         self.held = b""
-        self.terminal_seen = False
-        self.framing = True
+        self.terminal_seen = False  # [DONE] or the API's terminal event came
+        self.error_seen = False  # an error event came (the SDK raises it)
         self.hidden_chunks = 0
         self.first_at: float | None = None  # perf_counter() of the first event with data
         self._usage_block = b""  # the client's usage-only chunk, raw, while held back
         self._usage_payload: dict[str, Any] | None = None
-        self._buffer = bytearray()
-        self._started = False
+        self._frames = SSEFrames()
+
+    @property
+    def accumulator(self) -> StreamAccumulator | None:
+        """The stream's usage so far (None until its shape is known). Reads the events kept
+        since the last call: ask when the stream is over, or rarely."""
+        deferred = self.deferred
+        return None if deferred is None else deferred.settle()
 
     def feed(self, data: bytes) -> bytes:
         """Body bytes in; the bytes to send on now out."""
-        if not self.framing:
-            self._feed_raw(data)
-            return data if self.watching else self._hold_or_pass(data)
-        buffer = self._buffer
-        buffer += data
         out: list[bytes] = []
-        start = 0
-        while True:
-            end = _frame_end(buffer, start)
-            if end < 0:
-                break
-            block = bytes(buffer[start:end])
-            start = end
-            if self.terminal_seen and self.hold_end:
-                self.held += block
-            elif self._event(block):
-                if self._usage_block:  # something follows the usage chunk: keep the order
-                    out.append(self._usage_block)
-                    self._usage_block, self._usage_payload = b"", None
-                out.append(block)
-        if start:
-            del buffer[:start]
-        if len(buffer) > _MAX_EVENT_BYTES:
-            # Not SSE as we know it: stop framing, pass bytes through, let the parser cope.
-            self.framing = False
-            rest = bytes(buffer)
-            buffer.clear()
-            self._feed_raw(rest)
-            out.append(rest if self.watching else self._hold_or_pass(rest))
+        for block in self._frames.feed(data):
+            self._block(block, out)
         if self.watching:
             return data
         return out[0] if len(out) == 1 else b"".join(out)
@@ -159,84 +168,69 @@ class SSEMeter:
     def close(self) -> bytes:
         """End of the body: meters an unterminated last event; returns its bytes when they
         were held for framing (a watching meter passed them on already)."""
-        rest = bytes(self._buffer)
-        self._buffer.clear()
-        if rest and self.framing:
-            if self.terminal_seen and self.hold_end:
-                self.held += rest
-                rest = b""
-            else:
-                self._event(rest)
-        if self.accumulator is not None:
-            self.accumulator.close()
-        return b"" if self.watching else rest
+        rest = self._frames.close()
+        out: list[bytes] = []
+        if rest:
+            self._block(rest, out)
+        return b"" if self.watching else b"".join(out)
 
-    def _hold_or_pass(self, data: bytes) -> bytes:
+    def _block(self, block: bytes, out: list[bytes]) -> None:
         if self.terminal_seen and self.hold_end:
-            self.held += data
-            return b""
-        return data
-
-    def _feed_raw(self, data: bytes) -> None:
-        if self.accumulator is None:
+            self.held += block
             return
-        self.accumulator.feed_bytes(data)
-        if self.accumulator.finished:
-            self.terminal_seen = True
+        sent = self._event(block)
+        if sent is not None:
+            if self._usage_block:  # something follows the usage chunk: keep the order
+                out.append(self._usage_block)
+                self._usage_block, self._usage_payload = b"", None
+            out.append(sent)
 
-    def _ended(self, block: bytes) -> bool:
+    def _ended(self, block: bytes) -> bytes | None:
         """The terminal event was seen: hold it (and send nothing more) or pass it."""
         self.terminal_seen = True
         if self.hold_end:
             self.held += block
-            return False
-        return True
+            return None
+        return block
 
-    def _event(self, block: bytes) -> bool:
-        """Meter one raw event; True to send it on now, False to drop or hold it."""
-        name = b""
-        data: list[bytes] = []
-        lines = block
-        if not self._started:
-            self._started = True
-            lines = block.removeprefix(_BOM)
-        for line in lines.splitlines():
-            if line.startswith(b"data:"):
-                value = line[5:]
-                data.append(value[1:] if value.startswith(b" ") else value)
-            elif line.startswith(b"event:"):
-                name = line[6:].strip()
-        if not data:
-            return True
+    def _event(self, block: bytes) -> bytes | None:
+        """Meter one raw event; the bytes to send on for it, None to drop or hold it."""
+        name, data = event_fields(block)
+        if data is None:
+            return block
         if self.first_at is None:
             self.first_at = perf_counter()
-        payload_bytes = data[0] if len(data) == 1 else b"\n".join(data)
-        if payload_bytes.strip() == b"[DONE]":
-            if self.accumulator is not None:
-                self.accumulator.finished = True
+        if is_done(data):
+            if self.deferred is not None:
+                self.deferred.accumulator.finished = True
             return self._ended(block)
-        payload = decode_json(payload_bytes)
-        accumulator = self.accumulator
-        if accumulator is None:
+        payload = decode_json(data)
+        deferred = self.deferred
+        if deferred is None:
             self.shape = detect_stream_shape(payload)
             if self.shape is None:
-                return True
-            accumulator = self.accumulator = stream_for(self.shape, self.provider)
+                self.error_seen = self.error_seen or _is_error(name, payload)
+                return block
+            deferred = self.deferred = DeferredStream(stream_for(self.shape, self.provider))
         if payload is None:
-            return True
-        accumulator.feed(payload)
-        if not isinstance(payload, dict):
-            return True
+            return block
+        deferred.add(payload)
+        if type(payload) is not dict:
+            return block
         if name in _TERMINAL_EVENTS or payload.get("type") in _TERMINAL_TYPES:
             return self._ended(block)
-        if payload.get("choices") == [] and isinstance(payload.get("usage"), dict):
+        if _is_error(name, payload):
+            self.error_seen = True
+        if (self.hide_usage_chunk or self.hold_usage_chunk) and is_usage_only_chunk(payload):
             if self.hide_usage_chunk:
                 self.hidden_chunks += 1
-                return False
-            if self.hold_usage_chunk and not self._usage_block:
+                return None
+            if not self._usage_block:
                 self._usage_block, self._usage_payload = block, payload
-                return False
-        return True
+                return None
+        if self.strip_null_usage and "usage" in payload and payload["usage"] is None:
+            return _without_null_usage(block, data, payload)
+        return block
 
     def usage_chunk(self, annotation: dict[str, Any]) -> bytes:
         """The held usage-only chunk with ``"llmledger": annotation`` added (b"" if none)."""
@@ -246,13 +240,28 @@ class SSEMeter:
         return b"data: " + msgspec.json.encode(payload) + b"\n\n"
 
 
-def _frame_end(buffer: bytearray, start: int) -> int:
-    """Index just past the blank line that ends the event starting at ``start``, or -1."""
-    lf = buffer.find(b"\n\n", start)
-    crlf = buffer.find(b"\r\n\r\n", start)
-    if crlf >= 0 and (lf < 0 or crlf < lf):
-        return crlf + 4
-    if lf >= 0:
-        return lf + 2
-    cr = buffer.find(b"\r\r", start)
-    return cr + 2 if cr >= 0 else -1
+def _is_error(name: bytes, payload: object) -> bool:
+    """An error event: Anthropic's ``event: error``, an OpenAI chunk ``{"error": …}``, a
+    Responses ``{"type": "error"}``."""
+    if name == b"error":
+        return True
+    if type(payload) is not dict:
+        return False
+    return payload.get("type") == "error" or ("error" in payload and "choices" not in payload)
+
+
+def _without_null_usage(block: bytes, data: bytes, payload: dict[str, Any]) -> bytes:
+    """``block`` minus the top-level ``"usage": null`` of its JSON ``data``: cut from the text
+    when it is the object's last member (its final ``}`` follows, so it is top-level), else
+    re-encoded from the parsed ``payload``."""
+    for tail in _NULL_USAGE_TAILS:
+        if data.endswith(tail):
+            cut = data[: -len(tail)] + b"}"
+            break
+    else:
+        del payload["usage"]
+        cut = msgspec.json.encode(payload)
+    if len(block) == len(data) + 8 and block.startswith(b"data: ") and block.endswith(b"\n\n"):
+        return b"data: " + cut + b"\n\n"  # the usual event: one data line, LF line ends
+    others = [line for line in block.splitlines() if line and not line.startswith(b"data")]
+    return b"\n".join([*others, b"data: " + cut]) + b"\n\n"

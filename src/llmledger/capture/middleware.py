@@ -241,19 +241,17 @@ class _Watch:
         if meter is None:
             return
         meter.close()  # a last event without its blank line
-        acc = meter.accumulator
-        if acc is None or meter.shape is None:
+        if meter.shape is None:  # no event of a known API: nothing to record
             return
         spec = self._spec(meter.shape, None, True)
         rec = StreamRecorder(
             self.middleware.sink,
             spec,
             self.middleware.attribution(self.scope, self.outer),
+            meter,
             source=SOURCE,
-            accumulator=acc,
         )
         rec.started = self.started
-        rec.first_at = meter.first_at
         if error is not None:
             rec.finish("error", error)
         else:  # without the provider's usage either way ends estimated

@@ -1,4 +1,4 @@
-"""Which provider an SDK client talks to, from its base URL (pure).
+"""Which provider a metered request goes to, from its URL (pure).
 
 The provider name decides the vendor extras a normalizer reads (OpenRouter's reported cost) and
 how the price book matches the model (``deepseek/deepseek-chat``, ``dashscope/qwen-plus``).
@@ -33,19 +33,22 @@ _HOSTS: tuple[tuple[str, str], ...] = (
     ("api.z.ai", "zai"),
 )
 
-# What a client of each SDK talks to when its host says nothing (an Anthropic-compatible
-# endpoint reports Anthropic-style usage; an unknown OpenAI-compatible server is not OpenAI).
-_FAMILY_DEFAULT: dict[str, str | None] = {"anthropic": "anthropic", "openai": None}
+# What an API's host says when it says nothing: an Anthropic-compatible endpoint reports
+# Anthropic-style usage, a Gemini-shaped one Gemini's; an unknown OpenAI-compatible server (a
+# local model) is not OpenAI.
+_API_DEFAULT: dict[str, str] = {"messages": "anthropic", "generate_content": "gemini"}
 
 
-def detect_provider(base_url: object, family: str) -> str | None:
-    """The provider behind ``base_url`` for a client of SDK ``family`` (``openai`` /
-    ``anthropic``); None for an OpenAI-compatible server it does not know (a local model)."""
+def detect_provider(url: object, api: str | None = None) -> str | None:
+    """The provider behind ``url`` (a URL, or a bare host) for a request to ``api``; None for
+    an OpenAI-compatible server it does not know."""
+    text = str(url)
     try:
-        host = (urlsplit(str(base_url)).hostname or "").lower()
+        host = (urlsplit(text).hostname if "//" in text else text.partition(":")[0]) or ""
     except ValueError:
         host = ""
+    host = host.lower()
     for fragment, provider in _HOSTS:
         if fragment in host:
             return provider
-    return _FAMILY_DEFAULT.get(family)
+    return _API_DEFAULT.get(api or "")

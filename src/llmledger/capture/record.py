@@ -1,12 +1,12 @@
 """Turning one finished call into one UsageEvent, and handing it to the ledger off the app's path.
 
-A ``CallRecorder`` is made when an instrumented call starts; exactly one of its ``record_*``
-methods wins (later calls are no-ops), so a stream that is exhausted, closed, cut and garbage
-collected is still recorded once. A call that finished (a whole response, a stream read to the
-end) is handed to the ledger's writer thread, which reads its usage and builds the event before
-pricing and SQL (``Sink.defer``); a stream cut or closed early is read here and its event
-queued with ``Ledger.submit``. Nothing here raises into the app: a ledger that cannot take the
-event is logged at ERROR and counted in ``stats``.
+A ``CallRecorder`` is made when a metered call's response starts; exactly one of its
+``record_*`` / ``finish`` calls wins (later calls are no-ops), so a stream that is exhausted,
+closed, cut and garbage collected is still recorded once. A call that finished (a whole
+response, a stream read to the end) is handed to the ledger's writer thread, which reads its
+usage and builds the event before pricing and SQL (``Sink.defer``); a stream cut or closed
+early is read here and its event queued with ``Ledger.submit``. Nothing here raises into the
+app: a ledger that cannot take the event is logged at ERROR and counted in ``stats``.
 """
 
 from __future__ import annotations
@@ -21,28 +21,22 @@ from functools import lru_cache, partial
 from time import perf_counter, time
 from typing import TYPE_CHECKING, Any
 
-from llmledger.capture.calls import CallSpec, estimate_input_tokens, shape_of
+from llmledger.capture.calls import CallSpec, shape_of
 from llmledger.capture.context import EMPTY, Attribution
-from llmledger.estimate import estimate_tokens, tokenizer_name
+from llmledger.capture.meter import SSEMeter, json_envelope
+from llmledger.estimate import estimate_request_tokens, estimate_tokens, tokenizer_name
 from llmledger.events import UsageEvent
-from llmledger.usage._access import as_text, get
+from llmledger.usage._access import as_text, first_of
 from llmledger.usage.compat import with_openrouter_cost
 from llmledger.usage.counts import TokenCounts
 from llmledger.usage.normalize import Normalizer, normalizer_for
 from llmledger.usage.openai import openai_embeddings_usage
 from llmledger.usage.sse import decode_json
-from llmledger.usage.streams import (
-    DeferredStream,
-    StreamAccumulator,
-    is_usage_only_chunk,
-    stream_for,
-)
+from llmledger.usage.streams import StreamAccumulator, stream_for
 from llmledger.usage.text import response_text
 from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
-    import weakref
-
     from llmledger.ledger import Ledger
 
 __all__ = ["CallRecorder", "CaptureStats", "Sink", "StreamRecorder", "build_event", "stats"]
@@ -182,7 +176,7 @@ def _failure_status(exc: BaseException) -> str:
 
 
 class CallRecorder:
-    """One instrumented call: records its response or its failure, once.
+    """One metered call: records its whole response or its failure, once.
 
     ``attribution`` holds the defaults; ``scope`` the ``attribute`` blocks in effect when the
     call started, merged over them only when the event is built (off the app's path).
@@ -225,6 +219,10 @@ class CallRecorder:
     def _details(self) -> dict[str, Any]:
         return {"api": self.spec.api}
 
+    def _input_estimate(self) -> int:
+        spec = self.spec
+        return estimate_request_tokens(spec.api, spec.body, spec.model)
+
     def _checked(self, build: Callable[[], UsageEvent]) -> UsageEvent | None:
         """``build()`` validated; None (logged, counted as dropped) when it cannot be built."""
         try:
@@ -241,24 +239,41 @@ class CallRecorder:
         return event
 
     def record_response(self, response: object) -> None:
-        """A whole (non-streamed) response arrived: the ledger's writer reads its usage."""
+        """A whole response, parsed (a dict or an SDK object): the ledger's writer reads its
+        usage."""
         if not self._claim():
             return
-        build = partial(self._response_event, response, self._elapsed_ms(), time())
+        build = partial(self._whole_event, response, lambda: response, self._elapsed_ms(), time())
         self.sink.defer(partial(self._checked, build))
 
-    def _response_event(self, response: object, latency: float, ts: float) -> UsageEvent:
+    def record_body(self, body: bytes) -> None:
+        """A whole JSON response body as it came (decoded of any content coding): the ledger's
+        writer parses it, only its usage-bearing fields unless an estimate needs the text."""
+        if not self._claim():
+            return
+        build = partial(self._body_event, body, self._elapsed_ms(), time())
+        self.sink.defer(partial(self._checked, build))
+
+    def _body_event(self, body: bytes, latency: float, ts: float) -> UsageEvent:
+        envelope = json_envelope(body) if body else None
+        return self._whole_event(envelope or {}, lambda: decode_json(body), latency, ts)
+
+    def _whole_event(
+        self, head: object, whole: Callable[[], object], latency: float, ts: float
+    ) -> UsageEvent:
+        """The event of a whole response: usage, model and id read from ``head``; the output
+        text from ``whole()`` only when the usage must be estimated."""
         spec = self.spec
-        counts = _normalizer(spec.api, spec.provider)(response)
+        counts = _normalizer(spec.api, spec.provider)(head)
         if counts is None:
-            counts = self._estimate_response(response)
+            counts = self._estimate_whole(whole())
         return build_event(
             source=self.source,
             spec=spec,
             attribution=self.attribution.merged(self.scope),
             counts=counts,
-            model=as_text(get(response, "model")),
-            response_id=as_text(get(response, "id")),
+            model=as_text(first_of(head, "model", "modelVersion")),
+            response_id=as_text(first_of(head, "id", "responseId")),
             latency_ms=latency,
             success=True,
             status="ok",
@@ -266,25 +281,30 @@ class CallRecorder:
             ts=ts,
         )
 
-    def _estimate_response(self, response: object) -> TokenCounts:
+    def _estimate_whole(self, response: object) -> TokenCounts:
         spec = self.spec
         output = 0
-        if spec.api != "embeddings":
+        if spec.api != "embeddings" and response is not None:
             output = estimate_tokens(response_text(shape_of(spec.api), response), spec.model)
         return TokenCounts(
-            input_tokens=estimate_input_tokens(spec),
+            input_tokens=self._input_estimate(),
             output_tokens=output,
             estimated=True,
             details={"estimator": tokenizer_name()},
         )
 
-    def record_failure(self, exc: BaseException) -> None:
-        """The call raised before any response: a failed event with no tokens."""
+    def record_failure(
+        self, exc: BaseException | None = None, *, status: str | None = None
+    ) -> None:
+        """The call failed before any usable response (an HTTP error status, a connection
+        error): a failed event with no tokens. ``status`` defaults to the error's HTTP status
+        or type name."""
         if not self._claim():
             return
         try:
             details = self._details()
-            details["error"] = type(exc).__name__
+            if exc is not None:
+                details["error"] = type(exc).__name__
             event = build_event(
                 source=self.source,
                 spec=self.spec,
@@ -294,7 +314,7 @@ class CallRecorder:
                 response_id=None,
                 latency_ms=self._elapsed_ms(),
                 success=False,
-                status=_failure_status(exc),
+                status=status or (_failure_status(exc) if exc is not None else "error"),
                 details=details,
             )
         except Exception:
@@ -304,170 +324,78 @@ class CallRecorder:
 
 
 class StreamRecorder(CallRecorder):
-    """A streamed call: events are kept as they pass and read once the stream ends.
+    """A streamed call, read by an ``SSEMeter`` as it passes; recorded once it ends.
 
     ``end`` is how it ended: ``complete`` (read to the end), ``closed`` (closed by the caller
     before the end), ``abandoned`` (dropped unclosed, or still open at interpreter exit) or
-    ``error`` (cut by the network or the provider). With the provider's usage the event holds
-    it; without, input and output are estimated offline and the event is ``estimated``.
+    ``error`` (cut by the network or the provider, or carrying an error event). With the
+    provider's usage the event holds it; without, input and output are estimated offline and
+    the event is ``estimated``.
     """
 
-    __slots__ = (
-        "_accumulator",
-        "_deferred",
-        "events_ended",
-        "finalizer",
-        "first_at",
-        "hide_usage_chunk",
-        "iterating",
-        "pending_error",
-        "raw",
-        "raw_watched",
-        "usage_chunk",
-    )
+    __slots__ = ("meter",)
 
     def __init__(
         self,
         sink: Sink,
         spec: CallSpec,
         attribution: Attribution,
+        meter: SSEMeter,
         *,
         source: str = "sdk",
         scope: Attribution = EMPTY,
-        accumulator: StreamAccumulator | None = None,
     ) -> None:
         super().__init__(sink, spec, attribution, source=source, scope=scope)
-        self._accumulator = accumulator
-        self._deferred: DeferredStream | None = None  # made when first needed
-        self.first_at: float | None = None
-        self.iterating = False  # inside the SDK's next(): its own cleanup must not end us
-        self.events_ended = False  # the raw events ran out (watched before the SDK parses)
-        self.pending_error: BaseException | None = None  # an error seen on its way up
-        self.raw_watched = False  # events are screened before the SDK parses them
-        self.hide_usage_chunk = spec.injected_usage_option
-        self.finalizer: weakref.finalize[Any, Any] | None = None
-        self.usage_chunk: object = None  # the usage-only chunk, read from its raw JSON
-        # The raw SSE ``data`` of the stream's events, when they are watched before the SDK
-        # parses them: kept as they came and parsed only if the result needs them (holding
-        # the SDK's chunk objects instead costs more than parsing them again).
-        self.raw: list[str] = []
+        self.meter = meter
 
-    @property
-    def deferred(self) -> DeferredStream:
-        """The stream's parsed events, fed to its accumulator when the result is read."""
-        deferred = self._deferred
-        if deferred is None:
-            spec = self.spec
-            acc = self._accumulator or stream_for(shape_of(spec.api), spec.provider)
-            deferred = self._deferred = DeferredStream(acc)
-        return deferred
-
-    def take_usage_chunk(self, data: str) -> bool:
-        """Keep a raw SSE ``data`` that is Chat Completions' usage-only chunk; False if it is
-        not one after all."""
-        payload = decode_json(data)
-        if not is_usage_only_chunk(payload):
-            return False
-        self.usage_chunk = payload
-        return True
-
-    def spill_raw(self) -> None:
-        """Parse the raw events kept so far into the deferred stream (bounds memory)."""
-        raw = self.raw
-        add = self.deferred.add
-        for data in raw:
-            payload = decode_json(data)
-            if payload is not None:
-                add(payload)
-        raw.clear()
-
-    def add(self, chunk: object) -> None:
-        if self.first_at is None:
-            self.first_at = perf_counter()
-        self.deferred.add(chunk)
-
-    def response_closed(
-        self, *, by_sdk: bool = False, exc: BaseException | None = None, last: bool = True
+    def finish(
+        self, end: str, error: BaseException | None = None, *, status: str | None = None
     ) -> None:
-        """The HTTP response was closed: by the caller (``closed``), or by the SDK (``by_sdk``),
-        from its own generator's ``finally`` (``last``) or from deeper down (httpx closes a
-        response it read to the end or that failed), ``exc`` propagating if it was cut.
-
-        Chunks watched after parsing: the iterator records the end and a close inside it is
-        ignored; the SDK closing it otherwise is its cleanup as a dropped stream is collected
-        (``abandoned``). Raw events watched (``raw_watched``): the SDK's last close is the end,
-        ``complete`` once the events ran out or reached ``[DONE]``, ``abandoned`` for a
-        GeneratorExit (collected), else ``error`` with ``exc``; a close from deeper down only
-        notes an error on its way up (the SDK then closes with the one the app gets).
-        """
-        if self.iterating:
-            return
-        if not by_sdk:
-            self.finish("closed")
-        elif not self.raw_watched:
-            self.finish("abandoned")
-        elif self.events_ended or (self.raw and self.raw[-1].startswith("[DONE]")):
-            self.finish("complete")
-        elif not last:
-            if exc is not None and not isinstance(exc, GeneratorExit):
-                self.pending_error = exc  # recorded if the stream is dropped before its end
-        elif exc is None:
-            self.finish("complete")  # the SDK's generator returned
-        elif isinstance(exc, GeneratorExit):
-            self.finish("abandoned")
-        else:
-            self.finish("error", exc)
-
-    def finish(self, end: str, error: BaseException | None = None) -> None:
-        if end == "abandoned" and self.pending_error is not None:
-            end, error = "error", self.pending_error
         if not self._claim():
             return
         latency = self._elapsed_ms()
-        finalizer, self.finalizer = self.finalizer, None
-        if finalizer is not None:
-            finalizer.detach()
-        build = partial(self._checked, partial(self._event, end, error, latency, time()))
+        build = partial(self._event, end, error, status, latency, time())
         if end == "complete":
-            # Read to the end: nothing adds to what was kept any more, so the ledger's
+            # Read to the end: nothing adds to what the meter kept any more, so the ledger's
             # writer can read it (normalize, estimate, build the event) off the app's path.
-            self.sink.defer(build)
+            self.sink.defer(partial(self._checked, build))
             return
-        event = build()  # cut or closed early: the app may still touch the stream
+        event = self._checked(build)  # cut or closed early: read now, while it is known
         if event is not None:
             self.sink.submit(event)
 
-    def _accumulated(self, end: str) -> StreamAccumulator:
-        usage_chunk = self.usage_chunk
-        if end == "complete" and usage_chunk is not None:
-            # Read to the end with the usage chunk (which names the model and id too): the
-            # other chunks can only add text, needed for nothing.
-            acc = self.deferred.accumulator
-            acc.feed(usage_chunk)
-            return acc
-        self.spill_raw()
-        acc = self.deferred.settle()
-        if usage_chunk is not None:
-            acc.feed(usage_chunk)
+    def _accumulated(self) -> StreamAccumulator:
+        acc = self.meter.accumulator
+        if acc is None:  # not one event whose API was known: nothing but an estimate
+            spec = self.spec
+            acc = stream_for(shape_of(spec.api), spec.provider)
         return acc
 
     def _event(
-        self, end: str, error: BaseException | None, latency: float, ts: float
+        self,
+        end: str,
+        error: BaseException | None,
+        status: str | None,
+        latency: float,
+        ts: float,
     ) -> UsageEvent:
-        acc = self._accumulated(end)
+        acc = self._accumulated()
         if end == "complete" and acc.usage is not None:
             counts = acc.usage  # read to the end: the last usage the provider sent is final
         else:
             counts = acc.usage_or_estimate(
-                input_tokens=estimate_input_tokens(self.spec) if acc.usage is None else 0
+                input_tokens=self._input_estimate() if acc.usage is None else 0
             )
         details = self._details()
         details["stream"] = True
         details["stream_end"] = end
-        if self.first_at is not None:
-            details["first_chunk_ms"] = round((self.first_at - self.started) * 1000.0, 3)
+        first_at = self.meter.first_at
+        if first_at is not None:
+            details["first_chunk_ms"] = round((first_at - self.started) * 1000.0, 3)
         if error is not None:
             details["error"] = type(error).__name__
+        if status is None:
+            status = "ok" if end == "complete" else _failure_status(error) if error else end
         return build_event(
             source=self.source,
             spec=self.spec,
@@ -476,8 +404,8 @@ class StreamRecorder(CallRecorder):
             model=acc.model,
             response_id=acc.response_id,
             latency_ms=latency,
-            success=error is None,
-            status="ok" if end == "complete" else _failure_status(error) if error else end,
+            success=end != "error",
+            status=status,
             details=details,
             ts=ts,
         )

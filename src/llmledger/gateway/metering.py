@@ -10,7 +10,6 @@ from typing import Any
 
 import msgspec
 
-from llmledger.estimate import estimate_messages_tokens, estimate_tokens
 from llmledger.events import UsageEvent, nanos_to_usd
 from llmledger.gateway.endpoints import Endpoint
 from llmledger.gateway.keys import Identity
@@ -20,7 +19,6 @@ __all__ = [
     "USAGE_HEADERS",
     "RequestContext",
     "build_event",
-    "estimate_input_tokens",
     "usage_comment",
     "usage_headers",
     "usage_summary",
@@ -160,30 +158,3 @@ def usage_comment(summary: dict[str, Any]) -> bytes:
     """An SSE comment with the committed usage, sent before a stream's last event. SSE
     clients ignore comment lines, so the stream stays byte-compatible."""
     return b": llmledger " + msgspec.json.encode(summary) + b"\n\n"
-
-
-def estimate_input_tokens(endpoint: Endpoint, body: dict[str, Any], model: str | None) -> int:
-    """Offline estimate of a request's prompt, for a stream that ended before any usage."""
-    try:
-        if endpoint.name == "chat.completions":
-            messages = body.get("messages")
-            if isinstance(messages, list):
-                return estimate_messages_tokens(messages, model)
-        if endpoint.name == "messages":
-            messages = body.get("messages")
-            total = estimate_messages_tokens(messages, model) if isinstance(messages, list) else 0
-            system = body.get("system")
-            if system:
-                total += estimate_tokens(
-                    system if isinstance(system, str) else msgspec.json.encode(system).decode(),
-                    model,
-                )
-            return total
-        value = body.get("prompt") if endpoint.name == "completions" else body.get("input")
-        if isinstance(value, str):
-            return estimate_tokens(value, model)
-        if value is not None:
-            return estimate_tokens(msgspec.json.encode(value).decode(), model)
-    except (TypeError, ValueError, msgspec.EncodeError):
-        return 0
-    return 0

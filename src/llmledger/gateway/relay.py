@@ -21,14 +21,13 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from llmledger.capture.meter import SSEMeter, json_envelope
-from llmledger.estimate import estimate_tokens, tokenizer_name
+from llmledger.estimate import estimate_request_tokens, estimate_tokens, tokenizer_name
 from llmledger.gateway.asgi import Receive, Send, send_bytes
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.forwarding import response_headers
 from llmledger.gateway.metering import (
     RequestContext,
     build_event,
-    estimate_input_tokens,
     usage_comment,
     usage_headers,
     usage_summary,
@@ -88,7 +87,7 @@ async def _estimate(ex: Exchange, output_text: str, reason: str) -> TokenCounts:
 
     def estimate() -> TokenCounts:
         request = _request_json(ex.request_body)
-        prompt = estimate_input_tokens(ctx.endpoint, request, ctx.upstream_model)
+        prompt = estimate_request_tokens(ctx.endpoint.name, request, ctx.upstream_model)
         output = estimate_tokens(output_text, ctx.upstream_model) if output_text else 0
         return TokenCounts(
             input_tokens=prompt,
@@ -255,7 +254,7 @@ async def _stream_estimate(ex: Exchange, meter: SSEMeter) -> TokenCounts:
         prompt = 0
         if acc.usage is None:
             request = _request_json(ex.request_body)
-            prompt = estimate_input_tokens(ctx.endpoint, request, ctx.upstream_model)
+            prompt = estimate_request_tokens(ctx.endpoint.name, request, ctx.upstream_model)
         return acc.usage_or_estimate(prompt)
 
     return await asyncio.get_running_loop().run_in_executor(None, estimate)
