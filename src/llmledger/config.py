@@ -1,7 +1,8 @@
 """The TOML config file: loading, validation, and errors that name the offending key.
 
-Only the sections this module knows are validated here; later sections (``[[upstreams]]``,
-``[server]``…) are kept raw in ``Config.raw`` for the modules that own them.
+Only the sections this module knows are validated here (``[quotas]`` and ``[plans.*]`` by
+quota/plans.py); later sections (``[[upstreams]]``, ``[server]``…) are kept raw in
+``Config.raw`` for the modules that own them.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from llmledger.errors import ConfigError
+from llmledger.quota.plans import Quotas, parse_quotas
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -61,6 +63,7 @@ class Config:
     db: str | None = None
     pricing: PricingConfig = field(default_factory=PricingConfig)
     raw: Mapping[str, Any] = field(default_factory=dict)
+    quotas: Quotas = field(default_factory=lambda: parse_quotas({}))  # [quotas], [plans.*]
 
 
 def _number(value: Any, key: str) -> Decimal:
@@ -168,7 +171,7 @@ def parse_config(raw: Mapping[str, Any], path: Path | None = None) -> Config:
     if db is not None and not isinstance(db, str):
         raise ConfigError("db: expected a path or URL string")
     pricing = parse_pricing(raw.get("pricing", {}))
-    return Config(path=path, db=db, pricing=pricing, raw=raw)
+    return Config(path=path, db=db, pricing=pricing, raw=raw, quotas=parse_quotas(raw))
 
 
 def load_config(path: Path | None, *, required: bool = False) -> Config:

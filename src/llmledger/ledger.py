@@ -13,7 +13,8 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import fields as dataclass_fields
-from datetime import date, timedelta, tzinfo
+from datetime import date, datetime, timedelta, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +34,7 @@ from llmledger.store.base import CostUpdate
 from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
+    from llmledger.quota.service import QuotaBook
     from llmledger.store.health import Health
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))
@@ -372,6 +374,56 @@ class Ledger:
         event = self.make_event(**{**reported, **fields})
         counts.apply_to(event)
         return self.record(event)
+
+    # -- plans, add-ons, budgets and reservations ----------------------------------------------
+
+    @cached_property
+    def quotas(self) -> QuotaBook:
+        """The quota service over this ledger (quota/service.py), with the config's
+        ``[quotas]`` and ``[plans.*]``: meters, plans, add-ons, budgets, alerts, and the
+        gateway's reserve/settle cycle."""
+        from llmledger.quota.service import QuotaBook
+
+        return QuotaBook(self)
+
+    def usage_summary(
+        self,
+        user_id: str | None = None,
+        org_id: str | None = None,
+        *,
+        at: datetime | None = None,
+    ) -> dict[str, Any]:
+        """A user's (or org's) meter this month, as ``GET /api/account/usage`` returns it:
+        ``{"month": "2026-01", "used": 15000, "limit": 50000, "remaining": 35000,
+        "percent": 30, "addOn": 0, "plan": "hobby", …}``."""
+        return self.quotas.summary(user_id, org_id, at)
+
+    def record_user_tokens(
+        self,
+        user_id: str,
+        tokens: int,
+        *,
+        org_id: str | None = None,
+        source: str = "manual",
+        model: str = "unknown",
+        event_id: str | None = None,
+    ) -> UsageEvent:
+        """Record a bare token count against a user's meter (the original app's
+        ``recordUserTokens``): ``tokens`` input tokens of ``model`` (unpriced unless the model
+        has a price), source ``manual`` (the simulate endpoint passes ``simulated``)."""
+        return self.quotas.record_tokens(
+            user_id, tokens, org_id=org_id, source=source, model=model, event_id=event_id
+        )
+
+    def record_settled(self, event: UsageEvent, request_id: str) -> UsageEvent:
+        """Record one event and drop the quota holds of the request it settles, in ONE
+        transaction (``QuotaBook.settle`` calls this); returns the priced event."""
+        event.validate()
+        self.prices.price_event(event)
+        per_model: dict[str, Totals] = {}
+        self.store.write_settled([event], request_id, per_model=per_model)
+        self._remember(per_model)
+        return event
 
 
 # -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------

@@ -18,6 +18,7 @@ from typing import Any
 from llmledger.events import UsageEvent
 from llmledger.quota.periods import Window
 from llmledger.quota.plans import NANOS_PER_USD, CountMode, Plan
+from llmledger.quota.records import Grant
 
 _FAR = datetime.max.replace(year=9999)
 
@@ -34,20 +35,6 @@ def counted(event: UsageEvent, counts: CountMode, multiplier: float = 1.0) -> in
     if multiplier == 1.0:
         return base
     return math.ceil(Decimal(base) * Decimal(repr(multiplier)))
-
-
-@dataclass(frozen=True)
-class Grant:
-    """Add-on tokens (counted units) granted to a user or org, e.g. a purchase."""
-
-    id: str
-    units: int
-    granted_at: datetime
-    expires_at: datetime | None = None
-    note: str | None = None
-
-    def active(self, at: datetime) -> bool:
-        return self.granted_at <= at and (self.expires_at is None or at < self.expires_at)
 
 
 def _expired_by(grant: Grant, moment: datetime) -> bool:

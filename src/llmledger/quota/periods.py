@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -67,4 +68,57 @@ def previous_month(window: Window, zone: ZoneInfo) -> Window:
     return month_at(window.start - timedelta(microseconds=1), zone)
 
 
-__all__ = ["WINDOW_KINDS", "Window", "WindowKind", "month_at", "previous_month", "window_at"]
+def counter_range(window: Window, zone: ZoneInfo) -> tuple[str, str]:
+    """The first and last counter keys (quota/records.py) a window sums: one month key, the
+    days of a day or a week, every month for all time."""
+    if window.kind == "total":
+        return "m:", "m:~"
+    if window.kind == "month":
+        return f"m:{window.key}", f"m:{window.key}"
+    first = window.start.astimezone(zone).date()
+    last = (window.end - timedelta(microseconds=1)).astimezone(zone).date()
+    return f"d:{first.isoformat()}", f"d:{last.isoformat()}"
+
+
+_US = 1_000_000
+_FIRST = -(2**63)  # the first offset applies from the beginning of time
+
+
+@lru_cache(maxsize=8)
+def zone_offsets(name: str, until_year: int = 2100) -> tuple[tuple[int, int], ...]:
+    """A zone's UTC offsets as ``(since_us, offset_us)`` pairs in time order, from 1970 to
+    ``until_year`` (the last one holds after), found day by day and bisected to the second."""
+    zone = ZoneInfo(name)
+
+    def offset(second: int) -> int:
+        moment = datetime.fromtimestamp(second, zone)
+        delta = moment.utcoffset() or timedelta(0)
+        return int(delta.total_seconds()) * _US
+
+    end = int(datetime(until_year, 1, 1, tzinfo=timezone.utc).timestamp())
+    current = offset(0)
+    offsets = [(_FIRST, current)]
+    day = 86_400
+    for second in range(day, end + 1, day):
+        now = offset(second)
+        if now == current:
+            continue
+        low, high = second - day, second  # the change happens in (low, high]
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if offset(middle) == current else (low, middle)
+        offsets.append((high * _US, now))
+        current = now
+    return tuple(offsets)
+
+
+__all__ = [
+    "WINDOW_KINDS",
+    "Window",
+    "WindowKind",
+    "counter_range",
+    "month_at",
+    "previous_month",
+    "window_at",
+    "zone_offsets",
+]

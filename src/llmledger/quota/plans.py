@@ -7,6 +7,11 @@ Config (TOML)::
     counts = "total"             # or "input+output", or "cost" (plan limits in USD)
     default_plan = "hobby"       # for users and orgs with no plan of their own
     rollover = false             # unexpired add-on tokens carry into the next month
+    alert_thresholds = [80, 100] # percent of a plan's limit that raise an alert, once a month
+    reservation_seconds = 600    # a request's reservation expires after this (crash, hang)
+    max_reservation_tokens = 100000  # a request reserves at most this many tokens ...
+    max_reservation_usd = 10.0       # ... and at most this much cost
+    alert_webhook = "https://…"  # the gateway POSTs alerts here (optional)
 
     [plans.starter]
     tokens = 2500000
@@ -45,11 +50,19 @@ class Plan(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     overage: Overage = "block"
 
 
+Percent = Annotated[int, msgspec.Meta(ge=1, le=1_000)]
+
+
 class QuotaSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     timezone: str = "UTC"
     counts: CountMode = "total"
     default_plan: str = "hobby"
     rollover: bool = False
+    alert_thresholds: tuple[Percent, ...] = (80, 100)
+    reservation_seconds: Annotated[int, msgspec.Meta(ge=1, le=86_400)] = 600
+    max_reservation_tokens: Annotated[int, msgspec.Meta(ge=1, le=10**13)] = 100_000
+    max_reservation_usd: Annotated[float, msgspec.Meta(gt=0, le=10**6)] = 10.0
+    alert_webhook: str | None = None
 
 
 DEFAULT_PLANS: dict[str, Plan] = {

@@ -2,8 +2,9 @@
 
 A Store owns its database: it writes usage events (idempotently, by id), a scan's events with
 the cursors of the files they came from (in one transaction), costs after a re-pricing; it sums
-events for reports, and keeps scan cursors, gateway keys and metadata. How rows are laid out,
-batched and summed is the backend's business: nothing outside ``store/`` knows it.
+events for reports, and keeps scan cursors, gateway keys, metadata and the quota tables
+(plans, add-ons, budgets, alerts, reservations, usage counters: quota/records.py). How rows are
+laid out, batched and summed is the backend's business: nothing outside ``store/`` knows it.
 
 ``SQLiteStore`` (store/sqlite.py) is the embedded default; ``open_store`` picks the backend a
 URL names. The Ledger is the only caller: everyone else goes through it.
@@ -19,6 +20,7 @@ from llmledger.bookkeeping import KeyStorage, ScanCursor, ScanProcess
 from llmledger.errors import StoreError
 from llmledger.events import UsageEvent
 from llmledger.query import DaySegments, EventFilter, GroupRow, Totals
+from llmledger.quota.records import QuotaStorage
 
 __all__ = ["CostUpdate", "Store"]
 
@@ -32,7 +34,7 @@ class CostUpdate(NamedTuple):
     price_version: str | None
 
 
-class Store(KeyStorage, Protocol):
+class Store(KeyStorage, QuotaStorage, Protocol):
     """A ledger database. Implementations are thread-safe and serialize their writes."""
 
     # -- state ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ in ``_llmledger_migrations``.
 
 from __future__ import annotations
 
+from llmledger.store import quota_counters
 from llmledger.store.rollup import REBUILD_SQL
 
 MIGRATIONS_TABLE = "_llmledger_migrations"
@@ -142,6 +143,89 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """,
             "DROP TABLE temp.claude_ids",
             *REBUILD_SQL,
+        ],
+    ),
+    (
+        # Quotas: plan assignments, add-on grants, budgets, alert state, reservations (holds),
+        # and usage counters per subject and local day / month kept by triggers on events
+        # (store/quota_counters.py), filled from the events already stored. Counters start
+        # in UTC (quota_zone and meta 'quota_zone'); the configured zone replaces it.
+        "0005_quotas",
+        [
+            """
+            CREATE TABLE quota_plans (
+                subject TEXT PRIMARY KEY,
+                plan TEXT NOT NULL,
+                assigned_at INTEGER NOT NULL
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE quota_grants (
+                id TEXT PRIMARY KEY,
+                subject TEXT NOT NULL,
+                units INTEGER NOT NULL,
+                granted_at INTEGER NOT NULL,
+                expires_at INTEGER,
+                note TEXT
+            )
+            """,
+            "CREATE INDEX quota_grants_subject ON quota_grants (subject, granted_at)",
+            """
+            CREATE TABLE quota_budgets (
+                id TEXT PRIMARY KEY,
+                scope TEXT NOT NULL,
+                scope_id TEXT NOT NULL,
+                period TEXT NOT NULL,
+                tokens INTEGER,
+                cost_nanos INTEGER,
+                thresholds TEXT NOT NULL,
+                hard INTEGER NOT NULL,
+                created_at INTEGER NOT NULL,
+                note TEXT
+            )
+            """,
+            "CREATE INDEX quota_budgets_subject ON quota_budgets (scope, scope_id)",
+            """
+            CREATE TABLE quota_alerts (
+                limit_key TEXT NOT NULL,
+                period TEXT NOT NULL,
+                threshold INTEGER NOT NULL,
+                fired_at INTEGER NOT NULL,
+                resolved_at INTEGER,
+                used INTEGER NOT NULL,
+                limit_units INTEGER NOT NULL,
+                PRIMARY KEY (limit_key, period, threshold)
+            ) WITHOUT ROWID
+            """,
+            """
+            CREATE TABLE quota_holds (
+                request_id TEXT NOT NULL,
+                subject TEXT NOT NULL,
+                tokens INTEGER NOT NULL,
+                cost_nanos INTEGER NOT NULL,
+                expires_at INTEGER NOT NULL,
+                PRIMARY KEY (request_id, subject)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX quota_holds_subject ON quota_holds (subject, expires_at)",
+            "CREATE INDEX quota_holds_expiry ON quota_holds (expires_at)",
+            "CREATE TABLE quota_zone (since_us INTEGER PRIMARY KEY, offset_us INTEGER NOT NULL)",
+            "INSERT INTO quota_zone (since_us, offset_us) VALUES (-9223372036854775808, 0)",
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('quota_zone', 'UTC')",
+            "CREATE TABLE quota_models (model TEXT PRIMARY KEY) WITHOUT ROWID",
+            """
+            CREATE TABLE quota_counters (
+                subject TEXT NOT NULL,
+                period TEXT NOT NULL,
+                io_tokens INTEGER NOT NULL,
+                cache_tokens INTEGER NOT NULL,
+                cost_nanos INTEGER NOT NULL,
+                events INTEGER NOT NULL,
+                PRIMARY KEY (subject, period)
+            ) WITHOUT ROWID
+            """,
+            *quota_counters.TRIGGERS_SQL,
+            *quota_counters.REBUILD_SQL,
         ],
     ),
 ]

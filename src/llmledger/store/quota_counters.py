@@ -1,0 +1,155 @@
+"""Usage counters per quota subject and local day / month, kept exact by SQLite triggers.
+
+Every write path (record, scan, the scan process, re-pricing, replacing a stored copy, other
+processes on the same file) changes ``events``; triggers on ``events`` add each row to the
+counters of its user, org, key and (when a budget names it) model, in the same transaction.
+A quota check then reads one counter row per limit instead of summing events.
+
+Days and months are local to the zone in ``quota_zone``: rows of ``(since_us, offset_us)``,
+the zone's UTC offset from each instant on (store/quotas.py writes them, from zoneinfo, when
+the configured zone changes, and rebuilds the counters). Keys: ``d:2026-01-31``, ``m:2026-01``.
+
+Measured (2 cores, in-memory, 50-row inserts): an event with a user and a key costs ~7 µs more
+to insert (two subjects, four counter rows); an event with no user, org or key (agent logs)
+~0.3 µs, the cost of the trigger's WHEN. Reading a month is one row; summing a user's events
+instead would read every event of the month.
+
+Migration 0005_quotas creates the triggers from this SQL: changing it needs a new migration
+that drops and recreates them.
+"""
+
+from __future__ import annotations
+
+# Quota subjects and the events column naming them. Models are counted only when tracked.
+SUBJECT_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("user", "user_id"),
+    ("org", "org_id"),
+    ("key", "api_key_id"),
+    ("model", "model"),
+)
+_COUNTED_COLUMNS = (
+    "ts",
+    "model",
+    "user_id",
+    "org_id",
+    "api_key_id",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "cost_nanos",
+)
+_ADD = (
+    "ON CONFLICT (subject, period) DO UPDATE SET "
+    "io_tokens = io_tokens + excluded.io_tokens, "
+    "cache_tokens = cache_tokens + excluded.cache_tokens, "
+    "cost_nanos = cost_nanos + excluded.cost_nanos, "
+    "events = events + excluded.events"
+)
+
+
+def local_day(ts: str) -> str:
+    """SQL for the local date (``YYYY-MM-DD``) of a timestamp column in the counters' zone."""
+    offset = (
+        f"(SELECT offset_us FROM quota_zone WHERE since_us <= {ts} ORDER BY since_us DESC LIMIT 1)"
+    )
+    return f"date(({ts} + {offset}) / 1000000, 'unixepoch')"
+
+
+def _tracked(kind: str, column: str, row: str) -> str:
+    if kind == "model":
+        return f"EXISTS (SELECT 1 FROM quota_models WHERE model = {row}.model)"
+    return f"{row}.{column} IS NOT NULL"
+
+
+def _any_tracked(row: str) -> str:
+    return " OR ".join(_tracked(kind, column, row) for kind, column in SUBJECT_COLUMNS)
+
+
+def _count_row(row: str, sign: str) -> list[str]:
+    """Statements adding (``sign`` "") or taking away ("-") one events row."""
+    io = f"{sign}({row}.input_tokens + {row}.output_tokens)"
+    cache = (
+        f"{sign}({row}.cache_read_tokens + {row}.cache_write_tokens + {row}.cache_write_1h_tokens)"
+    )
+    cost = f"{sign}COALESCE({row}.cost_nanos, 0)"
+    day = local_day(f"{row}.ts")
+    statements = []
+    for kind, column in SUBJECT_COLUMNS:
+        for period in (f"'d:' || {day}", f"'m:' || substr({day}, 1, 7)"):
+            statements.append(
+                "INSERT INTO quota_counters "
+                "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+                f"SELECT '{kind}:' || {row}.{column}, {period}, {io}, {cache}, {cost}, {sign}1 "
+                f"WHERE {_tracked(kind, column, row)} {_ADD};"
+            )
+    return statements
+
+
+def _trigger(name: str, event: str, when: str, body: list[str]) -> str:
+    return f"CREATE TRIGGER {name} AFTER {event} ON events WHEN {when}\nBEGIN\n" + (
+        "\n".join(body) + "\nEND"
+    )
+
+
+TRIGGERS_SQL: list[str] = [
+    _trigger("quota_count_insert", "INSERT", _any_tracked("NEW"), _count_row("NEW", "")),
+    _trigger("quota_count_delete", "DELETE", _any_tracked("OLD"), _count_row("OLD", "-")),
+    _trigger(
+        "quota_count_update",
+        f"UPDATE OF {', '.join(_COUNTED_COLUMNS)}",
+        f"{_any_tracked('OLD')} OR {_any_tracked('NEW')}",
+        _count_row("OLD", "-") + _count_row("NEW", ""),
+    ),
+]
+
+
+def _event_rows(kind: str, column: str, where: str) -> str:
+    return (
+        f"SELECT '{kind}:' || {column} AS subject, {local_day('events.ts')} AS day, "
+        "input_tokens + output_tokens AS io, "
+        "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens AS cache, "
+        f"COALESCE(cost_nanos, 0) AS cost FROM events WHERE {where}"
+    )
+
+
+def _fill(rows: str, subjects: str) -> list[str]:
+    """Insert the day counters of ``rows``, then the month counters of ``subjects``'s days."""
+    return [
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'd:' || day, SUM(io), SUM(cache), SUM(cost), COUNT(*) "
+        f"FROM ({rows}) GROUP BY subject, day",
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io_tokens), SUM(cache_tokens), "
+        "SUM(cost_nanos), SUM(events) FROM quota_counters "
+        f"WHERE period >= 'd:' AND period < 'd;' AND {subjects} "
+        "GROUP BY subject, substr(period, 3, 7)",
+    ]
+
+
+# Every counter recomputed from the events (a new zone, or repair).
+REBUILD_SQL: list[str] = [
+    "DELETE FROM quota_counters",
+    *_fill(
+        " UNION ALL ".join(
+            _event_rows(
+                kind,
+                column,
+                "model IN (SELECT model FROM quota_models)"
+                if kind == "model"
+                else f"{column} IS NOT NULL",
+            )
+            for kind, column in SUBJECT_COLUMNS
+        ),
+        "1",
+    ),
+]
+
+# One model's counters from the events (``:model``), when a budget starts tracking it.
+MODEL_FILL_SQL: list[str] = [
+    "DELETE FROM quota_counters WHERE subject = 'model:' || :model",
+    *_fill(_event_rows("model", "model", "model = :model"), "subject = 'model:' || :model"),
+]
