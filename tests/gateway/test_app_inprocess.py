@@ -131,6 +131,9 @@ def harness(tmp_path: Path) -> Iterator[Harness]:
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
 
 
+ANSWER = {"index": 0, "message": {"role": "assistant", "content": "Hello there!"}}
+
+
 def test_routes_methods_and_errors(harness: Harness) -> None:
     async def scenario(client: httpx2.AsyncClient, app: Any) -> None:
         for path in ("/v1/chat/completions", "/chat/completions"):
@@ -225,6 +228,7 @@ def test_a_cut_or_unreadable_body_is_estimated(harness: Harness) -> None:
             FakeResponse(body=b'{"id": "x", "choices": [{"message": {"content": "Hel', cut=True),
             FakeResponse(body=b"not json at all"),
             FakeResponse(body=json.dumps({"id": "y", "object": "chat.completion"}).encode()),
+            FakeResponse(body=json.dumps({"id": "z", "choices": [ANSWER]}).encode()),
         ]
     )
     harness.transport.answer = lambda request: next(answers)
@@ -232,10 +236,10 @@ def test_a_cut_or_unreadable_body_is_estimated(harness: Harness) -> None:
     async def scenario(client: httpx2.AsyncClient, app: Any) -> None:
         statuses = [
             (await client.post("/v1/chat/completions", json=CHAT, headers=harness.auth()))
-            for _ in range(3)
+            for _ in range(4)
         ]
-        assert [r.status_code for r in statuses] == [502, 200, 200]
-        assert [r.headers.get("x-llmledger-estimated") for r in statuses[1:]] == ["true"] * 2
+        assert [r.status_code for r in statuses] == [502, 200, 200, 200]
+        assert [r.headers.get("x-llmledger-estimated") for r in statuses[1:]] == ["true"] * 3
 
     harness.run(scenario)
     events = sorted(
@@ -245,16 +249,20 @@ def test_a_cut_or_unreadable_body_is_estimated(harness: Harness) -> None:
         ("502", True),
         ("200", True),
         ("200", True),
+        ("200", True),
     ]
     assert [e.details["reason"] for e in events] == [
         "response cut",
         "unreadable response",
         "no usage in response",
+        "no usage in response",
     ]
-    assert [e.input_tokens for e in events] == [8, 8, 8]  # "hi" in the chat framing
+    assert [e.input_tokens for e in events] == [8, 8, 8, 8]  # "hi" in the chat framing
     # What arrived stands for the answer when it cannot be read.
     arrived = ['{"id": "x", "choices": [{"message": {"content": "Hel', "not json at all"]
     assert [e.output_tokens for e in events[:2]] == [estimate_tokens(text) for text in arrived]
+    # A readable body without usage: its answer's text, not its JSON (no answer: nothing).
+    assert [e.output_tokens for e in events[2:]] == [0, estimate_tokens("Hello there!")]
 
 
 def test_create_app_reads_the_usual_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

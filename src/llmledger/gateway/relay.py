@@ -35,6 +35,7 @@ from llmledger.gateway.metering import (
 from llmledger.gateway.transport import UpstreamError, UpstreamResponse, UpstreamTimeout
 from llmledger.gateway.upstreams import UpstreamState
 from llmledger.usage.counts import TokenCounts
+from llmledger.usage.text import response_text
 
 if TYPE_CHECKING:
     from llmledger.gateway.state import Gateway
@@ -73,7 +74,8 @@ async def fail(
     ex.gw.finished(ctx, event, error.status)
 
 
-def _request_json(body: bytes) -> dict[str, Any]:
+def _json_object(body: bytes) -> dict[str, Any]:
+    """A JSON object body, decoded whole ({} when it is not one)."""
     try:
         request = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -86,7 +88,7 @@ async def _estimate(ex: Exchange, output_text: str, reason: str) -> TokenCounts:
     ctx = ex.ctx
 
     def estimate() -> TokenCounts:
-        request = _request_json(ex.request_body)
+        request = _json_object(ex.request_body)
         prompt = estimate_request_tokens(ctx.endpoint.name, request, ctx.upstream_model)
         output = estimate_tokens(output_text, ctx.upstream_model) if output_text else 0
         return TokenCounts(
@@ -104,15 +106,17 @@ async def _whole_usage(
 ) -> tuple[TokenCounts, str | None, str | None]:
     """(usage, reported model, response id) of a successful JSON body, estimated if need be."""
     ctx = ex.ctx
+    shape = ctx.endpoint.shape
     envelope = json_envelope(body)
-    output_text = "" if ctx.endpoint.shape is None else body.decode("utf-8", "replace")
-    if envelope is None:
+    if envelope is None:  # the answer cannot be told from the JSON: the body's text stands in
+        output_text = "" if shape is None else body.decode("utf-8", "replace")
         return await _estimate(ex, output_text, "unreadable response"), None, None
     model, response_id = envelope.get("model"), envelope.get("id")
     model = model if isinstance(model, str) and model else None
     response_id = response_id if isinstance(response_id, str) else None
     counts = ctx.endpoint.normalizer(upstream.config.provider)(envelope)
-    if counts is None:
+    if counts is None:  # the answer's own text (content, reasoning, tool calls), not the JSON
+        output_text = "" if shape is None else response_text(shape, _json_object(body))
         counts = await _estimate(ex, output_text, "no usage in response")
     return counts, model, response_id
 
@@ -253,7 +257,7 @@ async def _stream_estimate(ex: Exchange, meter: SSEMeter) -> TokenCounts:
     def estimate() -> TokenCounts:
         prompt = 0
         if acc.usage is None:
-            request = _request_json(ex.request_body)
+            request = _json_object(ex.request_body)
             prompt = estimate_request_tokens(ctx.endpoint.name, request, ctx.upstream_model)
         return acc.usage_or_estimate(prompt)
 
