@@ -64,6 +64,18 @@ def _no_default_ledger() -> Iterator[None]:
     set_default_ledger(previous)
 
 
+def needs(sdk_object: object, *names: str) -> None:
+    """Skip the test when the installed SDK release predates an API it calls (CI runs the
+    floor releases too): ``needs(client, "responses")``, ``needs(client.chat.completions,
+    "stream")``."""
+    for name in names:
+        if not hasattr(sdk_object, name):
+            module = type(sdk_object).__module__.partition(".")[0]
+            version = getattr(__import__(module), "__version__", "?")
+            pytest.skip(f"{module} {version} has no {type(sdk_object).__name__}.{name}")
+        sdk_object = getattr(sdk_object, name)
+
+
 def recorded(ledger: Ledger) -> list[UsageEvent]:
     """Everything the ledger holds once the writer caught up, oldest first."""
     assert ledger.flush(10)

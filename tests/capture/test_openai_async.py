@@ -11,7 +11,7 @@ import pytest
 import llmledger
 from llmledger import Ledger
 from tests.capture import wire
-from tests.capture.conftest import only, recorded, tokens
+from tests.capture.conftest import needs, only, recorded, tokens
 from tests.capture.fake_upstream import FakeUpstream, Reply, Request
 from tests.capture.test_openai_sdk import MESSAGES, PIECES, chat_route
 
@@ -31,6 +31,7 @@ def test_async_chat_create_stream_and_helper(
     upstream.route("/chat/completions", chat_route())
     client = llmledger.instrument(async_openai_client, ledger=ledger, project="p1")
     assert type(client) is openai.AsyncOpenAI
+    needs(client.chat.completions, "stream")
 
     async def main() -> list[str]:
         texts = []
@@ -77,6 +78,7 @@ def test_async_responses_embeddings_and_failure(
     upstream.route("/embeddings", lambda r: Reply(json=wire.embeddings_json("e", 1, tokens=9)))
     upstream.route("/chat/completions", Reply(json=wire.error_json("boom"), status=500))
     client = llmledger.instrument(async_openai_client, ledger=ledger)
+    needs(client, "responses", "stream")
 
     async def main() -> None:
         async with client:

@@ -13,7 +13,7 @@ import pytest
 import llmledger
 from llmledger import Ledger
 from tests.capture import wire
-from tests.capture.conftest import only, recorded, tokens
+from tests.capture.conftest import needs, only, recorded, tokens
 from tests.capture.fake_upstream import FakeUpstream, Reply, Request
 
 MESSAGES = [{"role": "user", "content": "Say hello"}]
@@ -149,6 +149,7 @@ def test_stream_helper_records_once(
 ) -> None:
     upstream.route("/chat/completions", chat_route())
     client = llmledger.instrument(openai_client, ledger=ledger)
+    needs(client.chat.completions, "stream")
 
     with client.chat.completions.stream(model="gpt-4o", messages=MESSAGES) as stream:
         text = "".join(e.delta for e in stream if e.type == "content.delta")
@@ -220,6 +221,7 @@ def test_responses_api_json_and_terminal_events(
 
     upstream.route("/responses", respond)
     client = llmledger.instrument(openai_client, ledger=ledger, provider="openai")
+    needs(client, "responses")
 
     response = client.responses.create(model="gpt-5", input="Say hello")
     assert response.output_text == "Hello there!"
@@ -251,6 +253,7 @@ def test_responses_stream_helper(
         lambda r: Reply(frames=wire.response_events(r.model or "?", PIECES, wire.RESPONSES_USAGE)),
     )
     client = llmledger.instrument(openai_client, ledger=ledger)
+    needs(client, "responses", "stream")
     with client.responses.stream(model="gpt-5", input="Say hello") as stream:
         for _ in stream:
             pass

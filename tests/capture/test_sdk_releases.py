@@ -19,7 +19,7 @@ import pytest
 import llmledger
 from llmledger import Ledger, PriceBook
 from tests.capture import wire
-from tests.capture.conftest import only, recorded, tokens
+from tests.capture.conftest import needs, only, recorded, tokens
 from tests.capture.fake_upstream import FakeUpstream, Reply, Request
 from tests.capture.test_anthropic_sdk import EXPECTED as ANTHROPIC_EXPECTED
 from tests.capture.test_anthropic_sdk import MODEL, messages_route
@@ -70,6 +70,7 @@ def test_beta_stream_helper_is_metered(
 ) -> None:
     upstream.route("/v1/messages", messages_route())
     client = llmledger.instrument(anthropic_client, ledger=ledger)
+    needs(client.beta.messages, "stream")
     with client.beta.messages.stream(model=MODEL, max_tokens=16, messages=MESSAGES) as stream:
         assert "".join(stream.text_stream) == "Hello there!"
     event = only(ledger)
@@ -134,7 +135,7 @@ def test_a_cut_stream_is_recorded_when_it_is_cut_even_if_the_ledger_closes_next(
         event = only(reopened)
     finally:
         reopened.close()
-    assert (event.success, event.status) == (False, "APIConnectionError")
+    assert (event.success, event.status) == (False, "RemoteProtocolError")
     assert event.details is not None and event.details["stream_end"] == "error"
     assert event.estimated and event.output_tokens == 1  # "Hel" was received
 
@@ -180,7 +181,7 @@ def test_responses_compact_is_metered(
         lambda r: Reply(json=wire.compaction_json(r.model or "?", wire.RESPONSES_USAGE)),
     )
     client = llmledger.instrument(openai_client, ledger=ledger, provider="openai")
-    if not hasattr(client.responses, "compact"):
+    if not hasattr(getattr(client, "responses", None), "compact"):  # an older release
         body = client.post(
             "/responses/compact",
             body={"model": "gpt-5", "input": "Say hello"},

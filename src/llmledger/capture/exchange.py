@@ -191,7 +191,7 @@ class Exchange:
         )
         rec = StreamRecorder(settings.sink, spec, settings.defaults, meter, scope=self.scope)
         rec.started = self.started
-        return StreamWatch(rec, meter, decoder, readable, settings.sdk_errors)
+        return StreamWatch(rec, meter, decoder, readable)
 
 
 class BodyWatch:
@@ -297,20 +297,14 @@ class WholeBodyWatch(BodyWatch):
 class StreamWatch(BodyWatch):
     """An SSE body, read event by event as it passes through its ``SSEMeter``."""
 
-    __slots__ = ("meter", "rec", "sdk_errors")
+    __slots__ = ("meter", "rec")
 
     def __init__(
-        self,
-        rec: StreamRecorder,
-        meter: SSEMeter,
-        decoder: BodyDecoder | None,
-        readable: bool,
-        sdk_errors: bool,
+        self, rec: StreamRecorder, meter: SSEMeter, decoder: BodyDecoder | None, readable: bool
     ) -> None:
         super().__init__(decoder, readable)
         self.rec = rec
         self.meter = meter
-        self.sdk_errors = sdk_errors
 
     @property
     def rewrites(self) -> bool:
@@ -348,12 +342,15 @@ class StreamWatch(BodyWatch):
             tail += meter.close()
         except Exception:
             log.error("llmledger could not read a stream's end", exc_info=True)
-        # A stream that carried an error event failed, even if the app's client read on.
-        self._finish("error" if meter.error_seen else "complete")
+        if meter.stream_error is not None:  # it failed, even if the app's client read on
+            self._finish("error", status=meter.stream_error)
+        else:
+            self._finish("complete")
         return tail if self.rewrites else b""
 
     def failed(self, exc: BaseException) -> None:
-        self._finish("error", exc, _failure_name(exc, self.sdk_errors))
+        # Named as the HTTP library names the cut: SDK releases differ in whether they wrap it.
+        self._finish("error", exc)
 
     def closed(self, exc: BaseException | None) -> None:
         # Closed by the SDK's generator as it was collected: the stream was dropped.
@@ -369,7 +366,8 @@ class StreamWatch(BodyWatch):
         meter = self.meter
         if meter.terminal_seen:
             self._finish("complete")  # SDKs stop reading at [DONE] / the terminal event
-        elif meter.error_seen:
-            self._finish("error", exc if isinstance(exc, Exception) else None)
+        elif meter.stream_error is not None:  # the SDK raised it, or the app stopped on it
+            error = exc if isinstance(exc, Exception) else None
+            self._finish("error", error, status=meter.stream_error)
         else:
             self._finish(end)

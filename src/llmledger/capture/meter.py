@@ -142,7 +142,7 @@ class SSEMeter:
         self.watching = not (hold_end or hide_usage_chunk or hold_usage_chunk or strip_null_usage)
         self.held = b""
         self.terminal_seen = False  # [DONE] or the API's terminal event came
-        self.error_seen = False  # an error event came (the SDK raises it)
+        self.stream_error: str | None = None  # the kind of an error event that came, if any
         self.hidden_chunks = 0
         self.first_at: float | None = None  # perf_counter() of the first event with data
         self._usage_block = b""  # the client's usage-only chunk, raw, while held back
@@ -209,7 +209,7 @@ class SSEMeter:
         if deferred is None:
             self.shape = detect_stream_shape(payload)
             if self.shape is None:
-                self.error_seen = self.error_seen or _is_error(name, payload)
+                self.stream_error = self.stream_error or _error_kind(name, payload)
                 return block
             deferred = self.deferred = DeferredStream(stream_for(self.shape, self.provider))
         if payload is None:
@@ -219,8 +219,8 @@ class SSEMeter:
             return block
         if name in _TERMINAL_EVENTS or payload.get("type") in _TERMINAL_TYPES:
             return self._ended(block)
-        if _is_error(name, payload):
-            self.error_seen = True
+        if (kind := _error_kind(name, payload)) is not None:
+            self.stream_error = kind
         if (self.hide_usage_chunk or self.hold_usage_chunk) and is_usage_only_chunk(payload):
             if self.hide_usage_chunk:
                 self.hidden_chunks += 1
@@ -240,14 +240,18 @@ class SSEMeter:
         return b"data: " + msgspec.json.encode(payload) + b"\n\n"
 
 
-def _is_error(name: bytes, payload: object) -> bool:
-    """An error event: Anthropic's ``event: error``, an OpenAI chunk ``{"error": …}``, a
-    Responses ``{"type": "error"}``."""
-    if name == b"error":
-        return True
+def _error_kind(name: bytes, payload: object) -> str | None:
+    """The kind of an error event (Anthropic's ``event: error`` ``{"error": {"type": …}}``,
+    an OpenAI chunk ``{"error": {"type": …}}``, a Responses ``{"type": "error", "code": …}``):
+    ``overloaded_error``, ``server_error`` …, or ``error``; None for any other event."""
     if type(payload) is not dict:
-        return False
-    return payload.get("type") == "error" or ("error" in payload and "choices" not in payload)
+        return "error" if name == b"error" else None
+    named = name == b"error" or payload.get("type") == "error"
+    if not named and ("error" not in payload or "choices" in payload):
+        return None
+    error = payload.get("error")
+    kind = (error.get("type") or error.get("code")) if type(error) is dict else payload.get("code")
+    return kind if isinstance(kind, str) and kind else "error"
 
 
 def _without_null_usage(block: bytes, data: bytes, payload: dict[str, Any]) -> bytes:
