@@ -18,19 +18,19 @@ FIRST_RUN = """\
 LLM usage — daily (UTC)
 No usage found: none of these coding agents has logs on this machine.
 Looked for:
+  Amp                ~/.local/share/amp/threads
   Claude Code        ~/.config/claude/projects
                      ~/.claude/projects
   Codex CLI          ~/.codex/sessions
                      ~/.codex/archived_sessions
+  Copilot CLI        ~/.copilot/session-state
+  Droid (Factory)    ~/.factory/sessions
   Gemini CLI         ~/.gemini/tmp
+  Kimi CLI           ~/.kimi/sessions
   OpenCode           ~/.local/share/opencode
                      ~/.local/share/opencode/storage/message
   Qwen Code          ~/.qwen/projects
                      ~/.qwen/tmp
-  Amp                ~/.local/share/amp/threads
-  Droid (Factory)    ~/.factory/sessions
-  Kimi CLI           ~/.kimi/sessions
-  Copilot CLI        ~/.copilot/session-state
   Qwen OpenAI proxy  ~/.qwen/request_counts.json
 To see usage here:
   - use one of these agents, then run llmledger again;

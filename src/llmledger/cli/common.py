@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TextIO
 from llmledger.errors import LedgerError
 from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportOptions
 from llmledger.report.kinds import ReportKind
+from llmledger.sources.registry import shortcuts
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -75,20 +76,6 @@ def global_options() -> argparse.ArgumentParser:
     return parser
 
 
-# Shortcut flags for --source, as ccusage users know them from tokscale.
-SOURCE_SHORTCUTS: dict[str, str] = {
-    "claude": "claude-code",
-    "codex": "codex",
-    "gemini": "gemini-cli",
-    "opencode": "opencode",
-    "qwen": "qwen-code",
-    "amp": "amp",
-    "droid": "droid",
-    "kimi": "kimi-cli",
-    "copilot": "copilot-cli",
-}
-
-
 def _no_defaults(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The subcommands' copy of options the top level has too: without defaults, so a value
     given before the subcommand (``llmledger -j daily``) is not overwritten by its default."""
@@ -123,7 +110,8 @@ def report_options(*, for_subcommands: bool = False) -> argparse.ArgumentParser:
         metavar="NAME",
         help="only this source (repeatable): claude-code, codex, gemini-cli, proxy, sdk, ...",
     )
-    for flag, source in SOURCE_SHORTCUTS.items():
+    # Shortcut flags for --source, as tokscale users know them: each agent module names its own.
+    for flag, source in shortcuts().items():
         which.add_argument(
             f"--{flag}",
             dest="source",

@@ -15,7 +15,6 @@ from dataclasses import replace
 from typing import Any, cast
 
 from llmledger.cli.common import (
-    SOURCE_SHORTCUTS,
     Parents,
     UsageError,
     emit,
@@ -27,6 +26,7 @@ from llmledger.cli.common import (
 from llmledger.query import EventFilter
 from llmledger.report.aggregate import Report, ReportOptions
 from llmledger.report.kinds import KINDS, ReportKind
+from llmledger.sources.registry import shortcuts
 
 EPILOG = """\
 examples (ccusage's short flags work too):
@@ -100,7 +100,7 @@ def known_sources(ledger: Any) -> list[str]:
 
 
 def _closest(name: str, valid: list[str]) -> str | None:
-    alias = SOURCE_SHORTCUTS.get(name.lower())
+    alias = shortcuts().get(name.lower())
     if alias in valid:
         return alias
     prefixed = [v for v in valid if v.startswith(name.lower())]

@@ -180,6 +180,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 class Amp(FileSource):
     name = NAME
     title = "Amp"
+    shortcut = "amp"  # llmledger daily --amp
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "amp" / "threads"]

@@ -13,20 +13,17 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Annotated, Any, Literal, NamedTuple, Protocol
-
-import msgspec
+from typing import Any, Literal, NamedTuple, Protocol
 
 from llmledger.events import UsageEvent
+from llmledger.usage.counts import LogCount
+
+# A token count a log may hold (larger ones are corruption: the line is malformed).
+Count = LogCount
 
 # A source file is read either as appended lines (``jsonl``: a byte offset is remembered),
 # as one document re-read whenever it changes (``document``), or as an SQLite database.
 FileKind = Literal["jsonl", "document", "sqlite"]
-
-# A token count a log may hold: larger values are not real usage but corruption (a line with
-# one is malformed), and would overflow SQLite's 64-bit integers once summed or priced.
-COUNT_LIMIT = 10**12
-Count = Annotated[int, msgspec.Meta(le=COUNT_LIMIT)]
 
 
 def nonnegative(value: int | None) -> int:
@@ -213,6 +210,7 @@ class Source(Protocol):
 
     name: str  # the ``source`` value of its events, e.g. "claude-code"
     title: str  # for people, e.g. "Claude Code"
+    shortcut: str | None  # the reports' flag for ``--source name``, e.g. "claude" (--claude)
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         """Where this source looks (directories or files), derived from ``env``."""

@@ -191,6 +191,7 @@ def config_dirs(env: Mapping[str, str]) -> list[Path]:
 class ClaudeCode(FileSource):
     name = NAME
     title = "Claude Code"
+    shortcut = "claude"  # llmledger daily --claude
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [directory / "projects" for directory in config_dirs(env)]

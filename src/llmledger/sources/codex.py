@@ -332,6 +332,7 @@ def _is_rollout(name: str) -> bool:
 class Codex(FileSource):
     name = NAME
     title = "Codex CLI"
+    shortcut = "codex"  # llmledger daily --codex
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         home = codex_home(env)

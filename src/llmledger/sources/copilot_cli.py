@@ -232,6 +232,7 @@ def copilot_home(env: Mapping[str, str]) -> Path:
 class CopilotCli(FileSource):
     name = NAME
     title = "Copilot CLI"
+    shortcut = "copilot"  # llmledger daily --copilot
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [copilot_home(env) / "session-state"]

@@ -196,6 +196,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 class Droid(FileSource):
     name = NAME
     title = "Droid (Factory)"
+    shortcut = "droid"  # llmledger daily --droid
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [home_dir(env) / ".factory" / "sessions"]

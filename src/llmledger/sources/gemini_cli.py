@@ -244,6 +244,7 @@ def _is_chat(name: str) -> bool:
 class GeminiCli(FileSource):
     name = NAME
     title = "Gemini CLI"
+    shortcut = "gemini"  # llmledger daily --gemini
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [home_dir(env) / ".gemini" / "tmp"]

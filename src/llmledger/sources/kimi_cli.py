@@ -266,6 +266,7 @@ def _folders(directory: Path) -> list[Path]:
 class KimiCli(FileSource):
     name = NAME
     title = "Kimi CLI"
+    shortcut = "kimi"  # llmledger daily --kimi
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [share_dir(env) / "sessions"]

@@ -195,6 +195,7 @@ def _is_database(name: str) -> bool:
 class OpenCode:
     name = NAME
     title = "OpenCode"
+    shortcut = "opencode"  # llmledger daily --opencode
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         base = data_dir(env)

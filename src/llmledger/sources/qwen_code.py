@@ -123,6 +123,7 @@ def _is_chat(name: str) -> bool:
 class QwenCode(FileSource):
     name = NAME
     title = "Qwen Code"
+    shortcut = "qwen"  # llmledger daily --qwen
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         base = home_dir(env) / ".qwen"

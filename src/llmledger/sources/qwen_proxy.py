@@ -105,6 +105,7 @@ def parse_file(path: Path, offset: int, carry: dict[str, Any] | None, budget: in
 class QwenProxy(FileSource):
     name = NAME
     title = "Qwen OpenAI proxy"
+    shortcut = None  # no --flag: a proxy's logs, not an agent
 
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [home_dir(env) / ".qwen" / "request_counts.json"]
