@@ -26,6 +26,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "keys",
     "db",
+    "dashboard",
+    "graph",
+    "html_report",
 )
 
 DESCRIPTION = """\
@@ -45,6 +48,7 @@ examples:
   llmledger models --group-by user   who spends on which model
   llmledger record --model claude-sonnet-4-5 --input 1000 --output 500
   llmledger prices gpt-5             the matched price entry and its rates
+  llmledger dashboard                the graph, charts and sessions in the browser
 """
 
 

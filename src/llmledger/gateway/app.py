@@ -3,7 +3,8 @@
 Routes (Starlette): the metered API paths ``POST /v1/chat/completions``, ``/v1/completions``,
 ``/v1/responses``, ``/v1/embeddings``, ``/v1/messages`` and the same without ``/v1`` (raw
 ASGI endpoints, ``proxy.py``); ``GET /v1/models`` (and ``/models``); ``GET /healthz``;
-``GET /metrics``. ``HEAD`` is answered wherever ``GET`` is, ``OPTIONS`` everywhere (204 with
+``GET /metrics``; the dashboard (``llmledger.web``: ``/``, ``/static/…``,
+``/api/dashboard/…``). ``HEAD`` is answered wherever ``GET`` is, ``OPTIONS`` everywhere (204 with
 ``Allow``), CORS only for the origins configured. Every error is a JSON body in the shape of
 the API the client speaks.
 
@@ -44,6 +45,7 @@ from llmledger.gateway.proxy import ProxyEndpoint
 from llmledger.gateway.state import Gateway
 from llmledger.gateway.transport import Transport
 from llmledger.ledger import Ledger
+from llmledger.web.app import dashboard_routes, loopback_only
 
 __all__ = ["GatewayApp", "create_app", "load_gateway_config"]
 
@@ -211,7 +213,9 @@ def create_app(
                 max_age=600,
             )
         )
-    routes = _routes(gw)
+    # The dashboard at / (its views answer clients on this machine only); the gateway's own
+    # routes come first and win.
+    routes = _routes(gw) + dashboard_routes(ledger, usage_meter=True, guard=loopback_only)
     app = GatewayApp(
         routes=routes,
         middleware=middleware,

@@ -1,0 +1,142 @@
+"""The dashboard's other JSON views, each one encoded body: the daily, models and sessions
+reports in ``llmledger daily|models|sessions --json``'s shape (ccusage's field names), the
+cache hit ratio per day, the unpriced models, one day's breakdown and the operators' top lists.
+
+The cache hit ratio is the share of the prompt served from the cache:
+``cacheReadTokens / (inputTokens + cacheReadTokens + cacheCreationTokens)`` (0 when a day had
+no prompt).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import msgspec
+
+from llmledger.ledger import Ledger
+from llmledger.query import Totals
+from llmledger.report.aggregate import Report
+from llmledger.report.kinds import ReportKind
+from llmledger.report.render.jsonout import report_data, totals_fields
+from llmledger.web.graph import build_graph
+from llmledger.web.query import DashboardQuery
+
+__all__ = [
+    "TOP_DIMENSIONS",
+    "cache_json",
+    "daily_json",
+    "day_json",
+    "models_json",
+    "sessions_json",
+    "top_json",
+    "unpriced_json",
+]
+
+_encode: Callable[[object], bytes] = msgspec.json.Encoder().encode
+
+# The operators' top lists: the dimension's name in URLs -> the ledger's dimension.
+TOP_DIMENSIONS: dict[str, str] = {
+    "user": "user",
+    "api_key": "api_key",
+    "account": "account",
+    "org": "org",
+}
+TOP_ROWS = 20
+SESSION_ROWS = 200
+
+
+def cache_hit_ratio(t: Totals) -> float:
+    prompt = t.input_tokens + t.cache_read_tokens + t.cache_creation_tokens
+    return round(t.cache_read_tokens / prompt, 6) if prompt else 0.0
+
+
+def _report(
+    ledger: Ledger, query: DashboardQuery, kind: ReportKind, group_by: str | None = None
+) -> Report:
+    return ledger.build_report(query.report_options(kind, group_by))
+
+
+def daily_json(ledger: Ledger, query: DashboardQuery, group_by: str | None = None) -> bytes:
+    """``llmledger daily --json`` (with ``--group-by`` when given), plus ``cacheHitRatio``."""
+    report = _report(ledger, query, "daily", group_by)
+    data = report_data(report)
+    for row, fields in zip(report.rows, data["daily"]):
+        fields["cacheHitRatio"] = cache_hit_ratio(row.totals)
+    return _encode(data)
+
+
+def models_json(ledger: Ledger, query: DashboardQuery) -> bytes:
+    """``llmledger models --json``: the models, most cost first."""
+    return _encode(report_data(_report(ledger, query, "models")))
+
+
+def sessions_json(ledger: Ledger, query: DashboardQuery, limit: int = SESSION_ROWS) -> bytes:
+    """``llmledger sessions --json``'s rows, the ``limit`` latest first, with the count of
+    all (``sessionCount``) and the totals of all."""
+    report = _report(ledger, query, "sessions")
+    count = len(report.rows)
+    report.rows.sort(key=lambda row: row.totals.last_ts or 0, reverse=True)
+    del report.rows[limit:]
+    data = report_data(report)
+    data["sessionCount"] = count
+    return _encode(data)
+
+
+def cache_json(ledger: Ledger, query: DashboardQuery) -> bytes:
+    report = _report(ledger, query, "daily")
+    days = [
+        {
+            "date": row.key,
+            "inputTokens": row.totals.input_tokens,
+            "cacheReadTokens": row.totals.cache_read_tokens,
+            "cacheCreationTokens": row.totals.cache_creation_tokens,
+            "cacheHitRatio": cache_hit_ratio(row.totals),
+        }
+        for row in report.rows
+    ]
+    return _encode(
+        {
+            "daily": days,
+            "cacheHitRatio": cache_hit_ratio(report.totals),
+            "timezone": report.zone_name,
+        }
+    )
+
+
+def unpriced_json(ledger: Ledger, query: DashboardQuery) -> bytes:
+    """The models the price book does not know: their requests and tokens, whose cost is not
+    in any total."""
+    report = _report(ledger, query, "models")
+    rows = [
+        {
+            "model": row.key,
+            "unpricedRequests": row.totals.unpriced,
+            "requests": row.totals.requests,
+            "totalTokens": row.totals.total_tokens,
+        }
+        for row in report.rows
+        if row.totals.unpriced
+    ]
+    return _encode({"unpricedModels": rows, "timezone": report.zone_name})
+
+
+def day_json(ledger: Ledger, query: DashboardQuery, day: date) -> bytes | None:
+    """One day's contribution (by source and model), as in the graph; None: no usage."""
+    one_day = DashboardQuery(zone=query.zone, since=day, until=day, sources=query.sources)
+    graph = build_graph(ledger, one_day)
+    return _encode(graph.contributions[0]) if graph.contributions else None
+
+
+def top_json(ledger: Ledger, query: DashboardQuery, dimension: str, limit: int = TOP_ROWS) -> bytes:
+    """The ``limit`` users (keys, accounts, orgs) that cost the most in the window."""
+    dim = TOP_DIMENSIONS[dimension]
+    groups = ledger.aggregate(query.report_options("daily").event_filter(), [dim])
+    groups.sort(key=lambda g: (-g.totals.cost_nanos, -g.totals.total_tokens, str(g.key[dim])))
+    rows: list[dict[str, Any]] = [
+        {"key": g.key[dim], **totals_fields(g.totals)} for g in groups[:limit]
+    ]
+    return _encode(
+        {"by": dimension, "rows": rows, "groups": len(groups), "timezone": query.zone_name}
+    )
