@@ -29,6 +29,11 @@ from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from llmledger.errors import ConfigError
+from llmledger.gateway.api_settings import (
+    ServerSettings,
+    parse_server_settings,
+    quotas_configured,
+)
 from llmledger.gateway.config_values import (
     check_known,
     count,
@@ -117,6 +122,8 @@ class UpstreamConfig:
 class GatewayConfig:
     settings: GatewaySettings
     upstreams: tuple[UpstreamConfig, ...]
+    server: ServerSettings = field(default_factory=ServerSettings)  # [server]: the usage API
+    quotas: bool = False  # [quotas] or [plans] configured: the proxy enforces them
 
 
 # -- [[upstreams]] -----------------------------------------------------------------------------
@@ -263,4 +270,9 @@ def parse_gateway_config(
         if upstream.name in names:
             raise ConfigError(f"upstreams[{i}].name: {upstream.name!r} is used twice")
         names.add(upstream.name)
-    return GatewayConfig(settings=settings, upstreams=upstreams)
+    return GatewayConfig(
+        settings=settings,
+        upstreams=upstreams,
+        server=parse_server_settings(raw, env),
+        quotas=quotas_configured(raw),
+    )

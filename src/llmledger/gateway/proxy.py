@@ -34,6 +34,7 @@ from llmledger.gateway.asgi import (
 from llmledger.gateway.endpoints import Endpoint
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.forwarding import (
+    RequestHead,
     client_asked_for_usage,
     parse_head,
     rewrite_body,
@@ -125,6 +126,33 @@ async def _proxy(
             404, f"the model {ctx.model!r} is not served by this gateway", "model_not_found"
         )
     exchange = Exchange(gw, ctx, send, receive, body)
+    if gw.quota is None:
+        await _forward(exchange, scope, headers, head, candidates)
+        return
+    # Plans and budgets: the request's bound is reserved before any upstream byte (429 else);
+    # every way out of the forwarding commits an event that settles it, or releases it here.
+    upstream_model = candidates[0][1]
+    reservation = await gw.quota.admit(
+        endpoint.name, body, ctx.identity, upstream_model, ctx.request_id
+    )
+    exchange.reservation = reservation.request_id
+    try:
+        await _forward(exchange, scope, headers, head, candidates)
+    finally:
+        if exchange.reservation is not None:
+            await gw.quota.release(exchange.reservation)
+
+
+async def _forward(
+    exchange: Exchange,
+    scope: Scope,
+    headers: dict[str, str],
+    head: RequestHead,
+    candidates: list[tuple[UpstreamState, str]],
+) -> None:
+    """Try the candidates' accounts in turn; relay the first answer that is not a failover."""
+    gw, ctx, body = exchange.gw, exchange.ctx, exchange.request_body
+    endpoint, settings = ctx.endpoint, gw.settings
     wants_usage = client_asked_for_usage(head)
     query = scope.get("query_string", b"")
     today, now = utc_day(), time.monotonic()

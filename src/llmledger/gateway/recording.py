@@ -6,6 +6,10 @@ holds it. When a commit fails (disk full, database locked or gone) the recorder 
 no billed call goes unrecorded. The events that could not be written are kept in memory (up
 to ``MAX_HELD``) and submitted again every ``retry_seconds``; the first that commits turns
 ``ok`` back on. Their ids are the requests' ids, so a retry never counts anything twice.
+
+With quotas on, an admitted request's event is written by ``settle`` instead (the event and the
+drop of the request's reservation in one transaction), its retries too. ``on_commit`` hears of
+every committed event (the usage API's live stream).
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from llmledger.errors import InvalidEventError
 from llmledger.events import UsageEvent
@@ -24,6 +29,9 @@ log = logging.getLogger("llmledger.gateway")
 
 MAX_HELD = 10_000  # events kept for a retry while the ledger cannot record
 
+# Writes an admitted request's event and drops its reservation (the quota gate's ``settle``).
+Settle = Callable[[UsageEvent, str], Awaitable[None]]
+
 
 class Recorder:
     def __init__(self, ledger: Ledger, retry_seconds: float = 1.0) -> None:
@@ -33,21 +41,34 @@ class Recorder:
         self.held: dict[str, UsageEvent] = {}  # by id: events waiting for the ledger
         self.lost = 0  # held events dropped past MAX_HELD
         self.last_error = ""
+        self.settle: Settle | None = None
+        self.on_commit: Callable[[UsageEvent], None] | None = None
+        self._settling: dict[str, str] = {}  # held event id -> its reservation's request id
         self._retrying: asyncio.Task[None] | None = None
 
-    async def commit(self, event: UsageEvent) -> bool:
-        """Submit ``event`` and wait for its commit; False when it could not be recorded."""
+    async def commit(self, event: UsageEvent, reservation: str | None = None) -> bool:
+        """Submit ``event`` and wait for its commit (with ``reservation``, a request id: settle
+        it); False when it could not be recorded."""
         try:
-            await asyncio.wrap_future(self.ledger.submit(event))
+            await self._write(event, reservation)
         except InvalidEventError as exc:  # a bug of ours, not the ledger's state
             log.error("gateway: usage of request %s is not a valid event: %s", event.id, exc)
             return False
         except Exception as exc:
+            if reservation is not None:
+                self._settling[event.id] = reservation
             self._failed(event, exc)
             return False
         if not self.ok:
             self._recovered()
+        if self.on_commit is not None:
+            self.on_commit(event)
         return True
+
+    def _write(self, event: UsageEvent, reservation: str | None) -> Awaitable[None]:
+        if reservation is None or self.settle is None:
+            return asyncio.wrap_future(self.ledger.submit(event))
+        return self.settle(event, reservation)
 
     def _failed(self, event: UsageEvent, exc: BaseException) -> None:
         self.last_error = str(exc) or type(exc).__name__
@@ -59,7 +80,7 @@ class Recorder:
             )
         self.ok = False
         if len(self.held) >= MAX_HELD:
-            self.held.pop(next(iter(self.held)))
+            self._settling.pop(self.held.pop(next(iter(self.held))).id, None)
             self.lost += 1
             log.error("gateway: %d usage event(s) lost while the ledger was unavailable", self.lost)
         self.held[event.id] = event
@@ -75,12 +96,13 @@ class Recorder:
             await asyncio.sleep(self.retry_seconds)
             events = list(self.held.values())
             results = await asyncio.gather(
-                *(asyncio.wrap_future(self.ledger.submit(e)) for e in events),
+                *(self._write(e, self._settling.get(e.id)) for e in events),
                 return_exceptions=True,
             )
             for event, result in zip(events, results):
                 if not isinstance(result, BaseException):
                     self.held.pop(event.id, None)
+                    self._settling.pop(event.id, None)
             if len(self.held) < len(events) and not self.ok:
                 self._recovered()
 
@@ -92,9 +114,10 @@ class Recorder:
                 await self._retrying
         events = list(self.held.values())
         results = await asyncio.gather(
-            *(asyncio.wrap_future(self.ledger.submit(e)) for e in events), return_exceptions=True
+            *(self._write(e, self._settling.get(e.id)) for e in events), return_exceptions=True
         )
         failed = sum(1 for result in results if isinstance(result, BaseException))
         if failed:
             log.error("gateway: %d usage event(s) could not be recorded", failed)
         self.held.clear()
+        self._settling.clear()

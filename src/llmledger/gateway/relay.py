@@ -22,6 +22,7 @@ import msgspec
 
 from llmledger.capture.meter import SSEMeter, json_envelope
 from llmledger.estimate import estimate_request_tokens, estimate_tokens, tokenizer_name
+from llmledger.events import UsageEvent
 from llmledger.gateway.asgi import Receive, Send, send_bytes
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.forwarding import response_headers
@@ -40,7 +41,7 @@ from llmledger.usage.text import response_text
 if TYPE_CHECKING:
     from llmledger.gateway.state import Gateway
 
-__all__ = ["Exchange", "fail", "relay_stream", "relay_whole"]
+__all__ = ["Exchange", "commit", "fail", "relay_stream", "relay_whole"]
 
 _UNRECORDED = GatewayError(503, "usage could not be recorded; try again", "ledger_unavailable")
 
@@ -54,6 +55,13 @@ class Exchange:
     send: Send
     receive: Receive
     request_body: bytes
+    reservation: str | None = None  # the request id holding a quota reservation, until settled
+
+
+async def commit(ex: Exchange, event: UsageEvent) -> bool:
+    """Record the request's event (settling its reservation, if any); False if it failed."""
+    reservation, ex.reservation = ex.reservation, None
+    return await ex.gw.recorder.commit(event, reservation)
 
 
 async def fail(
@@ -67,7 +75,7 @@ async def fail(
     """Record a failed request, then answer it with a JSON error."""
     ctx = ex.ctx
     event = build_event(ctx, counts, status=status, success=False, extra=extra)
-    committed = await ex.gw.recorder.commit(event)
+    committed = await commit(ex, event)
     error = GatewayError(status, message, code) if committed else _UNRECORDED
     headers = [(b"x-llmledger-request-id", ctx.request_id.encode())]
     await send_bytes(ex.send, error.status, error.body(ctx.endpoint.protocol), headers)
@@ -155,7 +163,7 @@ async def relay_whole(ex: Exchange, upstream: UpstreamState, response: UpstreamR
         reported_model=model,
         response_id=response_id,
     )
-    if not await gw.recorder.commit(event):
+    if not await commit(ex, event):
         await send_bytes(ex.send, 503, _UNRECORDED.body(ctx.endpoint.protocol))
         gw.finished(ctx, event, 503)
         return
@@ -238,7 +246,7 @@ async def relay_stream(
         response_id=acc.response_id,
         extra=extra,
     )
-    committed = await gw.recorder.commit(event)
+    committed = await commit(ex, event)
     if not gone and committed and failure is None:
         summary = usage_summary(event)
         end = usage_comment(summary) + meter.usage_chunk(summary) + meter.held + tail

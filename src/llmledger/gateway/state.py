@@ -18,9 +18,11 @@ from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity, KeyRing
 from llmledger.gateway.metering import RequestContext
 from llmledger.gateway.metrics import GatewayMetrics
+from llmledger.gateway.quota_gate import BudgetExceeded, QuotaGate, subjects_of
 from llmledger.gateway.recording import Recorder
 from llmledger.gateway.transport import Transport
 from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
+from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
 
@@ -49,6 +51,12 @@ class Gateway:
             self.settings.metrics_label_limit, user_labels=self.settings.metrics_user_labels
         )
         self.recorder = Recorder(ledger)
+        self.feed = UsageFeed()  # usage changes, for the usage API's live stream
+        self.recorder.on_commit = self._committed
+        self.quota: QuotaGate | None = None  # plans and budgets, when configured
+        if config.quotas:
+            self.quota = QuotaGate(ledger, self.feed, config.server.reserve_output_tokens)
+            self.recorder.settle = self.quota.settle
         self.in_flight = 0
         self.prepared = False
         self._urls: dict[tuple[str, str], str] = {}
@@ -81,13 +89,22 @@ class Gateway:
         if not self.prepared:
             await asyncio.get_running_loop().run_in_executor(None, self.prepare)
         self._refresher = asyncio.get_running_loop().create_task(self._refresh_keys())
+        if self.quota is not None:
+            self.quota.start()
 
     async def close(self) -> None:
         if self._refresher is not None:
             self._refresher.cancel()
         await self.transport.close()
         await self.recorder.close()
+        if self.quota is not None:
+            await self.quota.close()
         self.access_log.flush()
+
+    def _committed(self, event: UsageEvent) -> None:
+        if self.feed.listening:
+            subjects = subjects_of(event.user_id, event.org_id, event.api_key_id)
+            self.feed.publish(FeedMessage("usage", subjects))
 
     async def _refresh_keys(self) -> None:
         while True:
@@ -150,6 +167,8 @@ class Gateway:
         """Answer a request the gateway refused itself, count it and log it."""
         self.metrics.rejected.inc((error.code,))
         headers = [(b"connection", b"close")] if error.status in (408, 413) else []
+        if isinstance(error, BudgetExceeded):
+            headers.extend(error.headers)
         await send_bytes(send, error.status, error.body(protocol), headers)
         if self.access_log.enabled:
             self.access_log.write(

@@ -1,0 +1,205 @@
+"""Plans and budgets enforced in the proxy path: reserve before the upstream call, settle after.
+
+Only built when the config has ``[quotas]`` or ``[plans]`` (``Gateway.quota`` is None
+otherwise, and the proxy path pays one attribute test).
+
+1. ``admit``: before any upstream byte, the request's bound (estimated prompt + its max output,
+   or ``[server] reserve_output_tokens``) is reserved on its user, org, key and model in ONE
+   SQLite transaction (``QuotaBook.check_and_reserve``, in a worker thread); a hard limit with
+   no room answers 429 ``budget_exceeded`` (``BudgetExceeded``, shaped per protocol).
+2. ``settle``: the request's event is written and its holds dropped in ONE transaction
+   (``Ledger.record_settled``); the recorder calls it instead of the plain write.
+3. Alerts are checked off the request path: the subjects settled in the last
+   ``ALERT_INTERVAL`` are checked together (a burst of requests costs one check); fired and
+   resolved alerts go to the live stream (``UsageFeed``) and to ``[quotas] alert_webhook``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import threading
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timezone
+
+import msgspec
+
+from llmledger.events import UsageEvent
+from llmledger.gateway.errors import GatewayError
+from llmledger.gateway.keys import Identity
+from llmledger.gateway.request_bound import request_bound
+from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
+from llmledger.ledger import Ledger
+from llmledger.quota.admission import Admission, Refusal, Reservation
+from llmledger.quota.alerts import AlertEvent
+from llmledger.quota.limits import Subject
+
+__all__ = ["ALERT_INTERVAL", "BudgetExceeded", "QuotaGate", "subjects_of"]
+
+log = logging.getLogger("llmledger.gateway")
+
+ALERT_INTERVAL = 0.25  # seconds between two alert checks of the subjects settled meanwhile
+EXPIRY_INTERVAL = 60.0  # seconds between two sweeps of expired reservations
+_WEBHOOK_TIMEOUT = 5.0
+
+_encode = msgspec.json.Encoder().encode
+
+
+class BudgetExceeded(GatewayError):
+    """A request refused by a hard limit: 429 with the limit, what is used, and the reset."""
+
+    def __init__(self, refusal: Refusal, now: datetime | None = None) -> None:
+        super().__init__(429, refusal.message, "budget_exceeded")
+        self.refusal = refusal
+        moment = now or datetime.now(timezone.utc)
+        resets = refusal.resets_at
+        self.retry_after = (
+            None if resets is None else max(1, int((resets - moment).total_seconds()))
+        )
+
+    def body(self, protocol: str = "openai") -> bytes:
+        error = dict(self.refusal.error()["error"])
+        if protocol == "anthropic":
+            return _encode({"type": "error", "error": error})
+        return _encode({"error": {**error, "param": None, "code": "budget_exceeded"}})
+
+    @property
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        if self.retry_after is None:
+            return []
+        return [(b"retry-after", str(self.retry_after).encode())]
+
+
+def subjects_of(user_id: str | None, org_id: str | None, key_id: str | None) -> tuple[str, ...]:
+    """The feed subjects a change to these ids concerns."""
+    return tuple(Subject(user_id=user_id, org_id=org_id, key_id=key_id).subjects())
+
+
+def _decoded(body: bytes) -> dict[str, object]:
+    try:
+        value = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+class QuotaGate:
+    def __init__(self, ledger: Ledger, feed: UsageFeed, reserve_output_tokens: int) -> None:
+        self.ledger = ledger
+        self.book = ledger.quotas
+        self.feed = feed
+        self.reserve_output_tokens = reserve_output_tokens
+        self.webhook = self.book.quotas.settings.alert_webhook
+        # Reservations and settles wait on the store's lock: a few threads of their own, so
+        # they never queue behind other blocking work of the event loop's default pool.
+        self.executor = ThreadPoolExecutor(4, thread_name_prefix="llmledger-quota")
+        self._to_check: dict[Subject, None] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._unsubscribe = self.book.subscribe(self._alerted)
+
+    # -- the proxy's cycle ---------------------------------------------------------------------
+
+    async def admit(
+        self, api: str, body: bytes, identity: Identity, model: str, request_id: str
+    ) -> Reservation:
+        """Reserve the request's bound, or raise ``BudgetExceeded`` (before any upstream call)."""
+        who = Subject(identity.user_id, identity.org_id, identity.key_id, model)
+        loop = asyncio.get_running_loop()
+        admission = await loop.run_in_executor(
+            self.executor, self._reserve, api, body, who, request_id
+        )
+        if admission.refusal is not None:
+            raise BudgetExceeded(admission.refusal)
+        assert admission.reservation is not None
+        return admission.reservation
+
+    def _reserve(self, api: str, body: bytes, who: Subject, request_id: str) -> Admission:
+        model = who.model or ""
+        bound = request_bound(api, _decoded(body), model, self.reserve_output_tokens)
+        estimate = self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
+        return self.book.check_and_reserve(who, request_id, estimate)
+
+    async def settle(self, event: UsageEvent, request_id: str) -> None:
+        """Write ``event`` and drop ``request_id``'s holds in one transaction."""
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self.ledger.record_settled, event, request_id)
+        self._to_check[Subject.of(event)] = None
+
+    async def release(self, request_id: str) -> None:
+        """Drop a request's holds (it ended without an event to settle with)."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.book.release, request_id)
+        except Exception:  # the holds expire by themselves
+            log.exception("gateway: cannot release the reservation of %s", request_id)
+
+    # -- background work -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [loop.create_task(self._check_alerts()), loop.create_task(self._expire())]
+
+    async def close(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self._check_now()
+        self._unsubscribe()
+        self.executor.shutdown(wait=True)
+
+    async def _check_alerts(self) -> None:
+        while True:
+            await asyncio.sleep(ALERT_INTERVAL)
+            await self._check_now()
+
+    async def _check_now(self) -> None:
+        if not self._to_check:
+            return
+        subjects = list(self._to_check)
+        self._to_check.clear()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self.executor, self._check, subjects)
+
+    def _check(self, subjects: list[Subject]) -> None:
+        for who in subjects:
+            try:
+                self.book.check_alerts(who)
+            except Exception:  # a locked ledger: the next settle checks again
+                log.exception("gateway: cannot check the quota alerts of %s", who)
+
+    async def _expire(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(EXPIRY_INTERVAL)
+            try:
+                await loop.run_in_executor(self.executor, self.book.expire_reservations)
+            except Exception:
+                log.exception("gateway: cannot delete expired reservations")
+
+    # -- alerts --------------------------------------------------------------------------------
+
+    def _alerted(self, event: AlertEvent) -> None:
+        """A fired or resolved alert (any thread): the live stream, then the webhook."""
+        body = event.to_dict()
+        self.feed.publish(FeedMessage("alert", (event.subject,), body))
+        if self.webhook:
+            threading.Thread(
+                target=_post,
+                args=(self.webhook, _encode(body)),
+                name="llmledger-webhook",
+                daemon=True,
+            ).start()
+
+
+def _post(url: str, body: bytes) -> None:
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"content-type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=_WEBHOOK_TIMEOUT) as response:
+            response.read()
+    except Exception as exc:  # the alert is logged and on the stream already
+        log.warning("quota alert webhook %s failed: %s", url, exc)
