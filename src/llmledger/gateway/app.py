@@ -4,9 +4,10 @@ Routes (Starlette): the metered API paths ``POST /v1/chat/completions``, ``/v1/c
 ``/v1/responses``, ``/v1/embeddings``, ``/v1/messages`` and the same without ``/v1`` (raw
 ASGI endpoints, ``proxy.py``); ``GET /v1/models`` (and ``/models``); ``GET /healthz``;
 ``GET /metrics``; the dashboard (``llmledger.web``: ``/``, ``/static/…``,
-``/api/dashboard/…``). ``HEAD`` is answered wherever ``GET`` is, ``OPTIONS`` everywhere (204 with
-``Allow``), CORS only for the origins configured. Every error is a JSON body in the shape of
-the API the client speaks.
+``/api/dashboard/…``); the usage API (``api_routes.py``: ``/api/account/…``, ``/api/admin/…``,
+``/api/estimate``, ``/api/test/simulate-tokens``, ``/openapi.json``). ``HEAD`` is answered
+wherever ``GET`` is, ``OPTIONS`` everywhere (204 with ``Allow``), CORS only for the origins
+configured. Every error is a JSON body in the shape of the API the client speaks.
 
 Run it with ``llmledger serve``, or under any ASGI server:
 ``uvicorn --factory llmledger.gateway:create_app``.
@@ -35,6 +36,7 @@ from starlette.routing import BaseRoute, Route
 from llmledger.config import Config
 from llmledger.errors import ConfigError
 from llmledger.gateway.accesslog import AccessLog
+from llmledger.gateway.api_routes import api_routes
 from llmledger.gateway.asgi import Receive, Scope, Send, request_headers
 from llmledger.gateway.config import GatewayConfig, parse_gateway_config
 from llmledger.gateway.endpoints import ENDPOINTS
@@ -214,8 +216,12 @@ def create_app(
             )
         )
     # The dashboard at / (its views answer clients on this machine only); the gateway's own
-    # routes come first and win.
-    routes = _routes(gw) + dashboard_routes(ledger, usage_meter=True, guard=loopback_only)
+    # routes and the usage API (/api/account, /api/admin, /openapi.json) come first and win.
+    routes = (
+        _routes(gw)
+        + api_routes(gw)
+        + dashboard_routes(ledger, usage_meter=True, guard=loopback_only)
+    )
     app = GatewayApp(
         routes=routes,
         middleware=middleware,
