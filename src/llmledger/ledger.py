@@ -34,6 +34,7 @@ from llmledger.store.base import CostUpdate
 from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
+    from llmledger.quota.records import CounterRange, Settled
     from llmledger.quota.service import QuotaBook
     from llmledger.store.health import Health
 
@@ -415,15 +416,25 @@ class Ledger:
             user_id, tokens, org_id=org_id, source=source, model=model, event_id=event_id
         )
 
-    def record_settled(self, event: UsageEvent, request_id: str) -> UsageEvent:
-        """Record one event and drop the quota holds of the request it settles, in ONE
-        transaction (``QuotaBook.settle`` calls this); returns the priced event."""
+    def record_settled(
+        self,
+        event: UsageEvent,
+        request_id: str,
+        *,
+        counters: Sequence[CounterRange] = (),
+        alert_keys: Sequence[str] = (),
+    ) -> Settled:
+        """Record one event (priced in place) and drop the quota holds of the request it
+        settles, in ONE transaction; ``counters`` and the alert states of ``alert_keys`` are
+        read back in it (``QuotaBook.settle`` calls this)."""
         event.validate()
         self.prices.price_event(event)
         per_model: dict[str, Totals] = {}
-        self.store.write_settled([event], request_id, per_model=per_model)
+        settled = self.store.write_settled(
+            [event], request_id, per_model=per_model, counters=counters, alert_keys=alert_keys
+        )
         self._remember(per_model)
-        return event
+        return settled
 
 
 # -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------

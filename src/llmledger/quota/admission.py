@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from llmledger.quota.limits import Subject, Unit, Usage, amount
+from llmledger.quota.limits import Limit, Subject, Unit, Usage, amount
 from llmledger.quota.records import Budget, Hold
 
 __all__ = ["Admission", "Estimate", "Refusal", "Reservation", "budget_row", "refusal"]
@@ -38,6 +38,7 @@ class Reservation:
     subject: Subject
     holds: tuple[Hold, ...]
     expires_at: datetime
+    limits: tuple[Limit, ...] = ()  # what it was admitted under (settle checks their alerts)
 
 
 @dataclass(frozen=True)

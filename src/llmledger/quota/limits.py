@@ -93,6 +93,7 @@ class Limit:
     limit: int  # units
     hard: bool
     thresholds: tuple[int, ...]
+    allowance: int = 0  # a plan's monthly units, without add-ons
 
     @property
     def unit(self) -> Unit:
@@ -115,31 +116,43 @@ def _counter(subject_id: str, window: Window, quotas: Quotas) -> CounterRange:
     return CounterRange(subject_id, first, last)
 
 
-def plan_meter(
+def plan_limit(
     reader: QuotaReader, quotas: Quotas, subject_id: str, plan_name: str | None, at: datetime
-) -> PlanMeter:
-    """``subject_id``'s plan (assigned, or the default), its month at ``at`` and its meter."""
+) -> Limit:
+    """``subject_id``'s plan (assigned, or the default) as a limit in the month at ``at``:
+    the plan's allowance plus the add-ons of that month."""
     name, plan = quotas.plan(plan_name)
-    mode = quotas.settings.counts
     month = month_at(at, quotas.zone)
     allowance = quotas.allowance(plan)
     grants = reader.grants(subject_id)
     extra = _add_on(reader, quotas, subject_id, plan, grants, month, allowance, at)
-    limit = Limit(
+    return Limit(
         key=f"plan:{subject_id}",
         kind="plan",
         name=name,
         subject=subject_id,
         window=month,
         counter=_counter(subject_id, month, quotas),
-        mode=mode,
+        mode=quotas.settings.counts,
         multiplier=plan.multiplier,
         limit=allowance + extra,
         hard=plan.overage == "block",
         thresholds=quotas.settings.alert_thresholds,
+        allowance=allowance,
     )
+
+
+def plan_meter(
+    reader: QuotaReader, quotas: Quotas, subject_id: str, plan_name: str | None, at: datetime
+) -> PlanMeter:
+    """``plan_limit`` with the meter the usage summary shows."""
+    limit = plan_limit(reader, quotas, subject_id, plan_name, at)
     (counts,) = reader.counts([limit.counter])
-    meter = Meter(name, plan, mode, month, limit.units(counts), allowance, extra)
+    plan = quotas.plans[limit.name]
+    extra = limit.limit - limit.allowance
+    meter = Meter(
+        limit.name, plan, limit.mode, limit.window, limit.units(counts), limit.allowance, extra
+    )
     return PlanMeter(limit, meter)
 
 
@@ -213,19 +226,16 @@ def budget_limits(budget: Budget, quotas: Quotas, at: datetime) -> list[Limit]:
     ]
 
 
-def limits_for(
-    reader: QuotaReader, quotas: Quotas, who: Subject, at: datetime
-) -> tuple[list[PlanMeter], list[Limit]]:
-    """The plan meters and every limit (plans first, then budgets) on a request."""
+def limits_for(reader: QuotaReader, quotas: Quotas, who: Subject, at: datetime) -> list[Limit]:
+    """Every limit on a request: its plan meters, then its budgets."""
     candidates = [s for s in (who.user, who.org) if s is not None]
     assigned = reader.assigned_plans(candidates)
-    meters = [
-        plan_meter(reader, quotas, s, assigned.get(s), at) for s in metered_subjects(who, assigned)
+    limits = [
+        plan_limit(reader, quotas, s, assigned.get(s), at) for s in metered_subjects(who, assigned)
     ]
-    limits = [m.limit for m in meters]
     for budget in reader.budgets(who.subjects()):
         limits.extend(budget_limits(budget, quotas, at))
-    return meters, limits
+    return limits
 
 
 @dataclass(frozen=True)

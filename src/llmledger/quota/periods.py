@@ -42,6 +42,18 @@ def _first_of_next_month(day: date) -> date:
 
 def window_at(kind: WindowKind, moment: datetime, zone: ZoneInfo) -> Window:
     """The ``kind`` window holding ``moment`` (an aware datetime), in ``zone``."""
+    last = _LAST.get((kind, zone))
+    if last is not None and last.contains(moment):
+        return last  # the hot path: most calls fall in the window of the call before
+    window = _window_at(kind, moment, zone)
+    _LAST[(kind, zone)] = window
+    return window
+
+
+_LAST: dict[tuple[WindowKind, ZoneInfo], Window] = {}
+
+
+def _window_at(kind: WindowKind, moment: datetime, zone: ZoneInfo) -> Window:
     if kind == "total":
         return Window("total", "total", _EPOCH, _FOREVER)
     local = moment.astimezone(zone).date()
@@ -68,6 +80,7 @@ def previous_month(window: Window, zone: ZoneInfo) -> Window:
     return month_at(window.start - timedelta(microseconds=1), zone)
 
 
+@lru_cache(maxsize=512)
 def counter_range(window: Window, zone: ZoneInfo) -> tuple[str, str]:
     """The first and last counter keys (quota/records.py) a window sums: one month key, the
     days of a day or a week, every month for all time."""

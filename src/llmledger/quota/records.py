@@ -33,6 +33,7 @@ __all__ = [
     "QuotaReader",
     "QuotaStorage",
     "Scope",
+    "Settled",
     "WindowName",
     "subject",
 ]
@@ -134,6 +135,15 @@ class AlertState:
     limit: int = 0
 
 
+class Settled(NamedTuple):
+    """What ``write_settled`` wrote, and the counters and alert states it was asked to read
+    back in the same transaction."""
+
+    written: int
+    counts: list[Counts]
+    alerts: list[AlertState]
+
+
 class QuotaReader(Protocol):
     """One consistent view of the quota tables (inside a transaction)."""
 
@@ -190,9 +200,12 @@ class QuotaStorage(Protocol):
         *,
         per_model: dict[str, Totals] | None = None,
         prepare: Callable[[list[UsageEvent]], None] | None = None,
-    ) -> int:
+        counters: Sequence[CounterRange] = (),
+        alert_keys: Sequence[str] = (),
+    ) -> Settled:
         """``write_events`` and ``release_holds(request_id)`` in ONE transaction: the real
-        usage replaces what the request held."""
+        usage replaces what the request held. ``counters`` and the alert states of
+        ``alert_keys`` are read back after the write, in the same transaction."""
         ...
 
     def release_holds(self, request_id: str) -> int:

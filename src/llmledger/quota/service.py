@@ -158,7 +158,7 @@ class QuotaBook:
     def _decide(
         self, reader: QuotaReader, who: Subject, estimate: Estimate, now: datetime
     ) -> _Decision:
-        _, limits = limits_for(self._checked(reader), self.quotas, who, now)
+        limits = limits_for(self._checked(reader), self.quotas, who, now)
         subjects = list(dict.fromkeys(limit.subject for limit in limits))
         counts = reader.counts([limit.counter for limit in limits])
         found = usages(limits, counts, reader.held(subjects, now))
@@ -194,7 +194,8 @@ class QuotaBook:
             holds = self._store.reserve(now, decide)
         if decision.refusal is not None:
             return Admission(None, decision.refusal)
-        return Admission(Reservation(request_id, who, tuple(holds), expires))
+        limits = tuple(usage.limit for usage in decision.usages)
+        return Admission(Reservation(request_id, who, tuple(holds), expires, limits))
 
     def would_admit(self, who: Subject, estimate: Estimate) -> Refusal | None:
         """Whether a request with this bound would be admitted now (nothing is held)."""
@@ -203,12 +204,23 @@ class QuotaBook:
         return self._read(lambda reader: self._decide(reader, who, bound, now)).refusal
 
     def settle(self, reservation: Reservation | None, event: UsageEvent) -> UsageEvent:
-        """Record the request's real usage and drop its holds (one transaction); then check
-        the alerts of the event's user, org, key and model. Returns the priced event."""
-        request_id = reservation.request_id if reservation is not None else ""
-        recorded = self._ledger.record_settled(event, request_id)
-        self.check_alerts(Subject.of(recorded))
-        return recorded
+        """Record the request's real usage and drop its holds, in one transaction that also
+        reads back the limits it was admitted under; then fire or resolve their alerts.
+        Returns the event, priced. Without a reservation: record, then check every limit
+        of the event's user, org, key and model."""
+        if reservation is None:
+            self._ledger.record_settled(event, "")
+            self.check_alerts(Subject.of(event))
+            return event
+        limits = reservation.limits
+        settled = self._ledger.record_settled(
+            event,
+            reservation.request_id,
+            counters=[limit.counter for limit in limits],
+            alert_keys=[limit.key for limit in limits],
+        )
+        self._apply_alerts(usages(limits, settled.counts, {}), settled.alerts)
+        return event
 
     def release(self, reservation: Reservation | str) -> int:
         """Drop a request's holds (the upstream failed before any usage)."""
@@ -372,8 +384,13 @@ class QuotaBook:
             return usages(limits, counts, {}), states
 
         found, states = self._read(read)
+        return self._apply_alerts(found, states)
+
+    def _apply_alerts(
+        self, found: Sequence[Usage], states: Sequence[AlertState]
+    ) -> list[AlertEvent]:
         delivered = []
-        for state, event in alerts.changes(found, states, now):
+        for state, event in alerts.changes(found, states, self._clock()):
             if self._store.mark_alert(state):
                 delivered.append(event)
                 self._deliver(event)
@@ -385,7 +402,7 @@ class QuotaBook:
         return [s for s in states if s.resolved_at is None] if open_only else states
 
     def _limits(self, reader: QuotaReader, who: Subject, at: datetime) -> list[Limit]:
-        return limits_for(reader, self.quotas, who, at)[1]
+        return limits_for(reader, self.quotas, who, at)
 
     def _plan_meters(self, reader: QuotaReader, at: datetime) -> list[PlanMeter]:
         """The meters of every user and org with a plan or with usage in ``at``'s month."""
@@ -433,16 +450,14 @@ class QuotaBook:
             raise InvalidEventError("a user id is needed to record tokens for a user")
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens <= 0:
             raise InvalidEventError(f"tokens must be a whole number above 0, got {tokens!r}")
-        fields: dict[str, Any] = {"id": event_id or ""}
-        if ts is not None:
-            fields["ts"] = ts
         event = UsageEvent(
             model=model,
+            ts=_aware(ts, self._clock()),
+            id=event_id or "",
             source=source,
             input_tokens=tokens,
             user_id=user_id,
             org_id=org_id,
-            **fields,
         )
         recorded = self._ledger.record(event)
         self.check_alerts(Subject(user_id=user_id, org_id=org_id, model=model))

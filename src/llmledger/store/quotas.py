@@ -27,6 +27,7 @@ from llmledger.quota.records import (
     Grant,
     Hold,
     QuotaReader,
+    Settled,
 )
 from llmledger.store import quota_counters
 from llmledger.store.rows import build_rows, to_us
@@ -247,7 +248,9 @@ class SQLiteQuotas:
         *,
         per_model: dict[str, Totals] | None = None,
         prepare: Callable[[list[UsageEvent]], None] | None = None,
-    ) -> int:
+        counters: Sequence[CounterRange] = (),
+        alert_keys: Sequence[str] = (),
+    ) -> Settled:
         batch = list(events)
         if prepare is not None:
             prepare(batch)
@@ -256,12 +259,15 @@ class SQLiteQuotas:
             with self._writing() as conn:
                 written = upsert_rows(conn, rows, per_model)
                 conn.execute("DELETE FROM quota_holds WHERE request_id = ?", (request_id,))
+                reader = _Reader(conn)
+                counts = reader.counts(counters) if counters else []
+                alerts = reader.alert_states(alert_keys) if alert_keys else []
         except OverflowError:
             raise InvalidEventError(
                 f"a token count or request count is beyond any real usage (> {MAX_TOKENS:,})"
             ) from None
         self._written(written)
-        return written
+        return Settled(written, counts, alerts)
 
     def assign_plan(self, subject: str, plan: str | None, at: datetime) -> None:
         with self._writing() as conn:
