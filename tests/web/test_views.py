@@ -200,8 +200,8 @@ def test_the_gateway_serves_the_dashboard_at_the_root(tmp_path: Path) -> None:
         assert models.status_code == 401  # still the gateway's, still asking for a key
         missing = await http.get("/nope")
         assert missing.json()["error"]["code"] == "not_found"
-        usage = await http.get("/api/account/usage")  # not there until the usage API lands
-        assert usage.status_code == 404
+        usage = await http.get("/api/account/usage")  # the usage API's: it asks who calls
+        assert usage.status_code == 401
 
     async def remote(http: httpx2.AsyncClient) -> None:
         page = await http.get("/")

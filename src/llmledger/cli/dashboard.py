@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import signal
 import socket
 import sys
 import threading
 import webbrowser
+from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from llmledger.cli.common import Parents, UsageError, open_ledger, report_options_from
@@ -168,7 +170,15 @@ def _serve(app: ASGIApp, sock: socket.socket, url: str, *, open_browser: bool) -
     config = uvicorn.Config(
         app, ws="none", lifespan="off", log_config=None, access_log=False, server_header=False
     )
+    # uvicorn raises the signal it stopped on again once it has shut down: by then the stop
+    # it asked for is done, and the command ends with 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _ignore)
     AnnouncingServer(config).run(sockets=[sock])
+
+
+def _ignore(signum: int, frame: FrameType | None) -> None:
+    """The signal uvicorn raises again after its shutdown."""
 
 
 def _open(url: str) -> None:

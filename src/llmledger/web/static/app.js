@@ -299,9 +299,17 @@
     refresh();
   }
 
+  /* The selected day's cell is marked in place (the graph is not drawn again: focus stays). */
+  function markSelected() {
+    var nodes = document.querySelectorAll("#graph-panel [data-date].selected, #graph-panel [data-date='" + selected + "']");
+    Array.prototype.forEach.call(nodes, function (node) {
+      node.classList.toggle("selected", node.getAttribute("data-date") === selected);
+    });
+  }
+
   function selectDay(date) {
     selected = date;
-    renderGraph(date);
+    markSelected();
     renderDay();
     var section = byId("day-breakdown");
     if (!section.hidden && section.scrollIntoView) {
@@ -309,13 +317,12 @@
     }
   }
 
-  function renderGraph(focusDate) {
+  function renderGraph() {
     var options = {
       year: state.year,
       byDate: byDate,
       metric: prefs.metric,
       selected: selected,
-      focusDate: focusDate,
       describe: describeDay,
       onSelect: selectDay,
     };
@@ -323,16 +330,13 @@
     var solid = byId("graph-3d");
     flat.hidden = prefs.view === "3d";
     solid.hidden = prefs.view !== "3d";
-    var target = prefs.view === "3d" ? ns.graph3d : ns.graph2d;
-    var root = target.render(prefs.view === "3d" ? solid : flat, options);
-    if (focusDate && document.activeElement && document.activeElement.closest && document.activeElement.closest("#graph-panel")) {
-      var node = root.querySelector('[data-date="' + focusDate + '"]');
-      if (node) {
-        node.focus();
+    if (prefs.view === "3d") {
+      ns.graph3d.render(solid, options);
+    } else {
+      ns.graph2d.render(flat, options);
+      if (!selected) {
+        flat.scrollLeft = flat.scrollWidth; /* the latest weeks first on a narrow screen */
       }
-    }
-    if (prefs.view !== "3d" && !focusDate && !selected) {
-      flat.scrollLeft = flat.scrollWidth;
     }
     ns.exports.register("graph", function () {
       return {
@@ -353,7 +357,7 @@
   }
 
   function stat(label, value, detail, raw) {
-    var item = dom.el("div", { "data-stat": label, class: label === "Favourite model" ? "wide" : null });
+    var item = dom.el("div", { "data-stat": label });
     item.appendChild(dom.el("dt", null, label));
     var dd = dom.el("dd", { "data-value": raw === undefined ? null : raw }, value);
     if (detail) {
@@ -949,8 +953,12 @@
     byId("day-close").addEventListener("click", function () {
       var date = selected;
       selected = null;
+      markSelected();
       renderDay();
-      renderGraph(date);
+      var cell = document.querySelector("#graph-panel :not([hidden]) > svg [data-date='" + date + "']");
+      if (cell) {
+        cell.focus(); /* back where the day was opened */
+      }
     });
     var zones = byId("tz-list");
     if (!isStatic && Intl.supportedValuesOf) {

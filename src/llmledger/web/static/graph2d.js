@@ -93,7 +93,7 @@
       onSelect: options.onSelect,
       step: ns.cells.calendarStep,
     });
-    bound.setTabStop(options.selected || options.focusDate);
+    bound.setTabStop(options.selected);
     return root;
   }
 

@@ -4,14 +4,15 @@
  * "remaining", "percent", "addOn", "plan"}}).
  *
  * Live from the SSE stream /api/account/usage/stream when the server has one, polled every
- * 60 s otherwise; hidden while the usage API answers 404. Embed it on any page:
+ * 60 s otherwise; hidden while the usage API answers 404 (then no longer asked) or does not
+ * know the caller (401/403: asked again at each poll). Embed it on any page:
  *
  *   <div id="usage-meter" hidden>
  *     <span id="usage-meter-title">Usage</span>
  *     <div id="usage-meter-track"><div id="usage-meter-fill"></div></div>
  *     <span id="usage-meter-percent"></span>
  *   </div>
- *   <script src="https://your-gateway/static/meter.js" defer></script>
+ *   (and a script element: src="https://your-gateway/static/meter.js", defer)
  *
  * Options (attributes of the script tag): data-usage-url, data-stream-url (default: the
  * API beside the script), data-poll-seconds (60), data-credentials ("same-origin"; "include"
@@ -93,14 +94,16 @@
     if (box) {
       box.title = tip;
       box.dataset.state = state;
+      box.dataset.status = "ok";
       box.hidden = false;
     }
   }
 
-  function hide() {
+  function hide(status) {
     var box = root();
     if (box) {
       box.hidden = true;
+      box.dataset.status = status;
     }
   }
 
@@ -145,8 +148,12 @@
     return fetch(usageUrl, { credentials: credentials, headers: { Accept: "application/json" } })
       .then(function (response) {
         if (response.status === 404) {
-          hide(); /* no usage API on this server (yet) */
+          hide("missing"); /* no usage API on this server (yet) */
           stop();
+          return null;
+        }
+        if (response.status === 401 || response.status === 403) {
+          hide("unknown-caller"); /* not known (yet): asked again at the next poll */
           return null;
         }
         if (!response.ok) {
