@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from llmledger.api import (
+from llmledger.default import (
     default_ledger,
     format_token_usage_report,
     get_session_token_usage,

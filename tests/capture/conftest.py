@@ -12,7 +12,7 @@ import openai
 import pytest
 
 from llmledger import Ledger, PriceBook, UsageEvent
-from llmledger.api import set_default_ledger
+from llmledger.default import set_default_ledger
 from tests.capture.fake_upstream import FakeUpstream
 
 

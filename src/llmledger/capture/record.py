@@ -83,7 +83,7 @@ class Sink:
     def resolve(self) -> Ledger:
         if self.ledger is not None:
             return self.ledger
-        from llmledger.api import default_ledger
+        from llmledger.default import default_ledger
 
         return default_ledger()
 

@@ -1,4 +1,6 @@
-"""Module-level helpers over one process-wide default Ledger (opened on first use)."""
+"""The process-wide default Ledger (opened on first use) and the helpers over it that
+``llmledger`` exports: ``get_token_usage_summary``, ``format_token_usage_report``,
+``get_session_token_usage``, ``record_token_usage``."""
 
 from __future__ import annotations
 
