@@ -29,6 +29,10 @@ COMMAND_MODULES: tuple[str, ...] = (
     "dashboard",
     "graph",
     "html_report",
+    "plans",
+    "addons",
+    "budgets",
+    "meter",
 )
 
 DESCRIPTION = """\

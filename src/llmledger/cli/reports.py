@@ -41,8 +41,9 @@ cache columns); output to a file or a pipe keeps every column at full width, and
 sets a width. --json and --csv always carry full names.
 """
 
-# Sources that are not agent logs: the gateway, the SDK capture, `llmledger record`.
-BUILT_IN_SOURCES = ("manual", "proxy", "sdk")
+# Sources that are not agent logs: the gateway, the SDK capture, `llmledger record`, and the
+# gateway's simulate endpoint.
+BUILT_IN_SOURCES = ("manual", "proxy", "sdk", "simulated")
 MODELS_LISTED = 5
 
 
@@ -59,6 +60,13 @@ def register(commands: Any, parents: Parents) -> None:
             epilog=EPILOG.format(kind=kind),
             formatter_class=argparse.RawDescriptionHelpFormatter,
             parents=inherited,
+        )
+        parser.add_argument(
+            "--exclude-source",
+            action="append",
+            default=[],
+            metavar="NAME",
+            help="leave out this source (repeatable), e.g. simulated",
         )
         parser.set_defaults(handler=lambda args, kind=kind: run_report(args, kind))
 
@@ -124,6 +132,22 @@ def check_sources(ledger: Any, options: ReportOptions) -> None:
         raise UsageError(f"unknown source {name!r}{hint}; valid sources: {', '.join(valid)}")
 
 
+def exclude_sources(ledger: Any, options: ReportOptions, excluded: list[str]) -> ReportOptions:
+    """``options`` without the sources in ``excluded`` (``--exclude-source``): the sources
+    asked for, or else every stored one, less those. A UsageError for a name no event can
+    have, or when nothing is left of a ledger that has events."""
+    if not excluded:
+        return options
+    check_sources(ledger, replace(options, filters={"source": tuple(excluded)}))
+    wanted = options.filters.get("source") or tuple(_stored(ledger, "source"))
+    kept = tuple(source for source in wanted if source not in set(excluded))
+    if wanted and not kept:
+        raise UsageError(
+            f"--exclude-source leaves no source to report (there is: {', '.join(wanted)})"
+        )
+    return replace(options, filters={**options.filters, "source": kept}) if kept else options
+
+
 def match_models(pattern: str, stored: list[str]) -> list[str]:
     """The stored models ``pattern`` selects: itself when stored, else those containing it
     (ignoring case)."""
@@ -184,6 +208,7 @@ def run_report(args: argparse.Namespace, kind: str) -> int:
         check_sources(ledger, options)
         maybe_scan(ledger, args)
         options = resolve_models(ledger, options)
+        options = exclude_sources(ledger, options, getattr(args, "exclude_source", []))
         report = ledger.build_report(options)
     order_rows(report, getattr(args, "order", "asc"))
     if args.json:

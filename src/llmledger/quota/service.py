@@ -107,6 +107,10 @@ class QuotaBook:
         self._listeners_lock = threading.Lock()
         self._sync_zone()
 
+    def now(self) -> datetime:
+        """The time this book works at (its clock: tests move it)."""
+        return self._clock()
+
     # -- the counters' time zone ---------------------------------------------------------------
 
     @property
