@@ -55,6 +55,7 @@ class Operation:
     params: tuple[Param, ...] = ()
     errors: tuple[int, ...] = (400, 401, 404, 422)
     media: str = "application/json"
+    media_schema: dict[str, Any] | None = None  # the schema of a non-JSON answer (an SSE event)
     also_csv: bool = False  # the answer can be text/csv too (``format=csv``)
     description: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
@@ -97,7 +98,7 @@ def _operation(op: Operation, refs: dict[type, dict[str, Any]]) -> dict[str, Any
     if op.answer is not None:
         ok[op.media] = {"schema": refs[op.answer]}
     else:
-        ok[op.media] = {"schema": {"type": "string"}}
+        ok[op.media] = {"schema": op.media_schema or {"type": "string"}}
     if op.also_csv:
         ok["text/csv"] = {"schema": {"type": "string"}}
     responses: dict[str, Any] = {

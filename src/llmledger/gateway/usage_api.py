@@ -64,6 +64,16 @@ _encode = msgspec.json.Encoder().encode
 HISTORY_DIMENSIONS = {"model": "model", "provider": "provider", "key": "api_key"}
 _BY = ("day", "model", "provider", "key")
 
+# One event of the live stream: ``usage`` (data: {"summary": …}) or ``alert`` (data: the alert).
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "event": {"type": "string", "enum": ["usage", "alert"]},
+        "data": {"type": "string", "contentMediaType": "application/json"},
+        "retry": {"type": "integer"},
+    },
+}
+
 HISTORY_PARAMS = (
     Param("by", "query", {"type": "string", "enum": list(_BY)}, "group rows by (default day)"),
     Param("since", "query", {"type": "string"}, "first day, YYYY-MM-DD (inclusive)"),
@@ -287,6 +297,7 @@ class UsageApi:
                 "user",
                 None,
                 media="text/event-stream",
+                media_schema=SSE_EVENT,
                 errors=user_errors,
             ),
             Operation(
