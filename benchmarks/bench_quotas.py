@@ -1,0 +1,172 @@
+"""What enforcing plans and budgets costs the gateway: ``llmledger serve`` with quotas off (no
+``[quotas]``) and with quotas enforced (every request reserved before the upstream call and
+settled after it, on a plan it never exhausts), side by side in ONE run against the same fake
+upstream, with bench_gateway.py's load generator.
+
+    python benchmarks/bench_quotas.py                          # 2,000 requests per cell
+    python benchmarks/bench_quotas.py --concurrency 1,16 --repeat 3 --modes json
+
+Prints throughput, p50/p99 and CPU per request of both, then the cost of enforcement: added
+p50 (target <= 0.2 ms) and lost throughput (target <= 10 %), medians over the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bench_gateway import Cell, Target, _machine, _run_cell, start_fake, stop
+
+QUOTAS = """
+[quotas]
+reservation_seconds = 600
+
+[plans.hobby]
+tokens = 1000000000000000
+"""
+
+
+def start(workdir: Path, upstream_port: int, quotas: bool) -> tuple[subprocess.Popen[str], Target]:
+    """``llmledger serve`` in front of the fake, with or without ``[quotas]``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = workdir / "config.toml"
+    config.write_text(
+        f"""
+[gateway]
+access_log = "{workdir / "access.log"}"
+
+[[upstreams]]
+name = "fake"
+protocol = "openai"
+base_url = "http://127.0.0.1:{upstream_port}/v1"
+models = ["gpt-*"]
+  [[upstreams.accounts]]
+  name = "a"
+  api_key_env = "BENCH_KEY_A"
+"""
+        + (QUOTAS if quotas else "")
+    )
+    env = {**os.environ, "LLMLEDGER_HOME": str(workdir / "home"), "BENCH_KEY_A": "sk-bench-a"}
+    llmledger = [sys.executable, "-m", "llmledger.cli.main", "--config", str(config)]
+    created = subprocess.run(
+        [*llmledger, "keys", "create", "--user", "bench"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    key = created.stdout.strip().splitlines()[-1]
+    proc = subprocess.Popen(
+        [*llmledger, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
+    )
+    assert proc.stderr is not None
+    line = proc.stderr.readline()
+    if "listening on http://" not in line:
+        raise SystemExit(f"gateway did not start: {line!r}")
+    port = int(line.split("listening on http://")[1].split()[0].rsplit(":", 1)[1])
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    name = "enforced" if quotas else "off"
+    return proc, Target(name, f"http://127.0.0.1:{port}", "/v1/chat/completions", key, proc.pid)
+
+
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def _report(cells: list[Cell]) -> None:
+    print("\nmedians over the runs (quotas off -> enforced):")
+    keys = sorted({(c.mode, c.concurrency) for c in cells})
+    for mode, level in keys:
+
+        def pick(target: str, field: str, mode: str = mode, level: int = level) -> float:
+            found = [
+                getattr(c, field)
+                for c in cells
+                if (c.mode, c.concurrency, c.target) == (mode, level, target)
+            ]
+            return _median([v for v in found if v is not None])
+
+        rps_off, rps_on = pick("off", "rps"), pick("enforced", "rps")
+        p50_off, p50_on = pick("off", "p50_ms"), pick("enforced", "p50_ms")
+        cpu_off, cpu_on = pick("off", "cpu_us"), pick("enforced", "cpu_us")
+        lost = (1 - rps_on / rps_off) * 100 if rps_off else float("nan")
+        print(
+            f"  {mode:6} c={level:<3} {rps_off:>8.1f} -> {rps_on:>8.1f} req/s ({lost:+.1f} % lost)"
+            f"  p50 {p50_off:.3f} -> {p50_on:.3f} ms (added {p50_on - p50_off:+.3f} ms)"
+            f"  CPU {cpu_off:.0f} -> {cpu_on:.0f} us/req"
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--requests", type=int, default=2000, help="measured requests per cell")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured requests first")
+    parser.add_argument("--repeat", type=int, default=3, help="runs of every cell, interleaved")
+    parser.add_argument("--concurrency", default="1,16", help="comma-separated levels")
+    parser.add_argument("--modes", default="json,stream", help="json,stream")
+    args = parser.parse_args(argv)
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    levels = [int(x) for x in args.concurrency.split(",")]
+    modes = [m.strip() for m in args.modes.split(",")]
+    workdir = Path(tempfile.mkdtemp(prefix="llmledger-bench-quotas-"))
+    processes: list[subprocess.Popen[str]] = []
+    cells: list[Cell] = []
+    try:
+        fake, upstream_port = start_fake()
+        processes.append(fake)
+        targets = []
+        for name, quotas in (("off", False), ("enforced", True)):
+            proc, target = start(workdir / name, upstream_port, quotas)
+            processes.append(proc)
+            targets.append(target)
+        print(f"machine: {_machine()}")
+        print(f"per cell: {args.requests} requests (+{args.warmup} warm-up)\n", flush=True)
+        for run in range(1, args.repeat + 1):
+            for mode in modes:
+                for level in levels:
+                    for target in targets:
+                        cell = asyncio.run(
+                            _run_cell(
+                                target,
+                                mode == "stream",
+                                level,
+                                args.requests,
+                                args.warmup,
+                                None,
+                                run,
+                            )
+                        )
+                        cells.append(cell)
+                        cpu = "" if cell.cpu_us is None else f"  CPU {cell.cpu_us:.0f} us/req"
+                        print(
+                            f"  run {run} {cell.mode:6} c={cell.concurrency:<3} {target.name:8} "
+                            f"{cell.rps:>9.1f} req/s  p50 {cell.p50_ms:.3f} ms  "
+                            f"p99 {cell.p99_ms:.3f} ms{cpu}  errors {cell.errors}",
+                            flush=True,
+                        )
+        _report(cells)
+    finally:
+        for proc in reversed(processes):
+            stop(proc)
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
