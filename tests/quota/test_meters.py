@@ -5,14 +5,17 @@ month in a non-UTC zone, and alerts that fire once per threshold and window and 
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+from llmledger.config import parse_config
 from llmledger.errors import InvalidEventError, LedgerError, StoreError
+from llmledger.ledger import Ledger
 from llmledger.quota.alerts import AlertEvent
 from llmledger.quota.records import Budget
-from llmledger.quota.service import Subject
-from tests.quota.conftest import Clock, OpenBook, at
+from llmledger.quota.service import Estimate, Subject
+from tests.quota.conftest import Clock, OpenBook, at, open_ledger
 
 NOW = at("2026-01-10T11:00")  # an hour before the clock fixture
 
@@ -229,3 +232,58 @@ def test_budgets_alert_and_report_their_use(open_book: OpenBook) -> None:
     ]
     assert rows[1]["resetsAt"] == "2026-02-01T00:00:00Z" and rows[1]["note"] == "team key"
     assert [b.id for b in book.budgets()] == ["daily", "spend"]
+
+
+def test_every_meter_of_the_month(open_book: OpenBook) -> None:
+    book = open_book()
+    book.record_tokens("u2", 100, org_id="acme")
+    book.record_tokens("u1", 200)
+    book.assign_plan("starter", org_id="idle")
+    rows = book.meters()
+    assert [(r["subject"], r["plan"], r["used"]) for r in rows] == [
+        ("user:u1", "hobby", 200),
+        ("user:u2", "hobby", 100),
+        ("org:acme", "hobby", 100),
+        ("org:idle", "starter", 0),
+    ]
+
+
+def test_a_bare_token_count_with_an_id_is_recorded_once(open_book: OpenBook) -> None:
+    book = open_book()
+    first = book.record_tokens("u1", 500, event_id="sim-1", source="simulated")
+    book.record_tokens("u1", 500, event_id="sim-1", source="simulated")
+    assert (first.id, first.source, first.model, first.input_tokens) == (
+        "sim-1",
+        "simulated",
+        "unknown",
+        500,
+    )
+    assert book.summary("u1")["used"] == 500
+
+
+def test_books_with_different_zones_on_one_ledger_recount(open_book: OpenBook) -> None:
+    # 23:30 UTC on 31 January: January in UTC, February in Shanghai.
+    utc = open_book()
+    utc.record_tokens("u1", 100, ts=at("2026-01-31T23:30"))
+    shanghai = open_book({"quotas": {"timezone": "Asia/Shanghai"}})  # recounts in its zone
+    assert shanghai.summary("u1", at=at("2026-02-01T00:00"))["used"] == 100
+    # The UTC book sees the counters moved under it, recounts, and still counts January.
+    assert utc.summary("u1", at=at("2026-01-31T23:45"))["used"] == 100
+    assert utc.check_and_reserve(Subject("u1"), "r1", Estimate(1)).admitted is True
+
+
+def test_a_read_only_ledger_in_another_zone_says_so(open_book: OpenBook, ledger_path: Path) -> None:
+    open_book().record_tokens("u1", 100)
+    ledger = open_ledger(ledger_path, {"quotas": {"timezone": "Asia/Shanghai"}})
+    assert ledger.quotas.zone_name == "Asia/Shanghai"  # its book recounted in Shanghai
+    ledger.close()
+    readonly = Ledger(
+        ledger_path,
+        config=parse_config({"quotas": {"timezone": "Europe/Berlin"}}),
+        readonly=True,
+        env={},
+    )
+    with pytest.raises(LedgerError, match="counts quotas in Asia/Shanghai but the config says "
+                       "Europe/Berlin; open it writable once to recount"):  # fmt: skip
+        readonly.usage_summary("u1")
+    readonly.close()

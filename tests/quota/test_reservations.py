@@ -42,7 +42,7 @@ def test_settle_replaces_the_estimate_with_the_real_usage(open_book: OpenBook) -
     assert book.summary("u1")["used"] == 0  # held, not used
     # 8,000 of 10,000 held: room is left, so the next request is admitted.
     second = book.check_and_reserve(WHO, "r2", Estimate(8_000))
-    assert second.admitted
+    assert second.admitted is True
     third = book.check_and_reserve(WHO, "r3", Estimate(10))
     assert third.refusal is not None and third.refusal.reserved == 16_000
     recorded = book.settle(admission.reservation, used_event("r1", 500))
@@ -92,13 +92,15 @@ def test_budgets_refuse_when_hard_and_only_alert_when_soft(open_book: OpenBook) 
     book.settle(first.reservation, used_event("r1", 1000))  # $0.0025: the key's week is spent
     assert not book.check_and_reserve(WHO, "r3", Estimate(1)).admitted
     other_key = Subject(user_id="u1", key_id="k2", model="gpt-4o")
-    assert book.check_and_reserve(other_key, "r4", Estimate(1)).admitted  # soft: alerts only
+    assert (
+        book.check_and_reserve(other_key, "r4", Estimate(1)).admitted is True
+    )  # soft: alerts only
 
 
 def test_an_overage_plan_never_refuses(open_book: OpenBook) -> None:
     book = open_book({"plans": {"hobby": {"tokens": 100, "overage": "allow"}}})
     book.record_tokens("u1", 500)
-    assert book.check_and_reserve(WHO, "r1", Estimate(1000)).admitted
+    assert book.check_and_reserve(WHO, "r1", Estimate(1000)).admitted is True
     summary = book.summary("u1")
     assert (summary["overage"], summary["hasAccess"], summary["remaining"]) == (400, True, 0)
 
@@ -124,7 +126,7 @@ def test_stale_reservations_expire(open_book: OpenBook, clock: Clock) -> None:
     clock.advance(seconds=60)
     assert book.held(WHO) == {}  # an expired hold no longer counts
     assert book.expire_reservations() == 1
-    assert book.check_and_reserve(WHO, "r3", Estimate(1)).admitted
+    assert book.check_and_reserve(WHO, "r3", Estimate(1)).admitted is True
     # A late settle of the expired request still records its usage.
     book.settle(crashed.reservation, used_event("r1", 700))
     assert book.summary("u1")["used"] == 700
