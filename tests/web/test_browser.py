@@ -260,8 +260,31 @@ def test_charts_tables_and_exports(page: Page, cli: Cli, seeded_path: Path) -> N
         assert day == row["date"] and ratio == pytest.approx(
             row["cacheReadTokens"] / prompt, abs=1e-6
         )
+    page.locator("#sessions-panel").scroll_into_view_if_needed()  # loads when seen
     page.wait_for_selector("#sessions-table tbody tr [data-key=sessionId]")
     assert page.locator("#sessions-table tbody tr").count() == 25
+    december = cli(
+        "sessions",
+        "--json",
+        "--since",
+        f"{YEAR}-12-01",
+        "--until",
+        f"{YEAR}-12-31",
+        "--tz",
+        "UTC",
+        "--no-scan",
+        "--db",
+        str(seeded_path),
+        "--order",
+        "desc",
+    ).json()["sessions"]
+    shown = page.locator("#sessions-table tbody [data-key=sessionId]").evaluate_all(
+        "cells => cells.map(c => c.dataset.value)"
+    )
+    assert shown == [row["sessionId"] for row in december[:25]]
+    assert page.text_content("#sessions-note") == (
+        f"The 25 most recent of {len(december)} sessions from Dec 1 to Dec 31, {YEAR}."
+    )
     page.click("#sessions-more")
     assert page.locator("#sessions-table tbody tr").count() == 50
     with page.expect_download() as download:
@@ -272,6 +295,7 @@ def test_charts_tables_and_exports(page: Page, cli: Cli, seeded_path: Path) -> N
     with page.expect_download() as download:
         page.click("[data-export=sessions] button[data-format=json]")
     assert download.value.suggested_filename == f"llmledger-sessions-{YEAR}.json"
+    page.locator("#admin-panel").scroll_into_view_if_needed()
     for by in ("user", "api_key", "account", "org"):
         page.wait_for_selector(f"[data-top={by}] tbody [data-key=key]")
     users = page.locator("[data-top=user] tbody [data-key=key]").evaluate_all(
@@ -309,7 +333,11 @@ def test_screens_fit_and_are_saved(browser: Browser, dashboard: str, theme: str)
     try:
         page.goto(f"{dashboard}?year={YEAR}")
         ready(page)
+        for panel in ("#sessions-panel", "#admin-panel"):
+            page.locator(panel).scroll_into_view_if_needed()
         page.wait_for_selector("#sessions-table tbody tr [data-key=sessionId]")
+        page.wait_for_selector("[data-top=org] tbody [data-key=key]")
+        page.evaluate("window.scrollTo(0, 0)")
         assert page.get_attribute("html", "data-theme") == theme
         screenshot(page, f"dashboard-{theme}-desktop")
         page.check("input[name=view][value='3d']", force=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,13 +62,21 @@ def test_the_file_holds_everything_it_shows(report: Path, cli: Cli, seeded_path:
         SOURCES,
     )
     views = embedded(html, "llmledger-data")["views"]
-    expected = {
-        f"{view}?{source}tz=UTC&year={year}"
-        for view in ("graph", "sessions")
+    graphs = {
+        f"graph?{source}tz=UTC&year={year}"
         for year in (EARLIER_YEAR, YEAR)
         for source in ["", *(f"source={s}&" for s in SOURCES)]
     }
-    assert set(views) == expected
+    assert graphs <= set(views)
+    # Sessions: each graph's last 31 days with usage (within its year), asked without a year.
+    sessions = set()
+    for key in graphs:
+        last = date.fromisoformat(views[key]["contributions"][-1]["date"])
+        since = max(last - timedelta(days=30), date(last.year, 1, 1))
+        source = key.split("source=")[1].split("&")[0] if "source=" in key else ""
+        picked = f"&source={source}" if source else ""
+        sessions.add(f"sessions?since={since}{picked}&tz=UTC&until={last}")
+    assert set(views) == graphs | sessions
     rows = cli("daily", "--json", "--tz", "UTC", "--no-scan", "--db", str(seeded_path))
     days = {r["date"]: r for r in rows.json()["daily"]}
     shown = {
@@ -130,6 +139,12 @@ def test_opened_from_disk_it_shows_the_daily_reports_numbers(
         assert cost.get_attribute("data-value") == str(totals["totalCost"])
         assert (cost.text_content() or "").startswith(f"${totals['totalCost']:,.2f}")
         assert page.is_disabled("#control-tz") and page.is_disabled("#control-since")
+        page.locator("#sessions-panel").scroll_into_view_if_needed()
+        page.wait_for_selector("#sessions-table tbody tr [data-key=sessionId]")
+        note = page.text_content("#sessions-note") or ""
+        assert note.startswith("The 25 most recent of ") and note.endswith(
+            " sessions from Dec 1 to Dec 31, 2025."
+        )
         screenshot(page, "report-file-dark")
         page.select_option("#control-source", "gemini-cli")
         page.wait_for_function(

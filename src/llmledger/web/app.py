@@ -18,6 +18,7 @@ naming it.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from datetime import tzinfo
@@ -36,7 +37,7 @@ from llmledger.ledger import Ledger
 from llmledger.report.aggregate import GROUP_BY_CHOICES
 from llmledger.report.timezones import resolve_zone, today, zone_name
 from llmledger.web import views
-from llmledger.web.graph import build_graph, encode_graph
+from llmledger.web.graph import Catalog, build_graph, encode_graph, read_catalog
 from llmledger.web.page import STATIC_DIR, PageConfig, render_page
 from llmledger.web.query import DashboardQuery, QueryError, parse_day, parse_query
 
@@ -72,6 +73,20 @@ class _Views:
         self.ledger = ledger
         self.zone = zone
         self.guard = guard
+        self._catalog: tuple[int, Catalog] | None = None
+        self._catalog_lock = threading.Lock()
+
+    def catalog(self) -> Catalog:
+        """The ledger's sources, years and providers, read again only when the count of
+        events changed (a new source, model or year comes with new events)."""
+        count = self.ledger.count()
+        with self._catalog_lock:
+            if self._catalog is not None and self._catalog[0] == count:
+                return self._catalog[1]
+        known = read_catalog(self.ledger)
+        with self._catalog_lock:
+            self._catalog = (count, known)
+        return known
 
     def endpoint(
         self, produce: View, extra: tuple[str, ...] = ()
@@ -96,11 +111,11 @@ class _Views:
     # -- the views -----------------------------------------------------------------------------
 
     def graph(self, query: DashboardQuery, request: Request) -> bytes:
-        return encode_graph(build_graph(self.ledger, query))
+        return encode_graph(build_graph(self.ledger, query, catalog=self.catalog()))
 
     def day(self, query: DashboardQuery, request: Request) -> bytes | None:
         day = parse_day(str(request.path_params["day"]), "day")
-        return views.day_json(self.ledger, query, day)
+        return views.day_json(self.ledger, query, day, self.catalog())
 
     def daily(self, query: DashboardQuery, request: Request) -> bytes:
         group_by = request.query_params.get("groupBy") or None
@@ -147,6 +162,19 @@ async def loopback_only(request: Request) -> Response | None:
     )
 
 
+def _first_graph(request: Request, zone: tzinfo, this_year: int) -> str | None:
+    """The graph view the page asks for first (app.js: the URL's window, this year by
+    default), so the page can start loading it before its scripts run."""
+    params = {name: request.query_params.getlist(name)[:1] for name in request.query_params}
+    try:
+        query = parse_query(params, zone)
+    except QueryError:
+        return None
+    if query.year is None:
+        query = query.for_year(this_year)
+    return f"graph?{query.canonical()}"
+
+
 def dashboard_routes(
     ledger: Ledger,
     *,
@@ -166,14 +194,15 @@ def dashboard_routes(
     handlers = _Views(ledger, default_zone, guard)
 
     async def page(request: Request) -> Response:
+        now = today(default_zone)
         config = PageConfig(
             version=__version__,
             default_timezone=zone_name(default_zone),
-            today=today(default_zone).isoformat(),
+            today=now.isoformat(),
             admin=admin,
             usage_meter=usage_meter,
         )
-        html, policy = render_page(config)
+        html, policy = render_page(config, preload=_first_graph(request, default_zone, now.year))
         return HTMLResponse(
             html,
             headers={

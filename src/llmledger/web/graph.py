@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timezone, tzinfo
 
 import msgspec
 
@@ -37,11 +37,13 @@ from llmledger.web.query import DashboardQuery
 from llmledger.web.streaks import current_streak, longest_streak
 
 __all__ = [
+    "Catalog",
     "DailyContribution",
     "GraphData",
     "build_graph",
     "encode_graph",
     "graph_from_report",
+    "read_catalog",
 ]
 
 
@@ -377,55 +379,65 @@ def _meta(days: Sequence[_Day], window: Window) -> ExportMeta:
 # -- from a ledger -----------------------------------------------------------------------------
 
 
-def _source_filter(query: DashboardQuery) -> EventFilter:
-    return EventFilter(equals={"source": query.sources} if query.sources else {})
+@dataclass(frozen=True)
+class Catalog:
+    """What the ledger holds over all time, from one grouped read: its sources (with the
+    first and last instant of each), and each model's provider."""
+
+    spans: Mapping[str, tuple[int, int]]  # source -> (first, last) UTC microseconds
+    providers: Mapping[str, str]  # model -> the provider with the most tokens
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(sorted(self.spans))
+
+    def years(self, zone: tzinfo, sources: Sequence[str] = ()) -> tuple[int, ...]:
+        """The calendar years in ``zone`` from the first event to the last (of ``sources``)."""
+        spans = [span for name, span in self.spans.items() if not sources or name in sources]
+        if not spans:
+            return ()
+        first = datetime.fromtimestamp(min(s[0] for s in spans) / 1_000_000, zone).year
+        last = datetime.fromtimestamp(max(s[1] for s in spans) / 1_000_000, zone).year
+        return tuple(range(first, last + 1))
 
 
-def available_years(ledger: Ledger, query: DashboardQuery) -> tuple[int, ...]:
-    """The calendar years (in the query's zone) from the first event to the last, for the
-    query's sources and any date."""
-    groups = ledger.aggregate(_source_filter(query), [])
-    if not groups or groups[0].totals.first_ts is None or groups[0].totals.last_ts is None:
-        return ()
-    first, last = (
-        datetime.fromtimestamp(us / 1_000_000, query.zone).year
-        for us in (groups[0].totals.first_ts, groups[0].totals.last_ts)
-    )
-    return tuple(range(first, last + 1))
-
-
-def available_sources(ledger: Ledger) -> tuple[str, ...]:
-    groups = ledger.aggregate(EventFilter(), ["source"])
-    return tuple(sorted(str(g.key["source"]) for g in groups if g.key["source"] is not None))
-
-
-def model_providers(ledger: Ledger, query: DashboardQuery) -> dict[str, str]:
-    """Each model's provider (the one with the most tokens when several served it)."""
+def read_catalog(ledger: Ledger) -> Catalog:
+    spans: dict[str, tuple[int, int]] = {}
     best: dict[str, tuple[int, str]] = {}
-    for group in ledger.aggregate(_source_filter(query), ["model", "provider"]):
-        model, provider = group.key["model"], group.key["provider"]
-        if provider is None:
-            continue
-        tokens = group.totals.total_tokens
-        if model not in best or tokens > best[model][0]:
-            best[str(model)] = (tokens, str(provider))
-    return {model: provider for model, (_, provider) in best.items()}
+    for group in ledger.aggregate(EventFilter(), ["source", "model", "provider"]):
+        source, model, provider = (group.key[k] for k in ("source", "model", "provider"))
+        totals = group.totals
+        if source is not None and totals.first_ts is not None and totals.last_ts is not None:
+            first, last = spans.get(str(source), (totals.first_ts, totals.last_ts))
+            spans[str(source)] = (min(first, totals.first_ts), max(last, totals.last_ts))
+        if provider is not None and model is not None:
+            tokens = totals.total_tokens
+            if str(model) not in best or tokens > best[str(model)][0]:
+                best[str(model)] = (tokens, str(provider))
+    return Catalog(spans, {model: provider for model, (_, provider) in best.items()})
 
 
-def build_graph(ledger: Ledger, query: DashboardQuery, *, on: date | None = None) -> GraphData:
+def build_graph(
+    ledger: Ledger,
+    query: DashboardQuery,
+    *,
+    on: date | None = None,
+    catalog: Catalog | None = None,
+) -> GraphData:
     """The graph of ``query``'s window; ``on`` is the day the current streak counts back
-    from (default: today in the query's zone)."""
+    from (default: today in the query's zone); ``catalog`` the ledger's (read when None)."""
     report = ledger.build_report(query.report_options("daily", group_by="source"))
+    known = catalog or read_catalog(ledger)
     window = Window(
         first=query.first_day,
         last=query.last_day,
         today=on or today(query.zone),
         timezone=query.zone_name,
         sources=query.sources,
-        available_years=available_years(ledger, query),
-        available_sources=available_sources(ledger),
+        available_years=known.years(query.zone, query.sources),
+        available_sources=known.sources,
     )
-    return graph_from_report(report, window, model_providers(ledger, query))
+    return graph_from_report(report, window, known.providers)
 
 
 _encoder = msgspec.json.Encoder()

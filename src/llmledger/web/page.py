@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import html
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -94,16 +95,21 @@ def _inline(tag: str, text: str) -> str:
     return f"<{tag}>{text}</{tag}>"
 
 
-def render_page(config: PageConfig, data: bytes | None = None) -> tuple[str, str]:
+def render_page(
+    config: PageConfig, data: bytes | None = None, *, preload: str | None = None
+) -> tuple[str, str]:
     """The page and its Content-Security-Policy. A static page (``config.static``) inlines
     every asset and ``data`` (the views it holds) and states its policy in a ``<meta>``;
-    a served one links ``static/…`` and the server sends the policy as a header."""
+    a served one links ``static/…`` and the server sends the policy as a header.
+    ``preload``: the view the page asks for first (``graph?…``), fetched while its scripts
+    load."""
     theme = asset(THEME_SCRIPT)
     config_json = script_json(msgspec.json.encode(config))
     parts: dict[str, str] = {
         "theme": _inline("script", theme),
         "config": f'<script type="application/json" id="llmledger-config">{config_json}</script>',
         "data": "",
+        "preload": "",
     }
     script_hashes = [_hash(theme)]
     if config.static:
@@ -131,6 +137,11 @@ def render_page(config: PageConfig, data: bytes | None = None) -> tuple[str, str
         tags = [f'<script src="static/{name}" defer></script>' for name in names]
         parts["scripts"] = "\n".join(tags)
         parts["csp"] = ""
+        if preload is not None:
+            href = html.escape(config.api + preload)
+            parts["preload"] = (
+                f'<link rel="preload" href="{href}" as="fetch" crossorigin="anonymous">'
+            )
         policy = (
             "default-src 'none'; "
             f"script-src 'self' {' '.join(script_hashes)}; "

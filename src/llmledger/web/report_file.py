@@ -1,14 +1,15 @@
 """``llmledger html``: the dashboard as ONE file that opens from disk with no server.
 
 The file holds the page, its styles and scripts inlined, and the answers of the views the page
-asks for, keyed as the page asks (``DashboardQuery.canonical``): the graph and the sessions of
-every year in the window, for all sources and for each source (and the operators' lists with
-``admin``). The time zone and dates are fixed when it is written; the year and the source can
-be switched in the file.
+asks for, keyed as the page asks (``DashboardQuery.canonical``): the graph of every year in the
+window, and the sessions of its last 31 days with usage (and the operators' lists with
+``admin``), for all sources and for each source. The time zone and dates are fixed when it
+is written; the year and the source can be switched in the file.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timezone
 
 import msgspec
@@ -17,27 +18,26 @@ from llmledger import __version__
 from llmledger.ledger import Ledger
 from llmledger.report.timezones import today
 from llmledger.web.graph import (
+    Catalog,
     Window,
-    available_sources,
-    available_years,
     encode_graph,
     graph_from_report,
-    model_providers,
     only_source,
+    read_catalog,
 )
 from llmledger.web.page import PageConfig, StaticQuery, render_page
 from llmledger.web.query import DashboardQuery
-from llmledger.web.views import TOP_DIMENSIONS, sessions_json, top_json
+from llmledger.web.views import TOP_DIMENSIONS, recent_window, sessions_json, top_json
 
 __all__ = ["report_file", "report_years"]
 
 
-def report_years(ledger: Ledger, base: DashboardQuery, on: date) -> list[int]:
+def report_years(catalog: Catalog, base: DashboardQuery, on: date) -> list[int]:
     """The years the file holds: those with events inside the window (this year when none)."""
     first, last = base.first_day, base.last_day
     years = [
         year
-        for year in available_years(ledger, base)
+        for year in catalog.years(base.zone, base.sources)
         if (first is None or year >= first.year) and (last is None or year <= last.year)
     ]
     if years:
@@ -47,19 +47,18 @@ def report_years(ledger: Ledger, base: DashboardQuery, on: date) -> list[int]:
     return [on.year if first is None else first.year]
 
 
-def _selectable_sources(ledger: Ledger, base: DashboardQuery) -> list[str]:
+def _selectable_sources(catalog: Catalog, base: DashboardQuery) -> list[str]:
     if len(base.sources) == 1:
         return []  # the file is about one source: nothing to switch
-    return list(base.sources) or list(available_sources(ledger))
+    return list(base.sources) or list(catalog.sources)
 
 
 def report_file(ledger: Ledger, base: DashboardQuery, *, admin: bool = False) -> str:
     """The HTML of the report over ``base`` (its zone, dates and sources)."""
     on = today(base.zone)
-    years = report_years(ledger, base, on)
-    sources = _selectable_sources(ledger, base)
-    providers = model_providers(ledger, base)
-    all_sources = available_sources(ledger)
+    catalog = read_catalog(ledger)
+    years = report_years(catalog, base, on)
+    sources = _selectable_sources(catalog, base)
     views: dict[str, msgspec.Raw] = {}
     for year in years:
         query = base.for_year(year)
@@ -81,16 +80,23 @@ def report_file(ledger: Ledger, base: DashboardQuery, *, admin: bool = False) ->
                 timezone=base.zone_name,
                 sources=narrowed.sources,
                 available_years=tuple(years),
-                available_sources=all_sources,
+                available_sources=catalog.sources,
             )
             part = only_source(report, source) if source else report
-            graph = graph_from_report(part, window, providers)
+            graph = graph_from_report(part, window, catalog.providers)
             views[f"graph?{asked.canonical()}"] = msgspec.Raw(encode_graph(graph))
-            views[f"sessions?{asked.canonical()}"] = msgspec.Raw(sessions_json(ledger, narrowed))
+            recent = recent_window(graph, narrowed)
+            if recent is None:
+                continue
+            # Asked as the page asks (app.js recentParams): the window's last days, no year.
+            key = replace(asked, since=recent.since, until=recent.until, year=None).canonical()
+            views[f"sessions?{key}"] = msgspec.Raw(sessions_json(ledger, recent))
             if admin:
                 for by in TOP_DIMENSIONS:
-                    key = f"admin/top?{asked.canonical({'by': by})}"
-                    views[key] = msgspec.Raw(top_json(ledger, narrowed, by))
+                    by_key = replace(asked, since=recent.since, until=recent.until, year=None)
+                    views[f"admin/top?{by_key.canonical({'by': by})}"] = msgspec.Raw(
+                        top_json(ledger, recent, by)
+                    )
     now = datetime.now(timezone.utc).replace(microsecond=0)
     config = PageConfig(
         version=__version__,

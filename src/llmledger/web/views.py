@@ -10,7 +10,7 @@ no prompt).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -20,7 +20,7 @@ from llmledger.query import Totals
 from llmledger.report.aggregate import Report
 from llmledger.report.kinds import ReportKind
 from llmledger.report.render.jsonout import report_data, totals_fields
-from llmledger.web.graph import build_graph
+from llmledger.web.graph import Catalog, GraphData, build_graph
 from llmledger.web.query import DashboardQuery
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "daily_json",
     "day_json",
     "models_json",
+    "recent_window",
     "sessions_json",
     "top_json",
     "unpriced_json",
@@ -45,6 +46,9 @@ TOP_DIMENSIONS: dict[str, str] = {
 }
 TOP_ROWS = 20
 SESSION_ROWS = 200
+# Sessions and the top lists read every event of their window (not the hourly sums): the page
+# asks for the last days with usage of its window only.
+RECENT_DAYS = 31
 
 
 def cache_hit_ratio(t: Totals) -> float:
@@ -82,6 +86,19 @@ def sessions_json(ledger: Ledger, query: DashboardQuery, limit: int = SESSION_RO
     data = report_data(report)
     data["sessionCount"] = count
     return _encode(data)
+
+
+def recent_window(graph: GraphData, query: DashboardQuery) -> DashboardQuery | None:
+    """The last ``RECENT_DAYS`` days with usage of ``query``'s window, as the page asks for
+    sessions and the operators' lists (app.js ``recentParams``); None: no usage."""
+    if not graph.contributions:
+        return None
+    last = date.fromisoformat(graph.contributions[-1].date)
+    since = last - timedelta(days=RECENT_DAYS - 1)
+    first = query.first_day
+    if first is not None and first > since:
+        since = first
+    return DashboardQuery(zone=query.zone, since=since, until=last, sources=query.sources)
 
 
 def cache_json(ledger: Ledger, query: DashboardQuery) -> bytes:
@@ -122,10 +139,12 @@ def unpriced_json(ledger: Ledger, query: DashboardQuery) -> bytes:
     return _encode({"unpricedModels": rows, "timezone": report.zone_name})
 
 
-def day_json(ledger: Ledger, query: DashboardQuery, day: date) -> bytes | None:
+def day_json(
+    ledger: Ledger, query: DashboardQuery, day: date, catalog: Catalog | None = None
+) -> bytes | None:
     """One day's contribution (by source and model), as in the graph; None: no usage."""
     one_day = DashboardQuery(zone=query.zone, since=day, until=day, sources=query.sources)
-    graph = build_graph(ledger, one_day)
+    graph = build_graph(ledger, one_day, catalog=catalog)
     return _encode(graph.contributions[0]) if graph.contributions else None
 
 

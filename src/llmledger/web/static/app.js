@@ -130,6 +130,9 @@
           state.yearChosen = true;
           return refresh();
         }
+        if (window.performance.mark) {
+          window.performance.mark("llmledger-data"); /* the data is here: drawing starts */
+        }
         graph = body;
         byDate = {};
         graph.contributions.forEach(function (day) {
@@ -163,42 +166,107 @@
       .catch(showError);
   }
 
+  /*
+   * Sessions and the operators' lists cover the window's last 31 days with usage (reading
+   * them means reading every event, not the hourly sums); they load when their panel comes
+   * into view.
+   */
+  var RECENT_DAYS = 31;
+
+  function recentParams() {
+    if (!graph || !graph.contributions.length) {
+      return null;
+    }
+    var last = graph.contributions[graph.contributions.length - 1].date;
+    var first = String(state.year) + "-01-01";
+    if (state.since && state.since > first) {
+      first = state.since;
+    }
+    var since = ns.days.add(last, 1 - RECENT_DAYS);
+    return { tz: state.tz, source: state.source, since: since > first ? since : first, until: last };
+  }
+
+  var pending = {};
+
+  function whenVisible(id, load) {
+    var panel = byId(id);
+    if (pending[id]) {
+      pending[id].disconnect();
+    }
+    if (!window.IntersectionObserver) {
+      load();
+      return;
+    }
+    var observer = new IntersectionObserver(
+      function (entries) {
+        if (entries.some(function (entry) { return entry.isIntersecting; })) {
+          observer.disconnect();
+          delete pending[id];
+          load();
+        }
+      },
+      { rootMargin: "300px" }
+    );
+    pending[id] = observer;
+    observer.observe(panel);
+  }
+
   function loadSessions(token) {
     sessions = null;
     sessionsShown = SESSIONS_SHOWN;
+    var params = recentParams();
+    if (!params) {
+      sessions = { sessions: [], sessionCount: 0 };
+      renderSessions();
+      return;
+    }
     byId("sessions-note").textContent = "Loading sessions…";
-    data
-      .load("sessions", graphParams())
-      .then(function (body) {
-        if (token === loading) {
-          sessions = body;
-          renderSessions();
-        }
-      })
-      .catch(function (error) {
-        byId("sessions-note").textContent = "Sessions could not be loaded: " + error.message;
-      });
+    whenVisible("sessions-panel", function () {
+      data
+        .load("sessions", params)
+        .then(function (body) {
+          if (token === loading) {
+            sessions = body;
+            sessions.window = params;
+            renderSessions();
+          }
+        })
+        .catch(function (error) {
+          byId("sessions-note").textContent = "Sessions could not be loaded: " + error.message;
+        });
+    });
   }
 
   function loadAdmin(token) {
     if (!config.admin) {
       return;
     }
+    var params = recentParams();
     var sections = document.querySelectorAll("[data-top]");
-    Array.prototype.forEach.call(sections, function (section) {
-      var by = section.getAttribute("data-top");
-      var params = graphParams();
-      params.by = by;
-      data
-        .load("admin/top", params)
-        .then(function (body) {
-          if (token === loading) {
-            renderTop(section, body);
-          }
-        })
-        .catch(function (error) {
-          renderTop(section, { rows: [], error: error.message });
-        });
+    byId("admin-note").textContent = params
+      ? "From " + fmt.shortDate(params.since) + " to " + fmt.shortDate(params.until) + ", " + params.until.slice(0, 4) + " (the window's last " + RECENT_DAYS + " days)."
+      : "No usage in this window.";
+    if (!params) {
+      Array.prototype.forEach.call(sections, function (section) {
+        renderTop(section, { rows: [] });
+      });
+      return;
+    }
+    whenVisible("admin-panel", function () {
+      Array.prototype.forEach.call(sections, function (section) {
+        var by = section.getAttribute("data-top");
+        var asked = { tz: params.tz, source: params.source, since: params.since, until: params.until, by: by };
+        data
+          .load("admin/top", asked)
+          .then(function (body) {
+            if (token === loading) {
+              renderTop(section, body);
+            }
+          })
+          .catch(function (error) {
+            renderTop(section, { rows: [], error: error.message });
+          });
+      });
     });
   }
 
@@ -819,10 +887,11 @@
     var rows = loaded.slice(0, sessionsShown);
     var note = byId("sessions-note");
     var count = sessions ? sessions.sessionCount || loaded.length : 0;
+    var span = sessions && sessions.window ? " from " + fmt.shortDate(sessions.window.since) + " to " + fmt.shortDate(sessions.window.until) + ", " + sessions.window.until.slice(0, 4) : " in " + state.year;
     note.textContent =
       count > rows.length
-        ? "The " + rows.length + " most recent of " + fmt.integer(count) + " sessions in " + state.year + "."
-        : fmt.integer(count) + (count === 1 ? " session" : " sessions") + " in " + state.year + ", most recent first.";
+        ? "The " + rows.length + " most recent of " + fmt.integer(count) + " sessions" + span + "."
+        : fmt.integer(count) + (count === 1 ? " session" : " sessions") + span + ", most recent first.";
     var more = byId("sessions-more");
     more.hidden = rows.length >= loaded.length;
     more.textContent = "Show " + Math.min(SESSIONS_SHOWN, loaded.length - rows.length) + " more";
