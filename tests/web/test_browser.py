@@ -15,6 +15,7 @@ import pytest
 from tests.web.browser import (
     DESKTOP,
     PHONE,
+    SCREENSHOTS,
     DashboardProcess,
     Watched,
     launch_browser,
@@ -340,8 +341,13 @@ def test_screens_fit_and_are_saved(browser: Browser, dashboard: str, theme: str)
         page.evaluate("window.scrollTo(0, 0)")
         assert page.get_attribute("html", "data-theme") == theme
         screenshot(page, f"dashboard-{theme}-desktop")
+        screenshot(page, f"top-{theme}-desktop", full_page=False)
+        SCREENSHOTS.mkdir(exist_ok=True)
+        panel = page.locator("#graph-panel")
+        panel.screenshot(path=str(SCREENSHOTS / f"graph-panel-{theme}.png"))
         page.check("input[name=view][value='3d']", force=True)
         screenshot(page, f"graph-3d-{theme}", full_page=False)
+        panel.screenshot(path=str(SCREENSHOTS / f"graph-panel-3d-{theme}.png"))
         page.check("input[name=view][value='2d']", force=True)
         page.set_viewport_size(PHONE)
         page.wait_for_function(
@@ -350,6 +356,8 @@ def test_screens_fit_and_are_saved(browser: Browser, dashboard: str, theme: str)
         # Nothing spills sideways on a phone (the graph and the tables scroll inside).
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         screenshot(page, f"dashboard-{theme}-phone")
+        page.evaluate("window.scrollTo(0, 0)")
+        screenshot(page, f"top-{theme}-phone", full_page=False)
         watch.assert_clean()
     finally:
         context.close()

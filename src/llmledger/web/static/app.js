@@ -427,7 +427,7 @@
   function stat(label, value, detail, raw) {
     var item = dom.el("div", { "data-stat": label });
     item.appendChild(dom.el("dt", null, label));
-    var dd = dom.el("dd", { "data-value": raw === undefined ? null : raw }, value);
+    var dd = dom.el("dd", { "data-value": raw === undefined ? null : raw, class: label === "Favourite model" ? "name" : null }, value);
     if (detail) {
       dd.appendChild(dom.el("small", null, detail));
     }
@@ -1092,6 +1092,9 @@
           lastWidth = window.innerWidth;
           renderDaily();
           renderCache();
+          if (!selected) {
+            byId("graph-2d").scrollLeft = byId("graph-2d").scrollWidth;
+          }
         }
       }, 150);
     });
