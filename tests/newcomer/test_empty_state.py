@@ -83,6 +83,18 @@ def test_logs_found_without_usage_say_so_and_where(
     assert "'llmledger scan -v' shows what was read and skipped." in out
 
 
+def test_logs_not_imported_with_no_scan_say_so(
+    capsys: pytest.CaptureFixture[str], isolated_home: Path
+) -> None:
+    claude_log(isolated_home)
+    _, out, _ = cli(capsys, "daily", "--tz", "UTC", "--no-scan")
+    assert out == (
+        "LLM usage — daily (UTC)\nNo usage in the ledger: --no-scan skipped importing the agent "
+        "logs found on this machine; run the same command without --no-scan (or llmledger scan) "
+        "first.\n"
+    )
+
+
 def test_unreadable_root_is_named_with_its_reason() -> None:
     home = Path("/home/me")
     agents = {

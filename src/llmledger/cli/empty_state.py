@@ -28,14 +28,17 @@ To see usage here:
 
 
 def render_report_or_explain(
-    report: Report, width: int | None = 80, style: Style | None = None
+    report: Report, width: int | None = 80, style: Style | None = None, *, scanned: bool = True
 ) -> str:
-    """``render_report``, but an empty report explains itself (``explain_empty``)."""
+    """``render_report``, but an empty report explains itself (``explain_empty``; ``scanned``:
+    the agents' logs were imported first, i.e. no --no-scan)."""
     if report.rows:
         from llmledger.report.render.text import render_report
 
         return render_report(report, width=width, style=style)
-    return explain_empty(report.options, agent_roots(os.environ), _home(os.environ))
+    return explain_empty(
+        report.options, agent_roots(os.environ), _home(os.environ), scanned=scanned
+    )
 
 
 def _home(env: Mapping[str, str]) -> Path:
@@ -65,9 +68,20 @@ def filter_words(options: ReportOptions) -> str:
     return " ".join(words)
 
 
-def explain_empty(options: ReportOptions, agents: Mapping[str, list[Root]], home: Path) -> str:
+def explain_empty(
+    options: ReportOptions,
+    agents: Mapping[str, list[Root]],
+    home: Path,
+    *,
+    scanned: bool = True,
+) -> str:
     filters = filter_words(options)
     found = any(root.state == "found" for places in agents.values() for root in places)
+    if found and not scanned:
+        return (
+            "No usage in the ledger: --no-scan skipped importing the agent logs found on this "
+            "machine; run the same command without --no-scan (or llmledger scan) first."
+        )
     if found and filters:
         return f"No usage found for {filters}."
     if found:

@@ -228,6 +228,11 @@ def run_report(args: argparse.Namespace, kind: str) -> int:
         emit(
             style.paint(title, style.header)
             + "\n"
-            + render_report(report, width=output_width(), style=style)
+            + render_report(
+                report,
+                width=output_width(),
+                style=style,
+                scanned=not getattr(args, "no_scan", False),
+            )
         )
     return 0
