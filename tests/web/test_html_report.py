@@ -163,3 +163,21 @@ def test_opened_from_disk_it_shows_the_daily_reports_numbers(
         assert [url for url in watch.requests if not url.startswith("file:")] == []
     finally:
         context.close()
+
+
+def test_with_admin_the_file_holds_the_operators_lists(
+    seeded_path: Path, tmp_path: Path, cli: Cli
+) -> None:
+    target = tmp_path / "admin.html"
+    db = ("--no-scan", "--db", str(seeded_path))
+    assert cli("html", str(target), "--admin", "--year", str(YEAR), "--tz", "UTC", *db).code == 0
+    html = target.read_text(encoding="utf-8")
+    assert embedded(html, "llmledger-config")["admin"] is True
+    views = embedded(html, "llmledger-data")["views"]
+    window = f"since={YEAR}-12-01&tz=UTC&until={YEAR}-12-31"
+    top = views[f"admin/top?by=user&{window}"]
+    assert sorted(row["key"] for row in top["rows"]) == ["ada", "grace", "linus"]
+    tops = {key.split("by=")[1].split("&")[0] for key in views if key.startswith("admin/top?")}
+    assert tops == {"user", "api_key", "account", "org"}
+    # Per source too, each over its own last 31 days with usage.
+    assert any(k.startswith("admin/top?by=org&since=") and "&source=codex&" in k for k in views)
