@@ -18,9 +18,12 @@ runs it with one worker against the same fake upstream. ``--before PATH`` runs `
 serve`` from ``PATH/src`` (e.g. ``git worktree add /tmp/old-gw <commit>``).
 
 For every (mode, concurrency, target) cell it reports throughput and latency p50/p99 (for
-streams also time to first byte), and the latency each proxy adds over going direct. The load
-comes from keep-alive connections, one per concurrent client, of a small HTTP/1.1 client in
-this script (httptools), the same for every target.
+streams also time to first byte), the latency each proxy adds over going direct, and the CPU
+time the target's process spent per request (from /proc; on a shared machine the other jobs
+disturb it far less than throughput). With ``--repeat N`` every cell runs N times, interleaved,
+and the medians over the runs are printed last. The load comes from keep-alive connections,
+one per concurrent client, of a small HTTP/1.1 client in this script (httptools), the same for
+every target.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ import platform
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -65,6 +69,7 @@ class Cell:
     p99_ms: float
     ttfb_p50_ms: float | None
     ttfb_p99_ms: float | None
+    cpu_us: float | None  # CPU time of the target's process per measured request
 
 
 @dataclass
@@ -73,6 +78,7 @@ class Target:
     base_url: str
     path: str
     key: str
+    pid: int | None = None  # the process serving it (the fake upstream for direct)
 
 
 # -- processes -----------------------------------------------------------------------------------
@@ -196,6 +202,18 @@ litellm_settings:
     return None
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """User + system CPU seconds of a process and its threads so far (None where there is no
+    /proc): a figure the other jobs on a shared machine disturb far less than throughput."""
+    if pid is None:
+        return None
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def stop(proc: subprocess.Popen[str] | None) -> None:
     if proc is None or proc.poll() is not None:
         return
@@ -317,13 +335,18 @@ async def _run_cell(
         await asyncio.gather(*(worker(budget, deadline, measure) for _ in range(concurrency)))
 
     await phase(warmup, None, False)  # opens the connections, warms caches
+    cpu_before = cpu_seconds(target.pid)
     start = time.perf_counter()
     if duration is None:
         await phase(requests, None, True)
     else:
         await phase(1 << 60, start + duration, True)
     seconds = time.perf_counter() - start
+    cpu_after = cpu_seconds(target.pid)
     count = len(latencies)
+    cpu_us = None
+    if cpu_before is not None and cpu_after is not None and count + errors:
+        cpu_us = round((cpu_after - cpu_before) / (count + errors) * 1e6, 1)
     return Cell(
         run=run,
         mode="stream" if stream else "json",
@@ -337,6 +360,7 @@ async def _run_cell(
         p99_ms=round(_percentile(latencies, 0.99) * 1000, 3) if latencies else float("nan"),
         ttfb_p50_ms=round(_percentile(ttfbs, 0.5) * 1000, 3) if ttfbs else None,
         ttfb_p99_ms=round(_percentile(ttfbs, 0.99) * 1000, 3) if ttfbs else None,
+        cpu_us=cpu_us,
     )
 
 
@@ -360,7 +384,7 @@ def _print(cells: list[Cell]) -> None:
     print(
         f"{'run':>3} {'mode':6} {'conc':>4} {'target':8} {'req/s':>9} {'p50 ms':>8} "
         f"{'p99 ms':>8} {'ttfb50':>8} {'added p50':>9} {'added p99':>9} {'added ttfb':>10} "
-        f"{'err':>4}"
+        f"{'cpu us':>7} {'err':>4}"
     )
     direct = {(c.run, c.mode, c.concurrency): c for c in cells if c.target == "direct"}
     for cell in cells:
@@ -372,10 +396,11 @@ def _print(cells: list[Cell]) -> None:
             if cell.ttfb_p50_ms is not None and base.ttfb_p50_ms is not None:
                 added_ttfb = f"{cell.ttfb_p50_ms - base.ttfb_p50_ms:.3f}"
         ttfb = "" if cell.ttfb_p50_ms is None else f"{cell.ttfb_p50_ms:.3f}"
+        cpu = "" if cell.cpu_us is None else f"{cell.cpu_us:.0f}"
         print(
             f"{cell.run:>3} {cell.mode:6} {cell.concurrency:>4} {cell.target:8} {cell.rps:>9.1f} "
             f"{cell.p50_ms:>8.3f} {cell.p99_ms:>8.3f} {ttfb:>8} {added50:>9} {added99:>9} "
-            f"{added_ttfb:>10} {cell.errors:>4}"
+            f"{added_ttfb:>10} {cpu:>7} {cell.errors:>4}"
         )
     by = {(c.run, c.mode, c.concurrency, c.target): c for c in cells}
     ratios = []
@@ -385,13 +410,84 @@ def _print(cells: list[Cell]) -> None:
         for other_name in ("before", "litellm"):
             other = by.get((run, mode, conc, other_name))
             if other is not None and other.rps:
-                ratios.append(
+                line = (
                     f"  run {run} {mode:6} c={conc:<3} gateway {cell.rps:,.0f} req/s vs "
                     f"{other_name} {other.rps:,.1f} req/s = {cell.rps / other.rps:,.2f}x"
                 )
+                if cell.cpu_us and other.cpu_us:
+                    line += f"; CPU per request {cell.cpu_us / other.cpu_us:,.2f}x"
+                ratios.append(line)
     if ratios:
         print("\nthroughput ratios, llmledger gateway / the other:")
         print("\n".join(ratios))
+    if len({c.run for c in cells}) > 1:
+        _print_medians(cells)
+
+
+def _median(values: Sequence[float | None]) -> float | None:
+    present = sorted(v for v in values if v is not None)
+    return statistics.median(present) if present else None
+
+
+def _number(value: float | None, width: int, digits: int) -> str:
+    return f"{'' if value is None else f'{value:.{digits}f}':>{width}}"
+
+
+def _print_medians(cells: list[Cell]) -> None:
+    """Per (mode, concurrency, target): the median of each figure over the runs, added
+    latencies taken per run against that run's direct cell."""
+    groups: dict[tuple[str, int, str], list[Cell]] = {}
+    for cell in cells:
+        groups.setdefault((cell.mode, cell.concurrency, cell.target), []).append(cell)
+    direct = {(c.run, c.mode, c.concurrency): c for c in cells if c.target == "direct"}
+    runs = len({c.run for c in cells})
+    print(f"\nmedians over {runs} runs:")
+    print(
+        f"{'mode':6} {'conc':>4} {'target':8} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'ttfb50':>8} {'added p50':>9} {'added ttfb':>10} {'cpu us':>7} {'err':>4}"
+    )
+    medians: dict[tuple[str, int, str], float] = {}
+    for (mode, conc, target), group in groups.items():
+        added: list[float | None] = []
+        added_ttfb: list[float | None] = []
+        for cell in group:
+            base = direct.get((cell.run, mode, conc))
+            if base is None or target == "direct":
+                continue
+            added.append(cell.p50_ms - base.p50_ms)
+            if cell.ttfb_p50_ms is not None and base.ttfb_p50_ms is not None:
+                added_ttfb.append(cell.ttfb_p50_ms - base.ttfb_p50_ms)
+        figures = {
+            "rps": _median([c.rps for c in group]),
+            "p50": _median([c.p50_ms for c in group]),
+            "p99": _median([c.p99_ms for c in group]),
+            "ttfb": _median([c.ttfb_p50_ms for c in group]),
+            "added": _median(added),
+            "added_ttfb": _median(added_ttfb),
+            "cpu": _median([c.cpu_us for c in group]),
+        }
+        medians[(mode, conc, target)] = figures["rps"] or 0.0
+        shown = [
+            _number(figures[key], width, digits)
+            for key, width, digits in (
+                ("rps", 9, 1),
+                ("p50", 8, 3),
+                ("p99", 8, 3),
+                ("ttfb", 8, 3),
+                ("added", 9, 3),
+                ("added_ttfb", 10, 3),
+                ("cpu", 7, 0),
+            )
+        ]
+        errors = sum(c.errors for c in group)
+        print(f"{mode:6} {conc:>4} {target:8} {' '.join(shown)} {errors:>4}")
+    for (mode, conc, target), rps in medians.items():
+        if target != "gateway":
+            continue
+        for other_name in ("before", "litellm"):
+            other = medians.get((mode, conc, other_name))
+            if other:
+                print(f"  {mode:6} c={conc:<3} median gateway / {other_name}: {rps / other:,.2f}x")
 
 
 def _events_in(db: Path) -> int:
@@ -443,7 +539,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = []
         if "direct" in wanted:
             url = f"http://127.0.0.1:{upstream_port}"
-            targets.append(Target("direct", url, "/v1/chat/completions", "sk-x"))
+            targets.append(Target("direct", url, "/v1/chat/completions", "sk-x", fake.pid))
         for name, src in (("gateway", None), ("before", args.before)):
             if name not in wanted:
                 continue
@@ -452,7 +548,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
             processes.append(proc)
             url = f"http://127.0.0.1:{port}"
-            targets.append(Target(name, url, "/v1/chat/completions", key))
+            targets.append(Target(name, url, "/v1/chat/completions", key, proc.pid))
         if "litellm" in wanted:
             binary = args.litellm or next(
                 (c for c in LITELLM_CANDIDATES if Path(c).exists()), LITELLM_CANDIDATES[0]
@@ -464,7 +560,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 litellm, litellm_port = started
                 processes.append(litellm)
                 url = f"http://127.0.0.1:{litellm_port}"
-                targets.append(Target("litellm", url, "/v1/chat/completions", "sk-litellm-master"))
+                key = "sk-litellm-master"
+                targets.append(Target("litellm", url, "/v1/chat/completions", key, litellm.pid))
         print(f"machine: {_machine()}")
         per_cell = f"{args.duration:g} s" if args.duration else f"{args.requests} requests"
         print(f"per cell: {per_cell} (+{args.warmup} warm-up)\n", flush=True)
@@ -487,10 +584,11 @@ def main(argv: Sequence[str] | None = None) -> int:
                             )
                         )
                         cells.append(cell)
+                        cpu = "" if cell.cpu_us is None else f"  CPU {cell.cpu_us:.0f} us/req"
                         print(
                             f"  run {run} {cell.mode:6} c={cell.concurrency:<3} {cell.target:8} "
                             f"{cell.rps:>9.1f} req/s  p50 {cell.p50_ms:.3f} ms  "
-                            f"p99 {cell.p99_ms:.3f} ms  errors {cell.errors}",
+                            f"p99 {cell.p99_ms:.3f} ms{cpu}  errors {cell.errors}",
                             flush=True,
                         )
             for name in ("gateway", "before"):
