@@ -416,6 +416,36 @@ class Ledger:
             user_id, tokens, org_id=org_id, source=source, model=model, event_id=event_id
         )
 
+    def estimate(
+        self,
+        request: Mapping[str, Any],
+        *,
+        api: str | None = None,
+        user_id: str | None = None,
+        org_id: str | None = None,
+        key_id: str | None = None,
+        check_quotas: bool = True,
+        reserve_output_tokens: int = 4096,
+    ) -> dict[str, Any]:
+        """What a request would use and cost, before it is sent (``POST /api/estimate``):
+        ``request`` is its body as the client would send it (``model``, ``messages`` or
+        ``input``, its max output). Returns ``inputTokens`` (offline tokenizer, ``estimated``),
+        ``maxOutputTokens`` (``reserve_output_tokens`` when it sets none), ``costMin`` /
+        ``costMax`` in USD (None when the model has no price), and, for a user or org,
+        whether their plan and budgets would admit it now (``admitted``, ``refusal``)."""
+        from llmledger.request_estimate import estimate_request
+
+        return estimate_request(
+            self,
+            request,
+            api=api,
+            user_id=user_id,
+            org_id=org_id,
+            key_id=key_id,
+            check_quotas=check_quotas,
+            reserve_output_tokens=reserve_output_tokens,
+        )
+
     def record_settled(
         self,
         event: UsageEvent,

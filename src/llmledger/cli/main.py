@@ -33,6 +33,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "addons",
     "budgets",
     "meter",
+    "estimate",
 )
 
 DESCRIPTION = """\

@@ -11,7 +11,7 @@ from llmledger.gateway.errors import GatewayError, error_type
 __all__ = ["ApiError", "validation_error"]
 
 _encode = msgspec.json.Encoder().encode
-_UNKNOWN = re.compile(r"unknown field `([^`]*)`")
+_UNKNOWN = re.compile(r"(?:unknown|missing required) field `([^`]*)`")
 
 
 class ApiError(GatewayError):

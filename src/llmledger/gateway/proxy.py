@@ -135,12 +135,12 @@ async def _proxy(
     reservation = await gw.quota.admit(
         endpoint.name, body, ctx.identity, upstream_model, ctx.request_id
     )
-    exchange.reservation = reservation.request_id
+    exchange.reservation = reservation
     try:
         await _forward(exchange, scope, headers, head, candidates)
     finally:
         if exchange.reservation is not None:
-            await gw.quota.release(exchange.reservation)
+            await gw.quota.release(reservation.request_id)
 
 
 async def _forward(

@@ -7,11 +7,10 @@ otherwise, and the proxy path pays one attribute test).
    or ``[server] reserve_output_tokens``) is reserved on its user, org, key and model in ONE
    SQLite transaction (``QuotaBook.check_and_reserve``, in a worker thread); a hard limit with
    no room answers 429 ``budget_exceeded`` (``BudgetExceeded``, shaped per protocol).
-2. ``settle``: the request's event is written and its holds dropped in ONE transaction
-   (``Ledger.record_settled``); the recorder calls it instead of the plain write.
-3. Alerts are checked off the request path: the subjects settled in the last
-   ``ALERT_INTERVAL`` are checked together (a burst of requests costs one check); fired and
-   resolved alerts go to the live stream (``UsageFeed``) and to ``[quotas] alert_webhook``.
+2. ``settle``: the request's event is written and its holds dropped in ONE transaction that
+   also reads back the limits it was admitted under (``QuotaBook.settle``); the recorder calls
+   it instead of the plain write. Fired and resolved alerts go to the live stream
+   (``UsageFeed``) and to ``[quotas] alert_webhook``.
 """
 
 from __future__ import annotations
@@ -29,18 +28,17 @@ import msgspec
 from llmledger.events import UsageEvent
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity
-from llmledger.gateway.request_bound import request_bound
 from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
 from llmledger.ledger import Ledger
 from llmledger.quota.admission import Admission, Refusal, Reservation
 from llmledger.quota.alerts import AlertEvent
 from llmledger.quota.limits import Subject
+from llmledger.request_estimate import request_bound
 
-__all__ = ["ALERT_INTERVAL", "BudgetExceeded", "QuotaGate", "subjects_of"]
+__all__ = ["BudgetExceeded", "QuotaGate", "subjects_of"]
 
 log = logging.getLogger("llmledger.gateway")
 
-ALERT_INTERVAL = 0.25  # seconds between two alert checks of the subjects settled meanwhile
 EXPIRY_INTERVAL = 60.0  # seconds between two sweeps of expired reservations
 _WEBHOOK_TIMEOUT = 5.0
 
@@ -95,7 +93,6 @@ class QuotaGate:
         # Reservations and settles wait on the store's lock: a few threads of their own, so
         # they never queue behind other blocking work of the event loop's default pool.
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="llmledger-quota")
-        self._to_check: dict[Subject, None] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = self.book.subscribe(self._alerted)
 
@@ -121,11 +118,10 @@ class QuotaGate:
         estimate = self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
         return self.book.check_and_reserve(who, request_id, estimate)
 
-    async def settle(self, event: UsageEvent, request_id: str) -> None:
-        """Write ``event`` and drop ``request_id``'s holds in one transaction."""
+    async def settle(self, event: UsageEvent, reservation: Reservation) -> None:
+        """Write ``event`` and drop the reservation's holds in one transaction; its alerts."""
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.ledger.record_settled, event, request_id)
-        self._to_check[Subject.of(event)] = None
+        await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
 
     async def release(self, request_id: str) -> None:
         """Drop a request's holds (it ended without an event to settle with)."""
@@ -139,36 +135,15 @@ class QuotaGate:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._check_alerts()), loop.create_task(self._expire())]
+        self._tasks = [loop.create_task(self._expire())]
 
     async def close(self) -> None:
         for task in self._tasks:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await self._check_now()
         self._unsubscribe()
         self.executor.shutdown(wait=True)
-
-    async def _check_alerts(self) -> None:
-        while True:
-            await asyncio.sleep(ALERT_INTERVAL)
-            await self._check_now()
-
-    async def _check_now(self) -> None:
-        if not self._to_check:
-            return
-        subjects = list(self._to_check)
-        self._to_check.clear()
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self._check, subjects)
-
-    def _check(self, subjects: list[Subject]) -> None:
-        for who in subjects:
-            try:
-                self.book.check_alerts(who)
-            except Exception:  # a locked ledger: the next settle checks again
-                log.exception("gateway: cannot check the quota alerts of %s", who)
 
     async def _expire(self) -> None:
         loop = asyncio.get_running_loop()

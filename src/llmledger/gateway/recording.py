@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable
 from llmledger.errors import InvalidEventError
 from llmledger.events import UsageEvent
 from llmledger.ledger import Ledger
+from llmledger.quota.admission import Reservation
 
 __all__ = ["Recorder"]
 
@@ -30,7 +31,7 @@ log = logging.getLogger("llmledger.gateway")
 MAX_HELD = 10_000  # events kept for a retry while the ledger cannot record
 
 # Writes an admitted request's event and drops its reservation (the quota gate's ``settle``).
-Settle = Callable[[UsageEvent, str], Awaitable[None]]
+Settle = Callable[[UsageEvent, Reservation], Awaitable[None]]
 
 
 class Recorder:
@@ -43,12 +44,12 @@ class Recorder:
         self.last_error = ""
         self.settle: Settle | None = None
         self.on_commit: Callable[[UsageEvent], None] | None = None
-        self._settling: dict[str, str] = {}  # held event id -> its reservation's request id
+        self._settling: dict[str, Reservation] = {}  # held event id -> its reservation
         self._retrying: asyncio.Task[None] | None = None
 
-    async def commit(self, event: UsageEvent, reservation: str | None = None) -> bool:
-        """Submit ``event`` and wait for its commit (with ``reservation``, a request id: settle
-        it); False when it could not be recorded."""
+    async def commit(self, event: UsageEvent, reservation: Reservation | None = None) -> bool:
+        """Submit ``event`` and wait for its commit (settling ``reservation`` with it); False
+        when it could not be recorded."""
         try:
             await self._write(event, reservation)
         except InvalidEventError as exc:  # a bug of ours, not the ledger's state
@@ -65,7 +66,7 @@ class Recorder:
             self.on_commit(event)
         return True
 
-    def _write(self, event: UsageEvent, reservation: str | None) -> Awaitable[None]:
+    def _write(self, event: UsageEvent, reservation: Reservation | None) -> Awaitable[None]:
         if reservation is None or self.settle is None:
             return asyncio.wrap_future(self.ledger.submit(event))
         return self.settle(event, reservation)

@@ -35,6 +35,7 @@ from llmledger.gateway.metering import (
 )
 from llmledger.gateway.transport import UpstreamError, UpstreamResponse, UpstreamTimeout
 from llmledger.gateway.upstreams import UpstreamState
+from llmledger.quota.admission import Reservation
 from llmledger.usage.counts import TokenCounts
 from llmledger.usage.text import response_text
 
@@ -55,7 +56,7 @@ class Exchange:
     send: Send
     receive: Receive
     request_body: bytes
-    reservation: str | None = None  # the request id holding a quota reservation, until settled
+    reservation: Reservation | None = None  # the request's quota holds, until settled
 
 
 async def commit(ex: Exchange, event: UsageEvent) -> bool:

@@ -29,8 +29,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from llmledger.estimate import tokenizer_name
-from llmledger.events import UsageEvent, nanos_to_usd
 from llmledger.gateway.api_common import (
     ApiContext,
     answer,
@@ -50,10 +48,7 @@ from llmledger.gateway.api_models import (
 from llmledger.gateway.api_spec import Operation, Param, decode_body
 from llmledger.gateway.auth import Caller
 from llmledger.gateway.quota_gate import subjects_of
-from llmledger.gateway.request_bound import request_bound
 from llmledger.query import Totals
-from llmledger.quota.admission import Estimate
-from llmledger.quota.limits import Subject
 from llmledger.report.aggregate import ReportOptions
 from llmledger.report.render.jsonout import totals_fields
 from llmledger.report.timezones import zone_name
@@ -154,16 +149,6 @@ def _alert_rows(ctx: ApiContext, caller: Caller, open_only: bool) -> list[dict[s
     ]
 
 
-def _api_of(body: EstimateBody) -> str:
-    if body.api is not None:
-        return body.api
-    if body.system is not None:
-        return "messages"
-    if body.input is not None and body.messages is None:
-        return "responses"
-    return "chat.completions"
-
-
 class UsageApi:
     def __init__(self, ctx: ApiContext) -> None:
         self.ctx = ctx
@@ -235,36 +220,15 @@ class UsageApi:
     def _estimate(
         self, caller: Caller, body: EstimateBody, fields: dict[str, Any]
     ) -> dict[str, Any]:
-        api = _api_of(body)
-        reserve = self.ctx.settings.reserve_output_tokens
-        bound = request_bound(api, fields, body.model, reserve)
-        prices = self.ctx.ledger.prices
-        low = UsageEvent(model=body.model, input_tokens=bound.input_tokens)
-        high = UsageEvent(
-            model=body.model,
-            input_tokens=bound.input_tokens,
-            output_tokens=bound.max_output_tokens,
+        return self.ctx.ledger.estimate(
+            fields,
+            api=body.api,
+            user_id=caller.user_id,
+            org_id=caller.org_id,
+            key_id=caller.key_id,
+            check_quotas=self.ctx.gw.quota is not None,
+            reserve_output_tokens=self.ctx.settings.reserve_output_tokens,
         )
-        prices.price_event(low)
-        prices.price_event(high)
-        refusal = None
-        if self.ctx.gw.quota is not None:
-            who = Subject(caller.user_id, caller.org_id, caller.key_id, body.model)
-            found = self.ctx.book.would_admit(who, Estimate(bound.tokens, high.cost_nanos or 0))
-            refusal = None if found is None else found.error()["error"]
-        return {
-            "model": body.model,
-            "api": api,
-            "inputTokens": bound.input_tokens,
-            "estimated": True,
-            "estimator": tokenizer_name(),
-            "maxOutputTokens": bound.max_output_tokens,
-            "outputGiven": bound.output_given,
-            "costMin": _usd(low.cost_nanos),
-            "costMax": _usd(high.cost_nanos),
-            "admitted": refusal is None,
-            "refusal": refusal,
-        }
 
     def operations(self) -> list[Operation]:
         user_errors = (400, 401, 404, 422)
@@ -337,7 +301,3 @@ class UsageApi:
                 errors=user_errors,
             ),
         ]
-
-
-def _usd(nanos: int | None) -> float | None:
-    return None if nanos is None else float(nanos_to_usd(nanos))
