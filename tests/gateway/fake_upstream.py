@@ -576,6 +576,7 @@ class _Conn(asyncio.Protocol):
             f"content-length: {len(body)}",
             "x-request-id: req_fake",
             "openai-processing-ms: 1",
+            "set-cookie: __cf_bm=fake-session; Path=/; HttpOnly",  # as a real API edge sets one
         ]
         head += [f"{k}: {v}" for k, v in extra or []]
         if not self.closed:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import uuid
+from pathlib import Path
 
 import openai
 import pytest
 
-from tests.gateway.conftest import GatewayProcess, event_tokens, tagged
+from tests.gateway.conftest import GatewayProcess, event_tokens, standard_config, tagged
 from tests.gateway.fake_upstream import FakeUpstream
 from tests.gateway.rawhttp import RawConnection, chat, error_code, raw_request
 
@@ -93,6 +94,31 @@ def test_query_strings_reach_the_upstream(
     list(client.chat.completions.create(model="gpt-4o", messages=[], stream=True))
     queries = [entry["query"] for entry in tagged(fake, tag)]
     assert queries == ["api-version=2024-10-21&deployment=a+b"] * 2
+
+
+def test_a_cookie_the_upstream_sets_is_not_sent_back(fake: FakeUpstream, tmp_path: Path) -> None:
+    """Cookies are per client; the gateway is many clients: one's cookie must not reach the
+    upstream on another's request (the fake sets one on every JSON answer). The upstream is
+    named by host name: an HTTP client's cookie jar keeps no cookies of bare IP addresses."""
+    config = standard_config(fake.port, tmp_path).replace("//127.0.0.1:", "//localhost:")
+    assert "//localhost:" in config
+    process = GatewayProcess(tmp_path, config).start()
+    try:
+        key, _ = process.create_key("cookies")
+        tag = uuid.uuid4().hex[:12]
+        client = openai.OpenAI(
+            base_url=f"{process.url}/v1",
+            api_key=key,
+            max_retries=0,
+            default_headers={"x-test-tag": tag},
+        )
+        for _ in range(3):
+            client.chat.completions.create(model="gpt-4o-mini", messages=[])
+    finally:
+        process.stop()
+    sent = [entry["headers"] for entry in tagged(fake, tag)]
+    assert len(sent) == 3
+    assert [h.get("cookie") for h in sent] == [None, None, None]
 
 
 def test_an_upstream_1xx_head_is_skipped(

@@ -147,6 +147,9 @@ class AiohttpTransport:
                 auto_decompress=False,
                 trust_env=False,  # the environment's proxy is read once, in __init__
                 skip_auto_headers=("User-Agent",),
+                # No cookie jar: a cookie the upstream sets for one client's request must not
+                # ride along on every other client's requests.
+                cookie_jar=aiohttp.DummyCookieJar(),
                 max_line_size=_MAX_HEADER_BYTES,
                 max_field_size=_MAX_HEADER_BYTES,
             )
