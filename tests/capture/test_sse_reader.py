@@ -103,6 +103,8 @@ def test_events_are_those_of_the_whole_body_however_it_is_split(
     blocks, events = parse(chunks)
     assert b"".join(blocks) == body
     assert events == reference(body)
+    one_byte_at_a_time = [body[i : i + 1] for i in range(len(body))]
+    assert parse(one_byte_at_a_time)[1] == events
 
 
 def test_line_ends_of_every_kind_and_a_crlf_split_across_chunks() -> None:

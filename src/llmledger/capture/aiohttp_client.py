@@ -134,13 +134,10 @@ class MeteringMiddleware:
 
     async def __call__(self, request: ClientRequest, handler: ClientHandlerType) -> ClientResponse:
         url = request.url
-        if api_for(request.method, url.path) is None:
+        api = api_for(request.method, url.path)
+        if api is None:
             return await handler(request)
-        exchange = self.metering.start(
-            request.method, url.host or "", url.path, await _request_body(request)
-        )
-        assert exchange is not None  # its API is metered
-        original = request.body
+        exchange = self.metering.start(api, url.host or "", url.path, await _request_body(request))
         try:
             if exchange.rewrites_request:
                 await request.update_body(exchange.body)
@@ -151,7 +148,7 @@ class MeteringMiddleware:
                 status, await response.read()
             ):
                 response.release()
-                await request.update_body(original)
+                await request.update_body(exchange.body)  # the app's own
                 response = await handler(request)
         except BaseException as exc:
             exchange.failed(exc)

@@ -1,7 +1,7 @@
 """One metered HTTP call, whoever makes it: the seam every capture transport goes through.
 
 An instrumented client's transport (``capture/httpx_transport.py``, ``capture/aiohttp_client.py``)
-asks its ``Metering`` about each request. A metered one (``calls.api_for``) comes back as an
+hands each request to a metered API (``calls.api_for``) to its ``Metering``, and gets an
 ``Exchange``: the body to send (asking for ``stream_options.include_usage`` when capture needs
 it), then, once the response head is in, a ``BodyWatch`` the transport shows every body chunk
 to and tells how reading ended. The transport only moves bytes; everything decided about a call
@@ -29,7 +29,6 @@ from time import perf_counter
 from llmledger.capture.calls import (
     Api,
     CallSpec,
-    api_for,
     is_usage_option_rejection,
     make_spec,
     needs_usage_option,
@@ -75,11 +74,8 @@ class Metering:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def start(self, method: str, host: str, path: str, body: bytes | None) -> Exchange | None:
-        """A request is about to be sent: its ``Exchange`` if it is metered, else None."""
-        api = api_for(method, path)
-        if api is None:
-            return None
+    def start(self, api: Api, host: str, path: str, body: bytes | None) -> Exchange:
+        """A request to a metered API (``calls.api_for``) is about to be sent."""
         settings = self.settings
         provider = settings.provider or detect_provider(host, api)
         parsed = decode_json(body) if body else None
@@ -297,7 +293,7 @@ class WholeBodyWatch(BodyWatch):
 class StreamWatch(BodyWatch):
     """An SSE body, read event by event as it passes through its ``SSEMeter``."""
 
-    __slots__ = ("meter", "rec")
+    __slots__ = ("_direct", "_rewrites", "meter", "rec")
 
     def __init__(
         self, rec: StreamRecorder, meter: SSEMeter, decoder: BodyDecoder | None, readable: bool
@@ -305,21 +301,23 @@ class StreamWatch(BodyWatch):
         super().__init__(decoder, readable)
         self.rec = rec
         self.meter = meter
+        self._rewrites = not meter.watching
+        self._direct = decoder is None and readable  # chunks are read as they come
 
     @property
     def rewrites(self) -> bool:
-        return not self.meter.watching
+        return self._rewrites
 
     def feed(self, chunk: bytes) -> bytes:
         if self.rec.done:
             return chunk
         try:
-            out = self.meter.feed(self._plain(chunk))
+            out = self.meter.feed(chunk if self._direct else self._plain(chunk))
         except Exception:
             log.error("llmledger could not read a stream; passing it through", exc_info=True)
             self._finish("error")
             return chunk
-        return out if self.rewrites else chunk
+        return out if self._rewrites else chunk
 
     def _finish(
         self, end: str, error: BaseException | None = None, status: str | None = None

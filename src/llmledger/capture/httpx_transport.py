@@ -138,13 +138,13 @@ class MeteredTransport:
 
     def handle_request(self, request: Request) -> Response:
         url = request.url
-        if api_for(request.method, url.path) is None:
+        api = api_for(request.method, url.path)
+        if api is None:
             return self.inner.handle_request(request)
         body = _readable_body(request)
         exchange = self.metering.start(
-            request.method, url.host, url.path, request.read() if body is None else body
+            api, url.host, url.path, request.read() if body is None else body
         )
-        assert exchange is not None  # its API is metered
         try:
             response = self.inner.handle_request(_outgoing(request, exchange))
             status = response.status_code
@@ -190,13 +190,13 @@ class AsyncMeteredTransport:
 
     async def handle_async_request(self, request: Request) -> Response:
         url = request.url
-        if api_for(request.method, url.path) is None:
+        api = api_for(request.method, url.path)
+        if api is None:
             return await self.inner.handle_async_request(request)
         body = _readable_body(request)
         exchange = self.metering.start(
-            request.method, url.host, url.path, await request.aread() if body is None else body
+            api, url.host, url.path, await request.aread() if body is None else body
         )
-        assert exchange is not None  # its API is metered
         try:
             response = await self.inner.handle_async_request(_outgoing(request, exchange))
             status = response.status_code

@@ -158,32 +158,29 @@ class SSEMeter:
 
     def feed(self, data: bytes) -> bytes:
         """Body bytes in; the bytes to send on now out."""
-        out: list[bytes] = []
-        for block in self._frames.feed(data):
-            self._block(block, out)
-        if self.watching:
-            return data
-        return out[0] if len(out) == 1 else b"".join(out)
+        out = self._pass(self._frames.feed(data))
+        return data if self.watching else out
 
     def close(self) -> bytes:
         """End of the body: meters an unterminated last event; returns its bytes when they
         were held for framing (a watching meter passed them on already)."""
         rest = self._frames.close()
-        out: list[bytes] = []
-        if rest:
-            self._block(rest, out)
-        return b"" if self.watching else b"".join(out)
+        out = self._pass([rest]) if rest else b""
+        return b"" if self.watching else out
 
-    def _block(self, block: bytes, out: list[bytes]) -> None:
-        if self.terminal_seen and self.hold_end:
-            self.held += block
-            return
-        sent = self._event(block)
-        if sent is not None:
-            if self._usage_block:  # something follows the usage chunk: keep the order
-                out.append(self._usage_block)
-                self._usage_block, self._usage_payload = b"", None
-            out.append(sent)
+    def _pass(self, blocks: list[bytes]) -> bytes:
+        """Meter whole events; the bytes to send on for them."""
+        out: list[bytes] = []
+        hold_end = self.hold_end
+        for block in blocks:
+            if self.terminal_seen and hold_end:
+                self.held += block
+            elif (sent := self._event(block)) is not None:
+                if self._usage_block:  # something follows the usage chunk: keep the order
+                    out.append(self._usage_block)
+                    self._usage_block, self._usage_payload = b"", None
+                out.append(sent)
+        return out[0] if len(out) == 1 else b"".join(out)
 
     def _ended(self, block: bytes) -> bytes | None:
         """The terminal event was seen: hold it (and send nothing more) or pass it."""

@@ -86,6 +86,9 @@ class SSEFrames:
         if not self._cr and b"\r" in data:
             self._cr = True
         pending = self._pending
+        whole = not pending and not self._cr and data.endswith(b"\n\n")
+        if whole and data.find(b"\n\n") == len(data) - 2:
+            return [data]  # the usual chunk: one whole event
         buffer: bytes | bytearray = data
         start = 0
         if pending:
@@ -126,6 +129,9 @@ class SSEFrames:
 def event_fields(block: bytes) -> tuple[bytes, bytes | None]:
     """``(event name, data)`` of one raw event: its ``event:`` field (b"" if none) and its
     ``data:`` lines joined by LF (None if it has none: a comment or keep-alive)."""
+    usual = block[:6] == b"data: " and block.endswith(b"\n\n")
+    if usual and block.find(b"\n") == len(block) - 2:
+        return b"", block[6:-2]  # the usual event: one data line, LF line ends
     name = b""
     data: list[bytes] = []
     for line in block.removeprefix(_BOM).splitlines():
