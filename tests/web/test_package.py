@@ -34,6 +34,10 @@ def test_the_assets_fetch_nothing_from_anywhere() -> None:
         "graph3d.js",
         "meter.css",
         "meter.js",
+        "panel-charts.js",
+        "panel-graph.js",
+        "panel-lists.js",
+        "state.js",
         "tables.js",
         "theme.js",
     }

@@ -39,6 +39,10 @@ SCRIPTS = (
     "graph3d.js",
     "charts.js",
     "tables.js",
+    "state.js",
+    "panel-graph.js",
+    "panel-charts.js",
+    "panel-lists.js",
     "app.js",
 )
 METER_SCRIPT = "meter.js"
