@@ -2,6 +2,7 @@
 with ccusage on the same files.
 
     python benchmarks/bench_scan.py [--out DIR] [--runs 3] [--no-ccusage]
+    python benchmarks/bench_scan.py --before /tmp/before   # also an older checkout, same run
 
 Builds (or reuses) the corpus of ``agent_corpus.py`` (default size: 1,000 Claude Code session
 files with 100,000 assistant messages, plus Codex, Gemini CLI and OpenCode logs), then times:
@@ -107,6 +108,7 @@ Peak = tuple[int, int]  # (summed RSS, summed PSS) in bytes
 CPU_SECONDS: list[float] = []  # of every command timed, in order
 COLD_CPU: list[float] = []  # of llmledger's cold runs
 CCUSAGE_CPU: list[float] = []  # of ccusage's runs
+BEFORE_CPU: list[float] = []  # of the older checkout's cold runs (--before)
 
 
 def peak_max(a: Peak, b: Peak) -> Peak:
@@ -196,12 +198,17 @@ def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
     return env
 
 
-def llmledger_once(home: Path, warm_runs: int = 3) -> tuple[float, list[float], Peak, str]:
-    """One cold run into an empty ledger, then ``warm_runs`` re-runs with nothing new."""
+def llmledger_once(
+    home: Path, warm_runs: int = 3, src: Path | None = None
+) -> tuple[float, list[float], Peak, str]:
+    """One cold run into an empty ledger, then ``warm_runs`` re-runs with nothing new (with
+    ``src``: the package of an older checkout, ``PATH/src``, instead of the installed one)."""
     with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
         env = agent_env(home, Path(ledger_home))
+        if src is not None:
+            env["PYTHONPATH"] = str(src)
         cold, peak, output = timed([*llmledger_argv(), "--json"], env)
-        COLD_CPU.append(CPU_SECONDS[-1])
+        (COLD_CPU if src is None else BEFORE_CPU).append(CPU_SECONDS[-1])
         warm = []
         for _ in range(warm_runs):
             wall, warm_peak, _ = timed([*llmledger_argv(), "--json"], env)
@@ -255,12 +262,21 @@ def ccusage_agents(home: Path) -> dict[str, dict[str, int]]:
 
 
 def run_both(
-    home: Path, runs: int, with_ccusage: bool
+    home: Path, runs: int, with_ccusage: bool, before: Path | None = None
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """Runs interleaved (ours, then ccusage, again and again) so that both see the same load."""
+    """Runs interleaved (ours, then ccusage, again and again) so that both see the same load;
+    with ``before``, an older checkout's run goes first in each round."""
     ours: dict[str, Any] = {"cold": [], "warm": [], "peak": (0, 0)}
+    old: dict[str, Any] = {"cold": [], "warm": [], "peak": (0, 0)}
+    ours["before"] = old if before is not None else None
     theirs: dict[str, Any] | None = {"wall": [], "peak": (0, 0)} if with_ccusage else None
     for _ in range(runs):
+        if before is not None:
+            read_corpus(home)
+            cold, warm, peak, _ = llmledger_once(home, src=before / "src")
+            old["cold"].append(cold)
+            old["warm"] += warm
+            old["peak"] = peak_max(old["peak"], peak)
         read_corpus(home)  # each pair starts from the page cache, whatever happened before
         cold, warm, peak, _ = llmledger_once(home)
         ours["cold"].append(cold)
@@ -307,6 +323,17 @@ def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any
     print(f"llmledger CPU   : {statistics.median(COLD_CPU):.2f} s user+system, cold, median")
     print(f"llmledger warm  : {warm:.3f} s median (min {min(ours['warm']):.3f})")
     print(f"llmledger peak  : {memory(ours['peak'])}")
+    old = ours.get("before")
+    if old is not None:
+        before_cold = statistics.median(old["cold"])
+        print(
+            f"before cold     : {before_cold:.2f} s median (runs: "
+            + ", ".join(f"{w:.2f}" for w in old["cold"])
+            + f"); after/before {cold / before_cold:.2f}"
+        )
+        print(f"before CPU      : {statistics.median(BEFORE_CPU):.2f} s user+system, cold, median")
+        print(f"before warm     : {statistics.median(old['warm']):.3f} s median")
+        print(f"before peak     : {memory(old['peak'])}")
     if theirs is not None:
         median = statistics.median(theirs["wall"])
         runs = ", ".join(f"{w:.2f}" for w in theirs["wall"])
@@ -338,6 +365,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--claude-files", type=int, default=1000)
     parser.add_argument("--claude-messages", type=int, default=100_000)
     parser.add_argument("--no-ccusage", action="store_true")
+    parser.add_argument(
+        "--before", type=Path, help="a checkout of an older commit, timed in the same rounds"
+    )
     args = parser.parse_args(argv)
     spec = Spec(claude_files=args.claude_files, claude_messages=args.claude_messages)
     expected = build_corpus(args.out, spec)
@@ -352,7 +382,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"corpus read once before timing: {read_corpus(home):.2f} s (then from the page cache)")
     with_ccusage = not args.no_ccusage and ccusage_ready(home)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    ours, theirs = run_both(home, args.runs, with_ccusage)
+    ours, theirs = run_both(home, args.runs, with_ccusage, args.before)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
     report(expected, ours, theirs)
     return 0

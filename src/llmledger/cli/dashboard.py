@@ -9,21 +9,19 @@ page opens on; the page has its own controls to change them. Also here: what ``g
 from __future__ import annotations
 
 import argparse
-import contextlib
-import signal
-import socket
 import sys
-import threading
-import webbrowser
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from llmledger.cli.common import Parents, UsageError, open_ledger, report_options_from
-from llmledger.ledger import Ledger
-from llmledger.web.query import DashboardQuery
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the server's modules load when the command runs, not with the CLI
+    import socket
+
     from starlette.types import ASGIApp
+
+    from llmledger.ledger import Ledger
+    from llmledger.web.query import DashboardQuery
 
 DEFAULT_PORT = 4100
 HOST = "127.0.0.1"
@@ -92,6 +90,8 @@ def dashboard_query_from(args: argparse.Namespace, command: str) -> DashboardQue
             raise UsageError(f"{command} does not take {flag}; it shapes reports only")
     if getattr(args, "json", False) or getattr(args, "csv", False):
         raise UsageError(f"{command} does not take --json/--csv")
+    from llmledger.web.query import DashboardQuery
+
     options = report_options_from(args, "daily")
     return DashboardQuery(
         zone=options.zone,
@@ -156,6 +156,9 @@ def _start_query(query: DashboardQuery) -> str:
 def _serve(app: ASGIApp, sock: socket.socket, url: str, *, open_browser: bool) -> None:
     """Run ``app`` under uvicorn on ``sock`` until Ctrl+C / SIGTERM; once it listens, say
     where on stderr and open the browser."""
+    import signal
+    import threading
+
     import uvicorn
 
     class AnnouncingServer(uvicorn.Server):
@@ -182,5 +185,8 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
 
 
 def _open(url: str) -> None:
+    import contextlib
+    import webbrowser
+
     with contextlib.suppress(webbrowser.Error):
         webbrowser.open(url)
