@@ -13,6 +13,7 @@ import pytest
 
 import llmledger
 from llmledger import Ledger
+from llmledger.capture import exchange
 from llmledger.capture.sdk import is_instrumented, metered_transport
 from tests.capture import wire
 from tests.capture.conftest import only, recorded, tokens
@@ -170,3 +171,23 @@ def test_a_connection_failure(http: ModuleType, ledger: Ledger) -> None:
         client.post("/v1/chat/completions", json=CHAT)
     event = only(ledger)
     assert (event.success, event.status, event.model) == (False, "ConnectError", "qwen-plus")
+
+
+def test_a_failure_in_capture_never_breaks_the_call(
+    http: ModuleType,
+    upstream: FakeUpstream,
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    upstream.route("/chat/completions", chat_route())
+
+    def broken(*args: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(exchange, "make_spec", broken)
+    client = llmledger.instrument(http.Client(base_url=upstream.url), ledger)
+    with client.stream("POST", "/v1/chat/completions", json={**CHAT, "stream": True}) as reply:
+        assert reply.status_code == 200 and b"[DONE]" in reply.read()
+    assert recorded(ledger) == []
+    assert "could not meter a call; passing it through" in caplog.text

@@ -138,10 +138,16 @@ class MeteringMiddleware:
         if api is None:
             return await handler(request)
         exchange = self.metering.start(api, url.host or "", url.path, await _request_body(request))
-        try:
-            if exchange.rewrites_request:
+        if exchange is None:
+            return await handler(request)
+        if exchange.rewrites_request:
+            try:
                 await request.update_body(exchange.body)
                 request.headers["Accept-Encoding"] = "identity"
+            except Exception:
+                exchange.send_apps_own()
+                await request.update_body(exchange.body)
+        try:
             response = await handler(request)
             status = response.status
             if exchange.wants_error_body(status) and exchange.refused_option(

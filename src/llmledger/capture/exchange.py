@@ -74,13 +74,18 @@ class Metering:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
 
-    def start(self, api: Api, host: str, path: str, body: bytes | None) -> Exchange:
-        """A request to a metered API (``calls.api_for``) is about to be sent."""
-        settings = self.settings
-        provider = settings.provider or detect_provider(host, api)
-        parsed = decode_json(body) if body else None
-        spec = make_spec(api, provider, parsed, path)
-        return Exchange(settings, spec, host, body or b"")
+    def start(self, api: Api, host: str, path: str, body: bytes | None) -> Exchange | None:
+        """A request to a metered API (``calls.api_for``) is about to be sent: its exchange,
+        or None if capture failed (logged; the request then passes unmetered)."""
+        try:
+            settings = self.settings
+            provider = settings.provider or detect_provider(host, api)
+            parsed = decode_json(body) if body else None
+            spec = make_spec(api, provider, parsed, path)
+            return Exchange(settings, spec, host, body or b"")
+        except Exception:
+            log.error("llmledger could not meter a call; passing it through", exc_info=True)
+            return None
 
 
 def _failure_name(exc: BaseException, sdk: bool) -> str:
@@ -115,6 +120,12 @@ class Exchange:
         ):
             self.body = with_usage_option(body, spec.body)
             spec.injected_usage_option = True
+
+    def send_apps_own(self) -> None:
+        """The rewritten request could not be made: send the app's, asking for nothing."""
+        log.error("llmledger could not ask for the stream's usage; sending the app's request")
+        self.body = self.original
+        self.spec.injected_usage_option = False
 
     @property
     def rewrites_request(self) -> bool:

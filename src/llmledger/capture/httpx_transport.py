@@ -107,19 +107,23 @@ def _outgoing(request: Request, exchange: Exchange) -> Request:
     """The request to send: the app's, or a copy with the body the exchange decided."""
     if not exchange.rewrites_request:
         return request
-    headers = request.headers.copy()
-    for name in ("content-length", "transfer-encoding"):
-        if name in headers:
-            del headers[name]
-    headers["accept-encoding"] = "identity"  # a stream's bytes are rewritten: not compressed
-    make: Callable[..., Request] = type(request)
-    return make(
-        request.method,
-        request.url,
-        headers=headers,
-        content=exchange.body,
-        extensions=request.extensions,
-    )
+    try:
+        headers = request.headers.copy()
+        for name in ("content-length", "transfer-encoding"):
+            if name in headers:
+                del headers[name]
+        headers["accept-encoding"] = "identity"  # a stream's bytes are rewritten: not compressed
+        make: Callable[..., Request] = type(request)
+        return make(
+            request.method,
+            request.url,
+            headers=headers,
+            content=exchange.body,
+            extensions=request.extensions,
+        )
+    except Exception:
+        exchange.send_apps_own()
+        return request
 
 
 def _readable_body(request: Request) -> bytes | None:
@@ -145,6 +149,8 @@ class MeteredTransport:
         exchange = self.metering.start(
             api, url.host, url.path, request.read() if body is None else body
         )
+        if exchange is None:
+            return self.inner.handle_request(request)
         try:
             response = self.inner.handle_request(_outgoing(request, exchange))
             status = response.status_code
@@ -197,6 +203,8 @@ class AsyncMeteredTransport:
         exchange = self.metering.start(
             api, url.host, url.path, await request.aread() if body is None else body
         )
+        if exchange is None:
+            return await self.inner.handle_async_request(request)
         try:
             response = await self.inner.handle_async_request(_outgoing(request, exchange))
             status = response.status_code
