@@ -50,6 +50,7 @@ def from_events(ledger: Ledger, since: str, until: str, **equals: str) -> Counts
 
 def test_every_write_path_keeps_the_counters_equal_to_the_events(ledger_path: Path) -> None:
     ledger = open_ledger(ledger_path)
+    assert ledger.quotas.zone_name == "UTC"  # quotas in use: the ledger counts from now on
     ledger.record(event("a", "2026-01-05T10:00", cache_read_tokens=1000, api_key_id="k1"))
     ledger.record_many(
         [event("b", "2026-01-06T10:00", org_id="acme"), event("c", "2026-02-01T00:00")]
@@ -76,6 +77,7 @@ def test_every_write_path_keeps_the_counters_equal_to_the_events(ledger_path: Pa
 
 def test_costs_changed_by_repricing_reach_the_counters(ledger_path: Path) -> None:
     ledger = open_ledger(ledger_path)
+    assert ledger.quotas.zone_name == "UTC"  # counting
     ledger.record(event("a", "2026-01-05T10:00", cost=1.5))  # reported
     assert counters(ledger, "user:u1", "m:2026-01").cost_nanos == 1_500_000_000
     assert ledger.reprice(include_reported=True) == 1
@@ -94,12 +96,11 @@ def test_events_from_before_the_quota_tables_are_counted(ledger_path: Path) -> N
         conn.execute(f"DROP TABLE {table}")
     for table in ("quota_alerts", "quota_holds", "quota_zone", "quota_models"):
         conn.execute(f"DROP TABLE {table}")
-    for trigger in ("insert", "delete", "update"):
-        conn.execute(f"DROP TRIGGER quota_count_{trigger}")
     conn.execute(f"DELETE FROM {MIGRATIONS_TABLE} WHERE name = '0005_quotas'")
     conn.commit()
     conn.close()
     again = open_ledger(ledger_path)
+    assert again.quotas.zone_name == "UTC"  # the first quota book counts what is there
     assert counters(again, "user:u1", "m:2026-01") == Counts(150, 0, 750_000, 1)
     again.close()
 
@@ -154,3 +155,28 @@ def test_zone_offsets_have_every_change_to_the_second() -> None:
     # Summer time 2026: from 01:00 UTC on 29 March to 01:00 UTC on 25 October.
     assert berlin[int(at("2026-03-29T01:00").timestamp()) * 1_000_000] == 7_200_000_000
     assert berlin[int(at("2026-10-25T01:00").timestamp()) * 1_000_000] == 3_600_000_000
+
+
+def test_a_ledger_counts_only_once_quotas_are_used(ledger_path: Path) -> None:
+    """No triggers (no cost per write) until a quota book opens the ledger; then the counters
+    start from every event already there."""
+    ledger = open_ledger(ledger_path)
+    ledger.record_many([event("a", "2026-01-05T10:00"), event("b", "2026-01-06T10:00")])
+
+    def triggers() -> list[str]:
+        return ledger.store.read_quotas(  # type: ignore[attr-defined]
+            lambda reader: [
+                row[0]
+                for row in reader._conn.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'trigger' ORDER BY name"
+                )
+            ]
+        )
+
+    assert triggers() == []
+    assert counters(ledger, "user:u1", "m:2026-01") == Counts()
+    assert ledger.quotas.zone_name == "UTC"
+    assert triggers() == ["quota_count_delete", "quota_count_insert", "quota_count_update"]
+    january = from_events(ledger, "2026-01-01T00:00", "2026-02-01T00:00", user_id="u1")
+    assert january.events == 2
+    assert counters(ledger, "user:u1", "m:2026-01") == january

@@ -284,6 +284,6 @@ def test_a_read_only_ledger_in_another_zone_says_so(open_book: OpenBook, ledger_
         env={},
     )
     with pytest.raises(LedgerError, match="counts quotas in Asia/Shanghai but the config says "
-                       "Europe/Berlin; open it writable once to recount"):  # fmt: skip
+                       "Europe/Berlin; open it writable once to count"):  # fmt: skip
         readonly.usage_summary("u1")
     readonly.close()

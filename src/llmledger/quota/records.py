@@ -147,7 +147,7 @@ class Settled(NamedTuple):
 class QuotaReader(Protocol):
     """One consistent view of the quota tables (inside a transaction)."""
 
-    def counter_zone(self) -> str:
+    def counter_zone(self) -> str | None:
         """The IANA zone the counters' day and month keys are in."""
         ...
 

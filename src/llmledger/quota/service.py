@@ -123,11 +123,16 @@ class QuotaBook:
         if stored == self.zone_name:
             return
         if self._store.readonly:
-            raise LedgerError(
-                f"the ledger counts quotas in {stored} but the config says {self.zone_name}; "
-                "open it writable once to recount"
+            why = (
+                "quotas were never used on it"
+                if stored is None
+                else f"it counts quotas in {stored} but the config says {self.zone_name}"
             )
-        log.warning("quota counters: time zone %s -> %s, recounting", stored, self.zone_name)
+            raise LedgerError(f"the ledger is read-only and {why}; open it writable once to count")
+        if stored is None:
+            log.info("quota counters: counting in %s from now on", self.zone_name)
+        else:
+            log.warning("quota counters: time zone %s -> %s, recounting", stored, self.zone_name)
         self._store.set_counter_zone(self.zone_name, zone_offsets(self.zone_name))
 
     def _checked(self, reader: QuotaReader) -> QuotaReader:

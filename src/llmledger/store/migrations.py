@@ -6,7 +6,6 @@ in ``_llmledger_migrations``.
 
 from __future__ import annotations
 
-from llmledger.store import quota_counters
 from llmledger.store.rollup import REBUILD_SQL
 
 MIGRATIONS_TABLE = "_llmledger_migrations"
@@ -147,9 +146,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
     ),
     (
         # Quotas: plan assignments, add-on grants, budgets, alert state, reservations (holds),
-        # and usage counters per subject and local day / month kept by triggers on events
-        # (store/quota_counters.py), filled from the events already stored. Counters start
-        # in UTC (quota_zone and meta 'quota_zone'); the configured zone replaces it.
+        # and usage counters per subject and local day / month, kept by triggers on events
+        # (store/quota_counters.py) once quotas are in use: the first quota book on a ledger
+        # creates them in its zone and fills the counters (a ledger without quotas pays
+        # nothing per write).
         "0005_quotas",
         [
             """
@@ -211,7 +211,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX quota_holds_expiry ON quota_holds (expires_at)",
             "CREATE TABLE quota_zone (since_us INTEGER PRIMARY KEY, offset_us INTEGER NOT NULL)",
             "INSERT INTO quota_zone (since_us, offset_us) VALUES (-9223372036854775808, 0)",
-            "INSERT OR REPLACE INTO meta (key, value) VALUES ('quota_zone', 'UTC')",
             "CREATE TABLE quota_models (model TEXT PRIMARY KEY) WITHOUT ROWID",
             """
             CREATE TABLE quota_counters (
@@ -224,8 +223,6 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
                 PRIMARY KEY (subject, period)
             ) WITHOUT ROWID
             """,
-            *quota_counters.TRIGGERS_SQL,
-            *quota_counters.REBUILD_SQL,
         ],
     ),
 ]

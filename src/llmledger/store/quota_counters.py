@@ -14,8 +14,9 @@ Measured (2 busy cores, CPU time): ``record_many`` of events that each carry a u
 user, org or key (agent logs) stay within ~5 % (the trigger's WHEN). Reading a month is one
 row; summing a user's events instead would read every event of the month.
 
-Migration 0005_quotas creates the triggers from this SQL: changing it needs a new migration
-that drops and recreates them.
+The triggers exist only once quotas are in use on a ledger: the first quota book creates them
+(``set_counter_zone``), so a ledger without quotas pays nothing per write. Changing their SQL
+needs a migration that drops them (the next quota book creates the new ones).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def _count_row(row: str, sign: str) -> list[str]:
 
 
 def _trigger(name: str, event: str, when: str, body: list[str]) -> str:
-    return f"CREATE TRIGGER {name} AFTER {event} ON events WHEN {when}\nBEGIN\n" + (
+    return f"CREATE TRIGGER IF NOT EXISTS {name} AFTER {event} ON events WHEN {when}\nBEGIN\n" + (
         "\n".join(body) + "\nEND"
     )
 

@@ -124,9 +124,10 @@ class _Reader:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
 
-    def counter_zone(self) -> str:
+    def counter_zone(self) -> str | None:
+        """The zone the counters count in; None while quotas were never used (not counting)."""
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'quota_zone'").fetchone()
-        return "UTC" if row is None else str(row[0])
+        return None if row is None else str(row[0])
 
     def assigned_plans(self, subjects: Sequence[str] | None = None) -> dict[str, str]:
         sql = "SELECT subject, plan FROM quota_plans"
@@ -412,7 +413,7 @@ class SQLiteQuotas:
             conn.execute(
                 "INSERT OR REPLACE INTO meta (key, value) VALUES ('quota_zone', ?)", (name,)
             )
-            for statement in quota_counters.REBUILD_SQL:
+            for statement in [*quota_counters.TRIGGERS_SQL, *quota_counters.REBUILD_SQL]:
                 conn.execute(statement)
 
     def rebuild_counters(self) -> None:
