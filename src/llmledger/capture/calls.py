@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
 from llmledger.usage.normalize import UsageShape
+from llmledger.usage.sse import decode_json
 
 __all__ = [
     "Api",
@@ -88,32 +89,57 @@ def api_of(shape: UsageShape) -> Api:
 
 @dataclass(slots=True)
 class CallSpec:
-    """What was asked: the API, the provider behind the URL, the requested model, the request
-    body (kept for an input estimate), and whether the response streams."""
+    """What was asked: the API, the provider behind the URL, the requested model, whether the
+    response streams, the stream options the caller set, and the request body (its bytes, or
+    already parsed), read whole only for an input estimate (off the app's path)."""
 
     api: Api
     provider: str | None
     model: str | None
-    body: Mapping[str, object]
     stream: bool
+    stream_options: object = None
+    raw_body: bytes = b""
+    parsed_body: Mapping[str, object] | None = None
     injected_usage_option: bool = False
+
+    @property
+    def body(self) -> Mapping[str, object]:
+        """The request body as JSON (empty when it is not a JSON object)."""
+        if self.parsed_body is None:
+            parsed = decode_json(self.raw_body) if self.raw_body else None
+            self.parsed_body = parsed if isinstance(parsed, Mapping) else {}
+        return self.parsed_body
+
+
+class _RequestHead(msgspec.Struct):
+    """The fields of a request body read as it is sent (the rest, a long prompt, is skipped)."""
+
+    model: Any = None
+    stream: Any = None
+    stream_options: Any = None
+
+
+_head_decoder = msgspec.json.Decoder(_RequestHead)
 
 
 def _text(value: object) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def make_spec(api: Api, provider: str | None, body: object, path: str = "") -> CallSpec:
-    """The spec of a request to ``api`` with JSON ``body`` (anything else reads as empty)
-    posted to ``path`` (Gemini names the model and streaming in the path)."""
-    mapping: Mapping[str, object] = body if isinstance(body, Mapping) else {}
-    model = _text(mapping.get("model"))
-    stream = mapping.get("stream") is True
+def make_spec(api: Api, provider: str | None, raw_body: bytes, path: str = "") -> CallSpec:
+    """The spec of a request to ``api`` with body ``raw_body`` (JSON; anything else reads as
+    empty) posted to ``path`` (Gemini names the model and streaming in the path)."""
+    try:
+        head = _head_decoder.decode(raw_body) if raw_body else _RequestHead()
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        head = _RequestHead()
+    model = _text(head.model)
+    stream = head.stream is True
     if api == "generate_content":
         name = path.rpartition("/models/")[2].partition(":")
         model = model or _text(name[0])
         stream = name[2].startswith("streamGenerateContent")
-    return CallSpec(api, provider, model, mapping, stream)
+    return CallSpec(api, provider, model, stream, head.stream_options, raw_body)
 
 
 def needs_usage_option(spec: CallSpec) -> bool:
@@ -121,22 +147,22 @@ def needs_usage_option(spec: CallSpec) -> bool:
     way) in ``stream_options``."""
     if spec.api not in _USAGE_OPTION_APIS or not spec.stream:
         return False
-    options = spec.body.get("stream_options")
+    options = spec.stream_options
     return not (isinstance(options, Mapping) and "include_usage" in options)
 
 
-def with_usage_option(raw: bytes, body: Mapping[str, object]) -> bytes:
-    """The request body ``raw`` (parsed: ``body``) asking for the usage chunk, other stream
-    options kept. Spliced in after the opening brace when the body has no ``stream_options``
-    (the caller's bytes otherwise unchanged), else re-encoded."""
-    options = body.get("stream_options")
+def with_usage_option(spec: CallSpec) -> bytes:
+    """The request body asking for the usage chunk, other stream options kept. Spliced in
+    after the opening brace when the body has no ``stream_options`` (the caller's bytes
+    otherwise unchanged), else re-encoded."""
+    raw, options = spec.raw_body, spec.stream_options
     if options is None:
         stripped = raw.lstrip()
         if stripped[:1] == b"{" and stripped[1:].lstrip()[:1] not in (b"}", b""):
             return b'{"stream_options":{"include_usage":true},' + stripped[1:]
     merged = dict(options) if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
-    return msgspec.json.encode({**body, "stream_options": merged})
+    return msgspec.json.encode({**spec.body, "stream_options": merged})
 
 
 def is_usage_option_rejection(status: int, body: bytes) -> bool:

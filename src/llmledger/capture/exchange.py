@@ -40,7 +40,6 @@ from llmledger.capture.context import Attribution, current_attribution
 from llmledger.capture.meter import SSEMeter, body_kind, content_codings
 from llmledger.capture.providers import detect_provider
 from llmledger.capture.record import CallRecorder, Sink, StreamRecorder
-from llmledger.usage.sse import decode_json
 
 __all__ = ["BodyWatch", "Exchange", "Metering", "Settings"]
 
@@ -80,8 +79,7 @@ class Metering:
         try:
             settings = self.settings
             provider = settings.provider or detect_provider(host, api)
-            parsed = decode_json(body) if body else None
-            spec = make_spec(api, provider, parsed, path)
+            spec = make_spec(api, provider, body or b"", path)
             return Exchange(settings, spec, host, body or b"")
         except Exception:
             log.error("llmledger could not meter a call; passing it through", exc_info=True)
@@ -118,7 +116,7 @@ class Exchange:
             and needs_usage_option(spec)
             and (host, spec.api) not in settings.no_usage_option
         ):
-            self.body = with_usage_option(body, spec.body)
+            self.body = with_usage_option(spec)
             spec.injected_usage_option = True
 
     def send_apps_own(self) -> None:

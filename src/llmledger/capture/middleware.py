@@ -185,7 +185,8 @@ class _Watch:
         requested = body.get("model")
         if model is None and isinstance(requested, str) and requested:
             model = requested
-        return CallSpec(api_of(shape), self.middleware.provider, model, body, stream)
+        provider = self.middleware.provider
+        return CallSpec(api_of(shape), provider, model, stream, parsed_body=body)
 
     # -- response --------------------------------------------------------------------------
 
