@@ -11,6 +11,7 @@ import json
 import os
 import random
 import shutil
+import sqlite3
 import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,8 +60,8 @@ def run(capsys: pytest.CaptureFixture[str]) -> Run:
     return invoke
 
 
-# The seeded ledger: enough events that the middle page of the file is one of the events
-# table's (checked by test_damaged), and their input tokens.
+# The seeded ledger: enough events to fill many pages of the events table (``damage`` hits one
+# of them), and their input tokens.
 EVENTS = 800
 INPUT_TOKENS = sum(100 + n for n in range(EVENTS))
 
@@ -90,12 +91,23 @@ def ledger_path(tmp_path: Path) -> Path:
 
 
 def damage(path: Path, seed: int = 7) -> None:
-    """Overwrite 4 KB in the middle of the file with random bytes (seeded: the same every run),
-    as a bad disk or a stray write would."""
-    size = path.stat().st_size
+    """Overwrite one page in the middle of the events table with random bytes (seeded: the
+    same every run), as a bad disk or a stray write would; where it lies does not depend on
+    what else the schema holds."""
+    with sqlite3.connect(path) as conn:
+        (page_size,) = conn.execute("PRAGMA page_size").fetchone()
+        pages = [
+            row[0]
+            for row in conn.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'events' AND pagetype = 'leaf' "
+                "ORDER BY pageno"
+            )
+        ]
+    conn.close()
+    assert len(pages) > 2, "the seeded ledger's events fill too few pages to damage one"
     with open(path, "r+b") as file:
-        file.seek(size // 2)
-        file.write(random.Random(seed).randbytes(4096))
+        file.seek((pages[len(pages) // 2] - 1) * page_size)
+        file.write(random.Random(seed).randbytes(page_size))
 
 
 def digest(directory: Path) -> dict[str, str]:
