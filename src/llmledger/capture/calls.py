@@ -17,6 +17,7 @@ import msgspec
 
 from llmledger.usage.normalize import UsageShape
 from llmledger.usage.sse import decode_json
+from llmledger.usage.streams import splice_usage_option
 
 __all__ = [
     "Api",
@@ -155,11 +156,11 @@ def with_usage_option(spec: CallSpec) -> bytes:
     """The request body asking for the usage chunk, other stream options kept. Spliced in
     after the opening brace when the body has no ``stream_options`` (the caller's bytes
     otherwise unchanged), else re-encoded."""
-    raw, options = spec.raw_body, spec.stream_options
+    options = spec.stream_options
     if options is None:
-        stripped = raw.lstrip()
-        if stripped[:1] == b"{" and stripped[1:].lstrip()[:1] not in (b"}", b""):
-            return b'{"stream_options":{"include_usage":true},' + stripped[1:]
+        spliced = splice_usage_option(spec.raw_body)
+        if spliced is not None:
+            return spliced
     merged = dict(options) if isinstance(options, Mapping) else {}
     merged["include_usage"] = True
     return msgspec.json.encode({**spec.body, "stream_options": merged})

@@ -13,6 +13,7 @@ import msgspec
 
 from llmledger.gateway.config import AccountConfig, UpstreamConfig
 from llmledger.gateway.errors import GatewayError
+from llmledger.usage.streams import splice_usage_option
 
 __all__ = [
     "RequestHead",
@@ -116,10 +117,9 @@ def rewrite_body(
     if model is None and not include_usage:
         return body
     if model is None and head.stream_options is None:
-        # Common case: splice the option in after the opening brace, no re-encoding.
-        stripped = body.lstrip()
-        if stripped[:1] == b"{" and stripped[1:].lstrip()[:1] not in (b"}", b""):
-            return b'{"stream_options":{"include_usage":true},' + stripped[1:]
+        spliced = splice_usage_option(body)  # the common case: no re-encoding
+        if spliced is not None:
+            return spliced
     data = msgspec.json.decode(body)
     assert isinstance(data, dict)
     if model is not None:

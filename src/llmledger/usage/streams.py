@@ -607,3 +607,13 @@ class DeferredStream:
             for event in skipped:
                 acc.feed(event)
         return acc
+
+
+def splice_usage_option(body: bytes) -> bytes | None:
+    """A JSON object body without ``stream_options``, asking for the usage chunk: the option
+    spliced in after the opening brace, every other byte as the caller sent it. None when the
+    body is not a non-empty object (the caller re-encodes instead)."""
+    stripped = body.lstrip()
+    if stripped[:1] == b"{" and stripped[1:].lstrip()[:1] not in (b"}", b""):
+        return b'{"stream_options":{"include_usage":true},' + stripped[1:]
+    return None
