@@ -20,8 +20,11 @@ REQUEST_TOKENS = 1_000
 LIMITED = {"quotas": {"default_plan": "tiny"}, "plans": {"tiny": {"tokens": 40 * REQUEST_TOKENS}}}
 
 
-def run_clients(book: QuotaBook, prefix: str, clients: int, attempts: int) -> int:
-    """``clients`` threads, each making ``attempts`` requests; returns how many were admitted."""
+def run_clients(
+    book: QuotaBook, prefix: str, clients: int, attempts: int, upstream_seconds: float = 0.001
+) -> int:
+    """``clients`` threads, each making ``attempts`` requests (each taking up to
+    ``upstream_seconds`` upstream); returns how many were admitted."""
     admitted = 0
     lock = threading.Lock()
     who = Subject(user_id="u1", key_id="k1", model="gpt-4o")
@@ -36,7 +39,7 @@ def run_clients(book: QuotaBook, prefix: str, clients: int, attempts: int) -> in
                 continue
             with lock:
                 admitted += 1
-            time.sleep(rng.random() / 1000)  # the upstream call
+            time.sleep(rng.random() * upstream_seconds)  # the upstream call
             event = UsageEvent(
                 model="gpt-4o",
                 id=request_id,
@@ -71,6 +74,8 @@ def process_clients(
     try:
         book = QuotaBook(ledger)
         ready.wait(timeout=60)
-        results.put(run_clients(book, prefix, clients, attempts))
+        # Calls of up to 10 ms: the 40 admissions span longer than one process's start-up
+        # or scheduling delay, so both processes compete for them.
+        results.put(run_clients(book, prefix, clients, attempts, upstream_seconds=0.01))
     finally:
         ledger.close()
