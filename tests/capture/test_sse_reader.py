@@ -1,4 +1,4 @@
-"""The one SSE parser (``usage.streams.SSEFrames`` splitting a body into raw events,
+"""The one SSE parser (``usage.sse.SSEFrames`` splitting a body into raw events,
 ``event_fields`` reading one), fed bytes split anywhere: the events of the SSE rules read from
 the whole body at once, and the raw events add up to the body byte for byte (a relay passes them
 on unchanged)."""
@@ -11,7 +11,8 @@ import re
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from llmledger.usage.streams import OpenAIChatStream, SSEFrames, event_fields
+from llmledger.usage.sse import SSEFrames, event_fields
+from llmledger.usage.streams import OpenAIChatStream
 
 # Pieces of SSE, well-formed or not: every field, comments, each line end (CR LF split across
 # chunks included), multi-byte UTF-8 cut anywhere, invalid UTF-8, NUL.

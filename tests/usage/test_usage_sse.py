@@ -1,5 +1,5 @@
-"""An SSE event's data and JSON (``usage.sse``); the stream parser itself is
-``usage.streams.SSEFrames`` (tests/capture/test_sse_reader.py)."""
+"""An SSE event's data and JSON (``usage.sse``); the stream parser ``usage.sse.SSEFrames`` is
+tested in tests/capture/test_sse_reader.py."""
 
 from __future__ import annotations
 

@@ -16,8 +16,7 @@ from typing import Any, Literal
 import msgspec
 
 from llmledger.usage.normalize import UsageShape
-from llmledger.usage.sse import decode_json
-from llmledger.usage.streams import splice_usage_option
+from llmledger.usage.sse import decode_json, splice_usage_option
 
 __all__ = [
     "Api",

@@ -8,7 +8,7 @@ read whole and its usage-bearing top-level fields decoded (``json_envelope``: th
 embedding vectors, is skipped, not built). An SSE body is fed, as its bytes arrive, to
 ``SSEMeter``:
 
-* its events are split and read by the one SSE parser (``usage.streams.SSEFrames``) and their
+* its events are split and read by the one SSE parser (``usage.sse.SSEFrames``) and their
   JSON kept for a usage accumulator (``llmledger.usage.streams``), chosen from the stream's
   first event when the API is not known in advance; the accumulator reads them when the result
   is asked for (``accumulator``), skipping text-only events once the usage is final;
@@ -31,14 +31,11 @@ from typing import Any, Literal
 import msgspec
 
 from llmledger.usage.normalize import UsageShape
-from llmledger.usage.sse import decode_json
+from llmledger.usage.sse import SSEFrames, decode_json, event_fields, is_done
 from llmledger.usage.streams import (
     DeferredStream,
-    SSEFrames,
     StreamAccumulator,
     detect_stream_shape,
-    event_fields,
-    is_done,
     is_usage_only_chunk,
     stream_for,
 )

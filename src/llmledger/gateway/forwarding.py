@@ -13,7 +13,7 @@ import msgspec
 
 from llmledger.gateway.config import AccountConfig, UpstreamConfig
 from llmledger.gateway.errors import GatewayError
-from llmledger.usage.streams import splice_usage_option
+from llmledger.usage.sse import splice_usage_option
 
 __all__ = [
     "RequestHead",
