@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Sequence
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_gateway import Cell, Target, _machine, _run_cell, start_fake, stop
+from bench_gateway import _machine, start_fake, start_gateway, stop
+from loadgen import Cell, Target, run_cell
 
 QUOTAS = """
 [quotas]
@@ -39,43 +38,7 @@ tokens = 1000000000000000
 
 def start(workdir: Path, upstream_port: int, quotas: bool) -> tuple[subprocess.Popen[str], Target]:
     """``llmledger serve`` in front of the fake, with or without ``[quotas]``."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    config = workdir / "config.toml"
-    config.write_text(
-        f"""
-[gateway]
-access_log = "{workdir / "access.log"}"
-
-[[upstreams]]
-name = "fake"
-protocol = "openai"
-base_url = "http://127.0.0.1:{upstream_port}/v1"
-models = ["gpt-*"]
-  [[upstreams.accounts]]
-  name = "a"
-  api_key_env = "BENCH_KEY_A"
-"""
-        + (QUOTAS if quotas else "")
-    )
-    env = {**os.environ, "LLMLEDGER_HOME": str(workdir / "home"), "BENCH_KEY_A": "sk-bench-a"}
-    llmledger = [sys.executable, "-m", "llmledger.cli.main", "--config", str(config)]
-    created = subprocess.run(
-        [*llmledger, "keys", "create", "--user", "bench"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    key = created.stdout.strip().splitlines()[-1]
-    proc = subprocess.Popen(
-        [*llmledger, "serve", "--port", "0"], env=env, stderr=subprocess.PIPE, text=True
-    )
-    assert proc.stderr is not None
-    line = proc.stderr.readline()
-    if "listening on http://" not in line:
-        raise SystemExit(f"gateway did not start: {line!r}")
-    port = int(line.split("listening on http://")[1].split()[0].rsplit(":", 1)[1])
-    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    proc, port, key = start_gateway(workdir, upstream_port, extra_config=QUOTAS if quotas else "")
     name = "enforced" if quotas else "off"
     return proc, Target(name, f"http://127.0.0.1:{port}", "/v1/chat/completions", key, proc.pid)
 
@@ -142,7 +105,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 for level in levels:
                     for target in targets:
                         cell = asyncio.run(
-                            _run_cell(
+                            run_cell(
                                 target,
                                 mode == "stream",
                                 level,
