@@ -22,6 +22,7 @@ from typing import Any, NoReturn, TextIO
 from llmledger.errors import LedgerError
 from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportOptions
 from llmledger.report.kinds import ReportKind
+from llmledger.report.timezones import parse_date
 from llmledger.sources.registry import shortcuts
 
 Handler = Callable[[argparse.Namespace], int]
@@ -178,19 +179,13 @@ def top_level_options() -> list[argparse.ArgumentParser]:
 
 # -- parsing values ----------------------------------------------------------------------------
 
-_DATE_FORMS = (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
-
 
 def parse_day(text: str, option: str) -> date:
     """YYYY-MM-DD or YYYYMMDD; a UsageError naming the option otherwise."""
-    for form in _DATE_FORMS:
-        found = form.match(text.strip())
-        if found:
-            try:
-                return date(int(found[1]), int(found[2]), int(found[3]))
-            except ValueError:
-                break
-    raise UsageError(f"{option} {text!r} is not a date: use YYYY-MM-DD or YYYYMMDD")
+    day = parse_date(text)
+    if day is None:
+        raise UsageError(f"{option} {text!r} is not a date: use YYYY-MM-DD or YYYYMMDD")
+    return day
 
 
 def _year(text: str) -> int:

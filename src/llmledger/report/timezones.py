@@ -8,6 +8,7 @@ so a store can compute each event's local day in SQL.
 from __future__ import annotations
 
 import os
+import re
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -111,3 +112,18 @@ def day_segments(zone: tzinfo, start_us: int, end_us: int) -> DaySegments:
 
 def today(zone: tzinfo) -> date:
     return datetime.now(zone).date()
+
+
+_DATE_FORMS = (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
+
+
+def parse_date(text: str) -> date | None:
+    """A calendar day written YYYY-MM-DD or YYYYMMDD (ccusage's form); None for anything else."""
+    for form in _DATE_FORMS:
+        found = form.match(text.strip())
+        if found:
+            try:
+                return date(int(found[1]), int(found[2]), int(found[3]))
+            except ValueError:
+                return None
+    return None

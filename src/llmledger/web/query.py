@@ -17,11 +17,10 @@ from urllib.parse import urlencode
 from llmledger.errors import LedgerError
 from llmledger.report.aggregate import ReportOptions
 from llmledger.report.kinds import ReportKind
-from llmledger.report.timezones import resolve_zone, today, zone_name
+from llmledger.report.timezones import parse_date, resolve_zone, today, zone_name
 
 __all__ = ["DashboardQuery", "QueryError", "parse_query"]
 
-_DATE_FORMS = (re.compile(r"^(\d{4})-(\d{2})-(\d{2})$"), re.compile(r"^(\d{4})(\d{2})(\d{2})$"))
 _KNOWN = frozenset({"tz", "since", "until", "days", "year", "source"})
 
 
@@ -99,14 +98,10 @@ class DashboardQuery:
 
 
 def parse_day(text: str, name: str) -> date:
-    for form in _DATE_FORMS:
-        found = form.match(text.strip())
-        if found:
-            try:
-                return date(int(found[1]), int(found[2]), int(found[3]))
-            except ValueError:
-                break
-    raise QueryError(f"{name}={text!r} is not a date: use YYYY-MM-DD or YYYYMMDD")
+    day = parse_date(text)
+    if day is None:
+        raise QueryError(f"{name}={text!r} is not a date: use YYYY-MM-DD or YYYYMMDD")
+    return day
 
 
 def _one(params: Mapping[str, Sequence[str]], name: str) -> str | None:
