@@ -1,4 +1,4 @@
-"""``llmledger``: the command line. Builds the parser from the command modules and runs one.
+"""``llmledger``: the command line. Builds the parser with the invoked command's module and runs it.
 
 Bare ``llmledger`` imports new agent-log lines (when the agent sources are installed) and
 prints the daily report.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
@@ -16,25 +17,35 @@ from llmledger import __version__
 from llmledger.cli.common import Parser, UsageError, make_parents, top_level_options, verbosity
 from llmledger.errors import LedgerError
 
-# Each module registers its commands; a module that is not there (yet) is skipped.
-COMMAND_MODULES: tuple[str, ...] = (
-    "reports",
-    "agents",
-    "record",
-    "prices",
-    "export",
-    "serve",
-    "keys",
-    "db",
-    "dashboard",
-    "graph",
-    "html_report",
-    "plans",
-    "addons",
-    "budgets",
-    "meter",
-    "estimate",
-)
+# Every command, and the module of llmledger.cli that registers it (``register(commands,
+# parents)`` in that module), so that running a command imports only its module. Adding a
+# command is one line here, e.g. ``"telegram": "telegram",`` (an alias is one more line naming
+# the same module); tests/cli/test_commands.py checks this table against the registrations.
+COMMANDS: dict[str, str] = {
+    "daily": "reports",
+    "weekly": "reports",
+    "monthly": "reports",
+    "models": "reports",
+    "sessions": "reports",
+    "scan": "agents",
+    "sources": "agents",
+    "blocks": "agents",
+    "record": "record",
+    "reprice": "record",
+    "prices": "prices",
+    "export": "export",
+    "serve": "serve",
+    "keys": "keys",
+    "db": "db",
+    "dashboard": "dashboard",
+    "graph": "graph",
+    "html": "html_report",
+    "plans": "plans",
+    "addons": "addons",
+    "budgets": "budgets",
+    "usage": "meter",
+    "estimate": "estimate",
+}
 
 DESCRIPTION = """\
 One ledger for every LLM token you spend.
@@ -57,7 +68,8 @@ examples:
 """
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser, with the commands ``argv`` may run registered (all of them without argv)."""
     parents = make_parents()
     parser = Parser(
         prog="llmledger",
@@ -68,15 +80,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"llmledger {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"llmledger.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"llmledger.cli.{name}":
-                continue
-            raise
-        module.register(commands, parents)
+    for module in command_modules(argv):
+        importlib.import_module(f"llmledger.cli.{module}").register(commands, parents)
     return parser
+
+
+def command_modules(argv: Sequence[str] | None) -> list[str]:
+    """The modules to register for ``argv``: the named command's, none for bare ``llmledger``
+    (the daily report, run by ``_default``), and every one for ``--help``, an unknown command
+    or shell completion (which list them all)."""
+    everything = list(dict.fromkeys(COMMANDS.values()))
+    if argv is None or "_ARGCOMPLETE" in os.environ:
+        return everything
+    command = invoked_command(argv)
+    if command in COMMANDS:
+        return [COMMANDS[command]]
+    asks_help = "-h" in argv or "--help" in argv
+    return [] if command is None and not asks_help else everything
+
+
+def invoked_command(argv: Sequence[str]) -> str | None:
+    """The first positional argument of ``argv`` (the command), read past the top-level
+    options and their values; "" when the options themselves are wrong (the full parser will
+    say how)."""
+    probe = Parser(add_help=False, parents=top_level_options())
+    probe.add_argument("command", nargs="?")
+    try:
+        known, _ = probe.parse_known_args(argv)
+    except UsageError:
+        return ""
+    return str(known.command) if known.command is not None else None
 
 
 def _default(args: argparse.Namespace) -> int:
@@ -90,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     verbose = 0
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
         verbose = verbosity(args)
         logging.basicConfig(
