@@ -25,6 +25,7 @@ from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
 from llmledger.pricing.book import PriceBook
 from llmledger.query import EventFilter, GroupRow, Totals
+from llmledger.rate_windows import RateWindow
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
 from llmledger.report.render.jsonout import report_data, totals_fields
 from llmledger.report.render.text import render_report
@@ -220,6 +221,19 @@ class Ledger:
         """A process of its own writing a big scan, when the store has one (call it before
         starting other processes or threads)."""
         return self.store.scan_process()
+
+    # -- the agents' official limit windows ------------------------------------------------------
+
+    def record_rate_windows(self, readings: Iterable[RateWindow]) -> int:
+        """Keep readings of the agents' official usage-limit windows (rate_windows.py);
+        returns how many were new (a reading already kept is ignored)."""
+        return self.store.record_rate_windows(readings)
+
+    def rate_windows(
+        self, *, since_us: int | None = None, source: str | None = None
+    ) -> list[RateWindow]:
+        """Kept readings observed at or after ``since_us``, oldest first."""
+        return self.store.rate_windows(since_us=since_us, source=source)
 
     # -- keys and maintenance --------------------------------------------------------------------
 

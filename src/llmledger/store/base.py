@@ -21,6 +21,7 @@ from llmledger.errors import StoreError
 from llmledger.events import UsageEvent
 from llmledger.query import DaySegments, EventFilter, GroupRow, Totals
 from llmledger.quota.records import QuotaStorage
+from llmledger.rate_windows import RateWindowStorage
 
 __all__ = ["CostUpdate", "Store"]
 
@@ -34,7 +35,7 @@ class CostUpdate(NamedTuple):
     price_version: str | None
 
 
-class Store(KeyStorage, QuotaStorage, Protocol):
+class Store(KeyStorage, QuotaStorage, RateWindowStorage, Protocol):
     """A ledger database. Implementations are thread-safe and serialize their writes."""
 
     # -- state ---------------------------------------------------------------------------------

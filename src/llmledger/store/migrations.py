@@ -225,4 +225,26 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             """,
         ],
     ),
+    (
+        # Readings of the agents' official usage-limit windows (rate_windows.py): Codex's
+        # token_count ``rate_limits`` and Claude Code's statusline ``rate_limits``.
+        "0006_rate_windows",
+        [
+            """
+            CREATE TABLE rate_windows (
+                source TEXT NOT NULL,
+                limit_id TEXT NOT NULL DEFAULT '',
+                window TEXT NOT NULL,
+                observed_us INTEGER NOT NULL,
+                used_percent REAL NOT NULL,
+                window_minutes INTEGER,
+                resets_at_us INTEGER,
+                plan TEXT,
+                session_id TEXT,
+                PRIMARY KEY (source, limit_id, window, observed_us)
+            ) WITHOUT ROWID
+            """,
+            "CREATE INDEX rate_windows_time ON rate_windows (observed_us)",
+        ],
+    ),
 ]

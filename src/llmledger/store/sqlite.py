@@ -37,6 +37,7 @@ from llmledger.store.diagnose import explain, read_only, walk
 from llmledger.store.keys import SQLiteKeys
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.quotas import SQLiteQuotas
+from llmledger.store.rate_windows import SQLiteRateWindows
 from llmledger.store.rows import Rows, build_rows
 from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
 from llmledger.store.upsert import upsert_rows
@@ -106,7 +107,7 @@ def paused_gc() -> Iterator[None]:
             gc.enable()
 
 
-class SQLiteStore(SQLiteKeys, SQLiteQuotas):
+class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
     """The ledger database (a ``Store``, store/base.py). Thread-safe; writes are serialized."""
 
     def __init__(self, path: Path | str, *, readonly: bool = False, create: bool = True) -> None:
