@@ -20,10 +20,18 @@ child's creation (a copied one keeps the parent's ``started_at``); rollouts that
 ``started_at`` fall back to the first ``token_count`` that comes at least ``OWN_TURN_GAP`` after
 the line before it (a copy is written in one burst, a call takes a model round trip). All of the
 child's usage is filed under the child's id, whatever the copied ``session_meta`` says.
+
+Official limit windows: a ``token_count`` event's ``rate_limits`` (also on events whose
+``info`` is null) is read apart from its usage (``rate_windows``: every shape Codex has
+written) and kept in the carried state, per window, as the first reading of its current period
+and the latest one (``state["windows"]``); ``llmledger quota`` files them in the ledger. A
+copied parent history's readings are not kept: their timestamps are the copy's.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -33,6 +41,7 @@ from typing import Any
 
 import msgspec
 
+from llmledger.rate_windows import RateWindow
 from llmledger.sources.base import (
     Count,
     FileParse,
@@ -115,6 +124,35 @@ class _Event(msgspec.Struct):
     type: str | None = None
     info: _Info | None = None
     started_at: float | None = None  # on task_started: unix seconds (milliseconds in some)
+    rate_limits: msgspec.Raw = msgspec.Raw(b"null")  # read apart: never costs the usage
+
+
+class _Window(msgspec.Struct):
+    """One window of ``rate_limits`` (0.41+): ``resets_in_seconds`` until 0.45, then
+    ``resets_at`` (unix seconds)."""
+
+    used_percent: float | None = None
+    window_minutes: int | None = None
+    resets_in_seconds: float | None = None
+    resets_at: float | None = None
+
+
+class _RateLimits(msgspec.Struct):
+    """``rate_limits`` of a ``token_count`` event, every shape Codex has written: flat fields
+    (0.39-0.40: ``primary_used_percent``, ``primary_window_minutes``, …, some builds with
+    ``*_reset_after_seconds``), then ``primary``/``secondary`` windows (0.41+), later with
+    ``limit_id``, ``limit_name``, ``credits`` and ``plan_type``."""
+
+    primary: _Window | None = None
+    secondary: _Window | None = None
+    limit_id: str | None = None
+    plan_type: str | None = None
+    primary_used_percent: float | None = None
+    secondary_used_percent: float | None = None
+    primary_window_minutes: int | None = None
+    secondary_window_minutes: int | None = None
+    primary_reset_after_seconds: float | None = None
+    secondary_reset_after_seconds: float | None = None
 
 
 _decode_line = msgspec.json.Decoder(_Line).decode
@@ -122,6 +160,7 @@ _decode_meta = msgspec.json.Decoder(_Meta).decode
 _decode_turn = msgspec.json.Decoder(_TurnContext).decode
 _decode_compacted = msgspec.json.Decoder(_Compacted).decode
 _decode_event = msgspec.json.Decoder(_Event).decode
+_decode_limits = msgspec.json.Decoder(_RateLimits).decode
 _NULL = msgspec.Raw(b"null")
 MARKERS = marker_pattern(
     b'"token_count"',
@@ -220,9 +259,89 @@ def apply_line(line: bytes, state: dict[str, Any]) -> Record | None:
                 _inherit(event.info, state)
             return None
         state["inheriting"] = False
-    if event.type != "token_count" or event.info is None or parsed.timestamp is None:
+    if event.type != "token_count" or parsed.timestamp is None:
         return None
+    if event.rate_limits != _NULL:
+        _keep_windows(rate_windows(event.rate_limits, parsed.timestamp, state["session"]), state)
+    if event.info is None:
+        return None  # a rate-limit-only event
     return _record(parsed.timestamp, event.info, state)
+
+
+def _reset_us(observed_us: int, at: float | None, after: float | None) -> int | None:
+    """A window's reset time: ``resets_at`` (unix seconds; milliseconds in some builds), else
+    the event's time plus ``resets_in_seconds``."""
+    if at is not None and math.isfinite(at) and at > 0:
+        return int(at * 1000) if at > 10**11 else int(at * 1_000_000)
+    if after is not None and math.isfinite(after) and after >= 0:
+        return observed_us + int(after * 1_000_000)
+    return None
+
+
+def rate_windows(raw: bytes, ts: datetime, session: str | None) -> list[RateWindow]:
+    """Pure: the official windows in one ``token_count`` event's ``rate_limits`` (none when it
+    is absent or of a shape no Codex version wrote)."""
+    try:
+        limits = _decode_limits(raw)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        return []
+    observed = _us(ts)
+    found: list[tuple[str, float, int | None, int | None]] = []
+    for name, window in (("primary", limits.primary), ("secondary", limits.secondary)):
+        if window is not None and window.used_percent is not None:
+            reset = _reset_us(observed, window.resets_at, window.resets_in_seconds)
+            found.append((name, window.used_percent, window.window_minutes, reset))
+    if not found:  # the flat shape of 0.39-0.40
+        flat = (
+            ("primary", limits.primary_used_percent, limits.primary_window_minutes,
+             limits.primary_reset_after_seconds),
+            ("secondary", limits.secondary_used_percent, limits.secondary_window_minutes,
+             limits.secondary_reset_after_seconds),
+        )  # fmt: skip
+        for name, used, minutes, after in flat:
+            if used is not None:
+                found.append((name, used, minutes, _reset_us(observed, None, after)))
+    return [
+        RateWindow(
+            source=NAME,
+            window=name,
+            observed_us=observed,
+            used_percent=used,
+            window_minutes=minutes if minutes is not None and minutes > 0 else None,
+            resets_at_us=reset,
+            limit_id=limits.limit_id or "",
+            plan=limits.plan_type,
+            session_id=session,
+        )
+        for name, used, minutes, reset in found
+        if math.isfinite(used) and used >= 0
+    ]
+
+
+def _keep_windows(readings: list[RateWindow], state: dict[str, Any]) -> None:
+    """Remember, per window, the first reading of its current period and the latest one (the
+    two a pace forecast needs) in the carried state: ``state["windows"]``."""
+    if not readings:
+        return
+    kept: dict[str, list[dict[str, Any]]] = dict(state.get("windows") or {})
+    for reading in readings:
+        key = f"{reading.limit_id}/{reading.window}"
+        row = dataclasses.asdict(reading)
+        seen = kept.get(key)
+        if seen is None or new_period(seen[-1], row):
+            kept[key] = [row, row]
+        else:
+            kept[key] = [seen[0], row]
+    state["windows"] = kept
+
+
+def new_period(last: Mapping[str, Any], reading: Mapping[str, Any]) -> bool:
+    """Whether ``reading`` belongs to a later period of its window than ``last``: the window
+    was reset (the use fell) or its reset time moved by more than a few minutes."""
+    if reading["used_percent"] < last["used_percent"] - 0.5:
+        return True
+    before, after = last.get("resets_at_us"), reading.get("resets_at_us")
+    return before is not None and after is not None and abs(after - before) > 300_000_000
 
 
 def _inherit(info: _Info, state: dict[str, Any]) -> None:
