@@ -7,20 +7,21 @@ the default ledger.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmledger.default import (
-    default_ledger,
-    format_token_usage_report,
-    get_session_token_usage,
-    get_token_usage_summary,
-    record_token_usage,
-    set_default_ledger,
-)
-from llmledger.errors import ConfigError, InvalidEventError, LedgerError, StoreError
-from llmledger.events import UsageEvent
-from llmledger.ledger import Ledger
-from llmledger.pricing.book import PriceBook
+if TYPE_CHECKING:
+    from llmledger.default import (
+        default_ledger,
+        format_token_usage_report,
+        get_session_token_usage,
+        get_token_usage_summary,
+        record_token_usage,
+        set_default_ledger,
+    )
+    from llmledger.errors import ConfigError, InvalidEventError, LedgerError, StoreError
+    from llmledger.events import UsageEvent
+    from llmledger.ledger import Ledger
+    from llmledger.pricing.book import PriceBook
 
 __version__ = "0.1.0"
 
@@ -43,8 +44,22 @@ __all__ = [
     "set_default_ledger",
 ]
 
-# Capture helpers load on first use so `import llmledger` stays light.
+# Everything loads on first use, so `import llmledger` (and so every ``llmledger.*`` module,
+# e.g. the statusline's fast path) stays light.
 _LAZY = {
+    "default_ledger": ("llmledger.default", "default_ledger"),
+    "format_token_usage_report": ("llmledger.default", "format_token_usage_report"),
+    "get_session_token_usage": ("llmledger.default", "get_session_token_usage"),
+    "get_token_usage_summary": ("llmledger.default", "get_token_usage_summary"),
+    "record_token_usage": ("llmledger.default", "record_token_usage"),
+    "set_default_ledger": ("llmledger.default", "set_default_ledger"),
+    "ConfigError": ("llmledger.errors", "ConfigError"),
+    "InvalidEventError": ("llmledger.errors", "InvalidEventError"),
+    "LedgerError": ("llmledger.errors", "LedgerError"),
+    "StoreError": ("llmledger.errors", "StoreError"),
+    "UsageEvent": ("llmledger.events", "UsageEvent"),
+    "Ledger": ("llmledger.ledger", "Ledger"),
+    "PriceBook": ("llmledger.pricing.book", "PriceBook"),
     "instrument": ("llmledger.capture.sdk", "instrument"),
     "attribute": ("llmledger.capture.context", "attribute"),
     "UsageMiddleware": ("llmledger.capture.middleware", "UsageMiddleware"),
