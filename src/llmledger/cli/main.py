@@ -45,6 +45,7 @@ COMMANDS: dict[str, str] = {
     "budgets": "budgets",
     "usage": "meter",
     "estimate": "estimate",
+    "telegram": "telegram",
 }
 
 DESCRIPTION = """\

@@ -1,0 +1,82 @@
+"""``telegram``: run the Telegram bot (``/token_usage [days]`` for admins, ``/usage`` for
+linked users) by long polling, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from llmledger.cli.common import Parents, load_cli_config, open_ledger
+from llmledger.errors import LedgerError
+
+if TYPE_CHECKING:
+    from llmledger.telegram.bot import UsageBot
+
+INSTALL_HINT = "the Telegram bot needs python-telegram-bot: pip install 'llmledger[telegram]'"
+
+DESCRIPTION = """\
+Run the Telegram bot over this ledger. Admins (ADMIN_USER_ID, a comma list of Telegram user
+ids, or [telegram] admins) get /token_usage [days], /today, /models [days]; users linked under
+[telegram.users] get /usage, their meter this month. Everyone else gets a polite refusal.
+The token comes from TELEGRAM_BOT_TOKEN or [telegram] token; it is never logged.
+"""
+
+EPILOG = """\
+examples:
+  TELEGRAM_BOT_TOKEN=123:ABC ADMIN_USER_ID=111,222 llmledger telegram
+  llmledger telegram --config bot.toml -v        (see docs/telegram.md for the config)
+"""
+
+
+def register(commands: Any, parents: Parents) -> None:
+    parser = commands.add_parser(
+        "telegram",
+        help="run the Telegram bot: /token_usage [days] for admins",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        parents=[parents.globals],
+    )
+    parser.set_defaults(handler=run_telegram, ledger_access="read")
+
+
+def run_telegram(args: argparse.Namespace) -> int:
+    try:
+        from llmledger.telegram.bot import UsageBot, hide_token
+    except ImportError as exc:
+        if (exc.name or "").split(".")[0] == "telegram":
+            raise LedgerError(INSTALL_HINT) from None
+        raise
+    from llmledger.telegram.settings import telegram_settings
+
+    settings = telegram_settings(load_cli_config(args), os.environ)
+    hide_token(settings.token)
+    with open_ledger(args) as ledger:
+        bot = UsageBot(settings, ledger)
+
+        def ready(name: str) -> None:
+            admins = len(settings.admins)
+            print(
+                f"llmledger: Telegram bot @{name} is answering {admins} admin(s) and "
+                f"{len(settings.users)} linked user(s); Ctrl-C stops it",
+                file=sys.stderr,
+                flush=True,
+            )
+
+        asyncio.run(_until_signal(bot, ready))
+    return 0
+
+
+async def _until_signal(bot: UsageBot, ready: Callable[[str], None]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):  # Windows, other threads
+            loop.add_signal_handler(sig, stop.set)
+    await bot.run(stop, ready=ready)

@@ -1,0 +1,93 @@
+"""Who the bot is and whom it answers: ``TELEGRAM_BOT_TOKEN`` / ``ADMIN_USER_ID`` in the
+environment, or the config's ``[telegram]`` table (the environment wins)::
+
+    [telegram]
+    token = "123456:ABC..."        # from @BotFather
+    admins = [111111111]           # Telegram user ids allowed the admin commands
+    timezone = "Europe/Berlin"     # the days of the reports (default: the machine's zone)
+    api_url = "https://api.telegram.org/bot"   # a Local Bot API server instead
+
+    [telegram.users]               # Telegram user id -> ledger user id, for /usage
+    222222222 = "alice"
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from llmledger.config import Config
+from llmledger.errors import ConfigError
+
+DEFAULT_API_URL = "https://api.telegram.org/bot"
+
+__all__ = ["DEFAULT_API_URL", "TelegramSettings", "parse_admins", "telegram_settings"]
+
+
+@dataclass(frozen=True)
+class TelegramSettings:
+    token: str = field(repr=False)  # never printed, never logged
+    admins: frozenset[int] = frozenset()
+    users: Mapping[int, str] = field(default_factory=dict)
+    timezone: str | None = None
+    api_url: str = DEFAULT_API_URL
+
+    def is_admin(self, user_id: int | None) -> bool:
+        return user_id is not None and user_id in self.admins
+
+    def ledger_user(self, user_id: int | None) -> str | None:
+        return None if user_id is None else self.users.get(user_id)
+
+
+def _user_id(value: Any, key: str) -> int:
+    text = str(value).strip()
+    if isinstance(value, bool) or not text.lstrip("-").isdigit():
+        raise ConfigError(f"{key}: {value!r} is not a Telegram user id (a number)")
+    return int(text)
+
+
+def parse_admins(text: str, key: str = "ADMIN_USER_ID") -> frozenset[int]:
+    """``"111, 222"`` -> {111, 222}; a ConfigError names ``key`` on anything else."""
+    return frozenset(_user_id(part, key) for part in text.split(",") if part.strip())
+
+
+def telegram_settings(config: Config, env: Mapping[str, str]) -> TelegramSettings:
+    """The bot's settings; a ConfigError naming the missing or bad key."""
+    raw = config.raw.get("telegram", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError("telegram: expected a table")
+    known = {"token", "admins", "users", "timezone", "api_url", "alert_chats"}
+    for name in raw:
+        if name not in known:
+            raise ConfigError(f"telegram.{name}: unknown key (known: {', '.join(sorted(known))})")
+    token = env.get("TELEGRAM_BOT_TOKEN") or raw.get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise ConfigError(
+            "no Telegram bot token: set TELEGRAM_BOT_TOKEN or [telegram] token in the config "
+            "(get one from @BotFather)"
+        )
+    if env.get("ADMIN_USER_ID"):
+        admins = parse_admins(env["ADMIN_USER_ID"])
+    else:
+        listed = raw.get("admins", [])
+        if not isinstance(listed, list):
+            listed = [listed]
+        admins = frozenset(_user_id(item, "telegram.admins") for item in listed)
+    users_raw = raw.get("users", {})
+    if not isinstance(users_raw, Mapping):
+        raise ConfigError("telegram.users: expected a table of Telegram id = ledger user id")
+    users = {}
+    for telegram_id, ledger_user in users_raw.items():
+        if not isinstance(ledger_user, str) or not ledger_user:
+            raise ConfigError(f"telegram.users.{telegram_id}: expected a ledger user id")
+        users[_user_id(telegram_id, f"telegram.users.{telegram_id}")] = ledger_user
+    timezone = raw.get("timezone")
+    if timezone is not None and not isinstance(timezone, str):
+        raise ConfigError("telegram.timezone: expected an IANA zone name")
+    api_url = raw.get("api_url", DEFAULT_API_URL)
+    if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
+        raise ConfigError("telegram.api_url: expected an http(s) URL")
+    return TelegramSettings(
+        token=token.strip(), admins=admins, users=users, timezone=timezone, api_url=api_url
+    )
