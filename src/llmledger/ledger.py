@@ -23,18 +23,17 @@ from llmledger.config import Config, load_config
 from llmledger.errors import DamagedLedgerError, InvalidEventError
 from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
-from llmledger.pricing.book import PriceBook
 from llmledger.query import EventFilter, GroupRow, Totals
 from llmledger.rate_windows import RateWindow
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
 from llmledger.report.render.jsonout import report_data, totals_fields
-from llmledger.report.render.text import render_report
 from llmledger.report.timezones import resolve_zone, today
 from llmledger.store import Store, open_store
 from llmledger.store.base import CostUpdate
 from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
+    from llmledger.pricing.book import PriceBook
     from llmledger.quota.records import CounterRange, Settled
     from llmledger.quota.service import QuotaBook
     from llmledger.store.health import Health
@@ -127,6 +126,8 @@ class Ledger:
     def prices(self) -> PriceBook:
         """The price book, loaded on first use (reports never need it)."""
         if self._prices is None:
+            from llmledger.pricing.book import PriceBook  # not imported by commands that only read
+
             self._prices = PriceBook.default(cache_dir(self._env), self.config.pricing)
         return self._prices
 
@@ -303,6 +304,8 @@ class Ledger:
 
     def report(self, days: int = 7, *, tz: str | tzinfo | None = None, width: int = 80) -> str:
         """A formatted daily table of the last ``days`` days."""
+        from llmledger.report.render.text import render_report  # the table code: only here
+
         options, _, _ = self._window(days, tz)
         return render_report(self.build_report(options), width=width)
 
