@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -36,7 +39,45 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 # The Store backends the suite runs against: fixtures that open a ledger take its URL from
 # ``ledger_url``, so a new backend is one more entry here (and its URL below).
-STORE_BACKENDS = ("sqlite",)
+STORE_BACKENDS = ("sqlite", "postgresql")
+
+# The test PostgreSQL server (.ci/run starts it): each test gets a schema of its own there.
+POSTGRES_SERVER = os.environ.get(
+    "LLMLEDGER_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def postgres_or_skip() -> str:
+    """The test server's URL; skips (fails under CI=true) when it or psycopg is missing."""
+    why = ""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_SERVER, connect_timeout=3) as conn:
+            conn.execute("SELECT 1")
+    except ImportError:
+        why = "psycopg is not installed (pip install -e '.[test]')"
+    except Exception as exc:
+        why = f"no PostgreSQL server at {POSTGRES_SERVER} ({str(exc).strip().splitlines()[0]})"
+    if why:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"PostgreSQL is needed under CI: {why}")
+        pytest.skip(why)
+    return POSTGRES_SERVER
+
+
+@pytest.fixture
+def postgres_schema_url() -> Iterator[str]:
+    """A URL whose tables live in a new, empty schema of the test database (dropped after)."""
+    import psycopg
+
+    server = postgres_or_skip()
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{server}?options=-csearch_path%3D{schema}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 @pytest.fixture(params=STORE_BACKENDS)
@@ -45,4 +86,6 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     backend = request.param
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'ledger.db'}"
+    if backend == "postgresql":
+        return str(request.getfixturevalue("postgres_schema_url"))
     raise AssertionError(f"no URL for the {backend} backend")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from llmledger.ledger import Ledger
 from llmledger.sources import copilot_cli
+from tests.ledger_sql import execute_sql
 
 from .conftest import run_scan, totals, write_jsonl
 from .new_agent_logs import (
@@ -191,7 +192,7 @@ def test_copilot_cursor_without_state_reads_from_the_start(
     first = copilot_shutdown("a", "2026-01-01T10:00:00Z", {"m": [500, 50, 0, 0, 0, 1]})
     write_jsonl(events_file, [copilot_start("s"), CHECKPOINT, first])
     run_scan(ledger, isolated_home)
-    ledger.store._conn.execute("UPDATE scan_files SET carry = NULL")
+    execute_sql(ledger, "UPDATE scan_files SET carry = NULL")
     second = copilot_shutdown("b", "2026-01-02T10:00:00Z", {"m": [1500, 150, 0, 0, 0, 2]})
     write_jsonl(events_file, [second], mode="a")
     run_scan(ledger, isolated_home)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,13 @@ from llmledger.store import scan_process
 from llmledger.store.scan_process import ScanProcess
 
 from .conftest import claude_line, run_scan, write_jsonl
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Iterator[Ledger]:
+    """A SQLite ledger: the scan process is SQLite's way of writing big scans."""
+    with Ledger(tmp_path / "ledger.db") as led:
+        yield led
 
 
 def writer_children() -> list[multiprocessing.process.BaseProcess]:

@@ -1,4 +1,4 @@
-"""Stores own the database: the embedded SQLite default (PostgreSQL to scale out comes next).
+"""Stores own the database: the embedded SQLite default, or PostgreSQL to scale out.
 
 ``open_store`` opens the store a path or URL names; everything else in the package reaches a
 store through the Ledger (``llmledger.ledger``), never directly.
@@ -9,14 +9,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from llmledger.store.base import Store
-from llmledger.store.location import store_target
+from llmledger.store.location import is_postgres, store_target
 
 __all__ = ["Store", "open_store"]
 
 
 def open_store(url: str | Path, *, create: bool = True, readonly: bool = False) -> Store:
     """Open the store a path or URL names: a file path, ``sqlite:///path``,
-    ``sqlite:///:memory:`` (``postgresql://…`` is refused in words until it lands)."""
+    ``sqlite:///:memory:`` or ``postgresql://…`` (which needs the ``postgres`` extra)."""
+    if is_postgres(url):
+        from llmledger.store.postgres_open import open_postgres
+
+        return open_postgres(str(url), create=create, readonly=readonly)
     from llmledger.store.sqlite import SQLiteStore
 
     return SQLiteStore(store_target(url), create=create, readonly=readonly)

@@ -1,4 +1,5 @@
-"""Where a ``--db`` value points: a file path, ``sqlite:///path`` or ``sqlite:///:memory:``."""
+"""Where a ``--db`` value points: a file path, ``sqlite:///path``, ``sqlite:///:memory:``, or
+a PostgreSQL server (``postgresql://…``)."""
 
 from __future__ import annotations
 
@@ -7,14 +8,17 @@ from pathlib import Path
 from llmledger.errors import StoreError
 
 
+def is_postgres(url: str | Path) -> bool:
+    """Whether ``url`` names a PostgreSQL ledger."""
+    return isinstance(url, str) and url.startswith(("postgresql://", "postgres://"))
+
+
 def store_target(url: str | Path) -> Path | str:
-    """The SQLite file (or ``":memory:"``) a path or URL names; StoreError for other URLs."""
+    """The SQLite file (or ``":memory:"``) a path or URL names; StoreError for other URLs
+    (a PostgreSQL URL included: ask ``is_postgres`` first)."""
     text = str(url)
-    if text.startswith(("postgresql://", "postgres://")):
-        raise StoreError(
-            "PostgreSQL ledgers are not available in this version of llmledger; "
-            "use a SQLite path for --db"
-        )
+    if is_postgres(text):
+        raise StoreError(f"{redacted_url(text)} is a PostgreSQL ledger, not a ledger file")
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif text.startswith("sqlite://"):
@@ -24,3 +28,10 @@ def store_target(url: str | Path) -> Path | str:
             f"unsupported database URL {url!r}: use a path, sqlite:/// or postgresql://"
         )
     return Path(text).expanduser() if text != ":memory:" else text
+
+
+def redacted_url(url: str) -> str:
+    """A database URL without its password."""
+    import re
+
+    return re.sub(r"//([^:/@]*):[^@/]*@", r"//\1@", url)

@@ -1,0 +1,484 @@
+"""The scale-out store: a PostgreSQL ledger (``postgresql://…``), owned by one PostgresStore.
+
+Several processes (gateway instances, laptops' scans) may write one ledger at once: ids are
+claimed with ``INSERT … ON CONFLICT`` (store/postgres_write.py), so a re-sent event never counts
+twice, and the hourly rollup is kept exact by the same statement that inserts. Bulk writes go
+through ``COPY``. Connections come from a psycopg_pool pool; each write is one transaction.
+
+Opening checks the server first with one connection, so an unreachable server, refused
+credentials or a missing database give one line each (store/postgres_errors.py), then applies
+pending migrations under an advisory lock (store/postgres_schema.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Set as AbstractSet
+from contextlib import contextmanager
+from typing import Any
+
+import msgspec
+import psycopg
+from psycopg_pool import ConnectionPool
+
+from llmledger.bookkeeping import ScanCursor, ScanProcess
+from llmledger.errors import NoLedgerError, ReadOnlyLedgerError, StoreError
+from llmledger.events import UsageEvent
+from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
+from llmledger.store import postgres_errors, postgres_schema, rollup
+from llmledger.store.base import CostUpdate
+from llmledger.store.migrations import MIGRATIONS_TABLE
+from llmledger.store.postgres_keys import PostgresKeys
+from llmledger.store.postgres_quotas import PostgresQuotas
+from llmledger.store.postgres_rate_windows import PostgresRateWindows
+from llmledger.store.postgres_write import (
+    COLUMNS_SQL,
+    SETUP_SQL,
+    event_rows,
+    merge_rows,
+    months,
+)
+from llmledger.store.sql import EVENT_TOTALS, day_sql, totals_from_row, totals_sql, where_sql
+from llmledger.store.sqlite import event_from_row
+
+__all__ = ["PostgresStore"]
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+_json_encode = msgspec.json.Encoder().encode
+_json_decode = msgspec.json.Decoder().decode
+
+# The events totals in PostgreSQL's dialect (``success`` is a SMALLINT there, as in SQLite).
+TOTALS_SQL = totals_sql({**EVENT_TOTALS, "failed": "SUM(1 - success)"})
+_BATCH = 50_000  # events per COPY inside one write
+
+
+def pg(sql: str) -> str:
+    """SQL written with SQLite's ``?`` placeholders, in psycopg's ``%s``."""
+    return sql.replace("?", "%s")
+
+
+def _sort_key(values: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
+    # SQLite's GROUP BY order: NULL first, then by value (text by code point).
+    return tuple((value is not None, value) for value in values)
+
+
+class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
+    """A ledger in a PostgreSQL database (a ``Store``, store/base.py). Thread-safe."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        readonly: bool = False,
+        create: bool = True,
+        migrate: bool = True,
+        pool_size: int = 4,
+    ) -> None:
+        """Open the ledger at ``url``; ``create=False`` never makes one in an empty database,
+        ``readonly`` never writes, ``migrate=False`` refuses a ledger that needs migrating."""
+        self.url = url
+        self._location = postgres_errors.redacted(url)
+        self.readonly = readonly
+        self.why_readonly = "opened read-only" if readonly else ""
+        self._partitions: set[str] | None = None
+        self._partition_lock = threading.Lock()
+        self._check_and_migrate(create=create, migrate=migrate and not readonly)
+        self._pool: ConnectionPool[Connection] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"autocommit": True, "connect_timeout": 10},
+            configure=self._configure,
+            timeout=30,
+            open=False,
+            name="llmledger",
+        )
+        try:
+            self._pool.open(wait=True, timeout=30)
+        except Exception as exc:
+            self._pool.close()
+            raise postgres_errors.connect_error(exc, self._location) from exc
+        if not readonly:
+            self._prepare_partitions()
+
+    # -- setup ---------------------------------------------------------------------------------
+
+    def _check_and_migrate(self, *, create: bool, migrate: bool) -> None:
+        try:
+            conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise postgres_errors.connect_error(exc, self._location) from exc
+        try:
+            with conn:
+                todo = postgres_schema.pending(conn, self._location)
+                if not todo:
+                    return
+                if len(todo) == len(postgres_schema.MIGRATIONS) and not create:
+                    raise NoLedgerError(
+                        f"there is no ledger in {self._location} yet; commands that only "
+                        f"read never create one: create it with `llmledger db migrate --db "
+                        f"{self._location}` or by recording into it"
+                    )
+                if not migrate:
+                    why = (
+                        "it was opened read-only" if self.readonly else "automatic migration is off"
+                    )
+                    raise postgres_schema.needs_migrating(self._location, todo, why)
+                postgres_schema.migrate(conn, self._location)
+        except psycopg.Error as exc:
+            error = postgres_errors.explain(exc, self._location)
+            if getattr(exc, "sqlstate", "") == "42501":
+                raise postgres_schema.needs_migrating(
+                    self._location, todo, "this user may not change its schema"
+                ) from exc
+            raise (error or StoreError(str(exc))) from exc
+
+    @staticmethod
+    def _configure(conn: Connection) -> None:
+        for statement in SETUP_SQL:
+            conn.execute(statement)
+
+    def _prepare_partitions(self) -> None:
+        """This month's and the next month's partitions, so writes rarely make one."""
+        now = postgres_schema.month_of(int(time.time() * 1_000_000))
+        with self._writing() as conn:
+            self._ensure(conn, {now, now + 1})
+
+    def _ensure(self, conn: Connection, wanted: set[int]) -> None:
+        with self._partition_lock:
+            if self._partitions is None:
+                self._partitions = postgres_schema.existing_partitions(conn)
+            known = set(self._partitions)
+        if all(postgres_schema.partition_name(m) in known for m in wanted):
+            return
+        postgres_schema.ensure_partitions(conn, wanted, known)
+        with self._partition_lock:
+            self._partitions = known
+
+    @contextmanager
+    def _writing(self) -> Iterator[Connection]:
+        """One write transaction on a pooled connection; psycopg errors said in words."""
+        if self.readonly:
+            raise self.read_only_error()
+        try:
+            with self._pool.connection() as conn, conn.transaction():
+                yield conn
+        except psycopg.Error as exc:
+            with self._partition_lock:
+                self._partitions = None  # a partition made in the failed transaction is gone
+            raise self._explained(exc) from exc
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except psycopg.Error as exc:
+            raise self._explained(exc) from exc
+
+    def _explained(self, exc: BaseException) -> StoreError:
+        return postgres_errors.explain(exc, self._location) or StoreError(str(exc))
+
+    def explain(self, exc: BaseException) -> StoreError | None:
+        return postgres_errors.explain(exc, self._location)
+
+    @property
+    def location(self) -> str:
+        return self._location
+
+    def read_only_error(self) -> StoreError:
+        return ReadOnlyLedgerError(
+            f"the ledger at {self._location} is read-only ({self.why_readonly}); nothing was "
+            "written"
+        )
+
+    def applied_migrations(self) -> list[str]:
+        with self._reading() as conn:
+            rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name").fetchall()
+        return [str(row[0]) for row in rows]
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _written(self, rows: int) -> None:
+        """Nothing to do after a commit (SQLite checkpoints here)."""
+
+    # -- writes --------------------------------------------------------------------------------
+
+    def write_events(
+        self,
+        events: Iterable[UsageEvent],
+        batch_size: int = _BATCH,
+        *,
+        per_model: dict[str, Totals] | None = None,
+        prepare: Callable[[list[UsageEvent]], None] | None = None,
+    ) -> int:
+        """Record events in one transaction (all or nothing); returns rows written."""
+        iterator = iter(events)
+        written = 0
+        with self._writing() as conn:
+            while True:
+                batch: list[UsageEvent] = []
+                for event in iterator:
+                    batch.append(event)
+                    if len(batch) >= batch_size:
+                        break
+                if not batch:
+                    break
+                if prepare is not None:
+                    prepare(batch)
+                written += self.write_rows(conn, event_rows(batch), per_model)
+        return written
+
+    def write_rows(
+        self,
+        conn: Connection,
+        rows: list[tuple[Any, ...]],
+        per_model: dict[str, Totals] | None = None,
+        force: AbstractSet[str] = frozenset(),
+    ) -> int:
+        """Rows (``postgres_write.event_rows``) into the open transaction ``conn``."""
+        if not rows:
+            return 0
+        self._ensure(conn, months(rows))
+        return merge_rows(conn, rows, per_model, force)
+
+    def update_costs(self, updates: Iterable[CostUpdate]) -> int:
+        """Set new costs of stored events, rollup included; returns events changed."""
+        changed = 0
+        with self._writing() as conn:
+            for update in updates:
+                row = conn.execute(
+                    "SELECT ts FROM event_ids WHERE id = %s", (update.event_id,)
+                ).fetchone()
+                if row is None:
+                    continue
+                conn.execute(
+                    "WITH old AS (SELECT * FROM events WHERE id = %(id)s AND ts = %(ts)s), "
+                    f"sums AS ({_delta('old', -1)}) "
+                    f"{_add_rollup('sums')}",
+                    {"id": update.event_id, "ts": row[0]},
+                )
+                conn.execute(
+                    "UPDATE events SET cost_nanos = %s, cost_status = %s, price_version = %s "
+                    "WHERE id = %s AND ts = %s",
+                    (
+                        update.cost_nanos,
+                        update.cost_status,
+                        update.price_version,
+                        update.event_id,
+                        row[0],
+                    ),
+                )
+                conn.execute(
+                    "WITH new AS (SELECT * FROM events WHERE id = %(id)s AND ts = %(ts)s), "
+                    f"sums AS ({_delta('new', +1)}) "
+                    f"{_add_rollup('sums')}",
+                    {"id": update.event_id, "ts": row[0]},
+                )
+                changed += 1
+        return changed
+
+    def rebuild_rollup(self) -> None:
+        with self._writing() as conn:
+            conn.execute("DELETE FROM rollup_hourly")
+            conn.execute(f"WITH sums AS ({_delta('events', +1)}) {_add_rollup('sums')}")
+
+    # -- reads ---------------------------------------------------------------------------------
+
+    def count(self, flt: EventFilter | None = None) -> int:
+        flt = flt or EventFilter()
+        if rollup.usable(flt, [], None):
+            where, params = rollup.where_sql(flt)
+            sql = f"SELECT COALESCE(SUM(events), 0) FROM rollup_hourly{where}"
+        else:
+            where, params = where_sql(flt)
+            sql = f"SELECT COUNT(*) FROM events{where}"
+        with self._reading() as conn:
+            row = conn.execute(pg(sql), params).fetchone()
+        return int(row[0]) if row else 0
+
+    def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
+        flt = flt or EventFilter()
+        if rollup.usable(flt, [], None):
+            where, params = rollup.where_sql(flt)
+            sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
+            sql = sql if where else sql.replace(" AND ", " WHERE ", 1)
+        else:
+            where, params = where_sql(flt)
+            sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
+        with self._reading() as conn:
+            row = conn.execute(pg(sql), params).fetchone()
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def aggregate(
+        self, flt: EventFilter, dims: Sequence[str], segments: DaySegments | None = None
+    ) -> list[GroupRow]:
+        if rollup.usable(flt, dims, segments):
+            sql, params = rollup.aggregate_sql(flt, dims, segments)
+            return self._grouped(sql, params, dims)
+        select: list[str] = []
+        params = []
+        for dim in dims:
+            if dim == "day":
+                if segments is None:
+                    raise ValueError("grouping by day needs the time zone's day segments")
+                expr, expr_params = day_sql(segments)
+                select.append(expr)
+                params += expr_params
+            elif dim in DIMENSIONS:
+                select.append(DIMENSIONS[dim])
+            else:
+                raise ValueError(f"unknown dimension {dim!r}")
+        where, where_params = where_sql(flt)
+        sql = f"SELECT {', '.join([*select, TOTALS_SQL])} FROM events{where}"
+        if dims:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
+        return self._grouped(sql, params + where_params, dims)
+
+    def _grouped(self, sql: str, params: list[Any], dims: Sequence[str]) -> list[GroupRow]:
+        with self._reading() as conn:
+            rows = conn.execute(pg(sql), params).fetchall()
+        width = len(dims)
+        result = []
+        for row in sorted(rows, key=lambda r: _sort_key(r[:width])):
+            values = [int(v) if dim == "day" else v for dim, v in zip(dims, row[:width])]
+            totals = totals_from_row(row[width:])
+            if totals.events:
+                result.append(GroupRow(dict(zip(dims, values)), totals))
+        return result
+
+    def unpriced_models(self, flt: EventFilter) -> list[str]:
+        table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
+        where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
+        joiner = " AND " if where else " WHERE "
+        sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
+        if table != "events":
+            sql += " AND events > 0"
+        with self._reading() as conn:
+            rows = conn.execute(pg(sql), params).fetchall()
+        return sorted(str(row[0]) for row in rows)
+
+    def iter_events(
+        self, flt: EventFilter | None = None, chunk: int = 5_000
+    ) -> Iterator[UsageEvent]:
+        """Matching events ordered by time, then id (by code point, as SQLite orders), read
+        with a server-side cursor in chunks (bounded memory)."""
+        where, params = where_sql(flt or EventFilter())
+        sql = pg(f'SELECT {COLUMNS_SQL} FROM events{where} ORDER BY ts, id COLLATE "C"')
+        with (
+            self._reading() as conn,
+            conn.transaction(),
+            conn.cursor(name="llmledger_events") as cursor,
+        ):
+            cursor.itersize = chunk
+            cursor.execute(sql, params)
+            for row in cursor:
+                yield event_from_row(row)
+
+    def get_event(self, event_id: str) -> UsageEvent | None:
+        sql = (
+            f"SELECT {COLUMNS_SQL} FROM events WHERE id = %(id)s "
+            "AND ts = (SELECT ts FROM event_ids WHERE id = %(id)s)"
+        )
+        with self._reading() as conn:
+            row = conn.execute(sql, {"id": event_id}).fetchone()
+        return None if row is None else event_from_row(row)
+
+    def scan_process(self) -> ScanProcess | None:
+        """None: a scan writes through ``write_scan`` (PostgreSQL takes writers in parallel)."""
+        return None
+
+    # -- scan cursors --------------------------------------------------------------------------
+
+    def scan_cursors(self) -> dict[str, ScanCursor]:
+        with self._reading() as conn:
+            rows = conn.execute(
+                'SELECT path, source, device, inode, size, mtime_ns, "offset", carry, events, '
+                "malformed FROM scan_files"
+            ).fetchall()
+        cursors = {}
+        for row in rows:
+            carry = _json_decode(row[7]) if row[7] else None
+            cursors[row[0]] = ScanCursor(
+                path=row[0],
+                source=row[1],
+                device=row[2],
+                inode=row[3],
+                size=row[4],
+                mtime_ns=row[5],
+                offset=row[6],
+                carry=carry,
+                events=row[8],
+                malformed=row[9],
+            )
+        return cursors
+
+    def write_scan(
+        self,
+        events: Sequence[UsageEvent],
+        cursors: Sequence[ScanCursor],
+        replace: AbstractSet[str] = frozenset(),
+    ) -> int:
+        """A scan's events and its files' cursors in ONE transaction."""
+        rows = event_rows(events)
+        cursor_rows = [
+            (
+                c.path,
+                c.source,
+                c.device,
+                c.inode,
+                c.size,
+                c.mtime_ns,
+                c.offset,
+                _json_encode(c.carry).decode() if c.carry else None,
+                c.events,
+                c.malformed,
+                int(time.time()),
+            )
+            for c in cursors
+        ]
+        with self._writing() as conn:
+            changed = self.write_rows(conn, rows, force=replace)
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO scan_files (path, source, device, inode, size, mtime_ns, "
+                    '"offset", carry, events, malformed, scanned_at) '
+                    "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                    "ON CONFLICT (path) DO UPDATE SET source = excluded.source, "
+                    "device = excluded.device, inode = excluded.inode, size = excluded.size, "
+                    'mtime_ns = excluded.mtime_ns, "offset" = excluded."offset", '
+                    "carry = excluded.carry, events = excluded.events, "
+                    "malformed = excluded.malformed, scanned_at = excluded.scanned_at",
+                    cursor_rows,
+                )
+        return changed
+
+    # -- meta ----------------------------------------------------------------------------------
+
+    def get_meta(self, key: str) -> str | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._writing() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+
+def _delta(rows: str, sign: int) -> str:
+    from llmledger.store.postgres_write import rollup_delta_sql
+
+    return rollup_delta_sql(rows, sign)
+
+
+def _add_rollup(rows: str) -> str:
+    from llmledger.store.postgres_write import ADD_TO_ROLLUP
+
+    return ADD_TO_ROLLUP.format(rows=rows)

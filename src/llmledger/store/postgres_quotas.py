@@ -1,0 +1,478 @@
+"""The quota tables of a PostgreSQL ledger, with SQLite's semantics (store/quotas.py).
+
+Usage counters per subject and local day / month are kept by a row trigger on ``events``
+(PL/pgSQL), made by the first quota book on a ledger (``set_counter_zone``), as SQLite's
+triggers are. Reservations, and settlements that release them, take one advisory lock for
+their transaction, so what a reservation reads cannot change under it (as SQLite's
+``BEGIN IMMEDIATE``); writes that carry no reservation never wait for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import replace
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psycopg
+
+from llmledger.errors import StoreError
+from llmledger.events import UsageEvent
+from llmledger.query import Totals
+from llmledger.quota.records import (
+    AlertState,
+    Budget,
+    CounterRange,
+    Counts,
+    Grant,
+    Hold,
+    QuotaReader,
+    Settled,
+)
+from llmledger.store.postgres_schema import QUOTA_LOCK
+from llmledger.store.postgres_write import event_rows
+from llmledger.store.quotas import _ALERT_COLUMNS, _BUDGET_COLUMNS, _GRANT_COLUMNS
+from llmledger.store.quotas import _alert as alert_from_row
+from llmledger.store.quotas import _at as moment_of
+from llmledger.store.quotas import _budget as budget_from_row
+from llmledger.store.quotas import _grant as grant_from_row
+from llmledger.store.rows import to_us
+
+__all__ = ["PostgresQuotas"]
+
+T = TypeVar("T")
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+_SUBJECTS = (("user", "user_id"), ("org", "org_id"), ("key", "api_key_id"))
+_COUNTED = (
+    "ts, model, user_id, org_id, api_key_id, input_tokens, output_tokens, cache_read_tokens, "
+    "cache_write_tokens, cache_write_1h_tokens, cost_nanos"
+)
+
+FUNCTIONS_SQL: list[str] = [
+    """
+    CREATE OR REPLACE FUNCTION llmledger_local_day(at_us BIGINT) RETURNS TEXT
+    LANGUAGE sql STABLE AS $$
+        SELECT to_char(DATE '1970-01-01' + ((at_us + (
+            SELECT offset_us FROM quota_zone WHERE since_us <= at_us
+            ORDER BY since_us DESC LIMIT 1)) / 86400000000)::integer, 'YYYY-MM-DD')
+    $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION llmledger_count_row(
+        at_us BIGINT, v_model TEXT, v_user TEXT, v_org TEXT, v_key TEXT,
+        v_io BIGINT, v_cache BIGINT, v_cost BIGINT, v_sign INTEGER
+    ) RETURNS void LANGUAGE plpgsql AS $$
+    DECLARE
+        subjects TEXT[] := ARRAY[]::TEXT[];
+        day TEXT;
+    BEGIN
+        IF v_user IS NOT NULL THEN subjects := subjects || ('user:' || v_user); END IF;
+        IF v_org IS NOT NULL THEN subjects := subjects || ('org:' || v_org); END IF;
+        IF v_key IS NOT NULL THEN subjects := subjects || ('key:' || v_key); END IF;
+        IF EXISTS (SELECT 1 FROM quota_models WHERE model = v_model) THEN
+            subjects := subjects || ('model:' || v_model);
+        END IF;
+        IF cardinality(subjects) = 0 THEN RETURN; END IF;
+        day := llmledger_local_day(at_us);
+        INSERT INTO quota_counters AS c
+            (subject, period, io_tokens, cache_tokens, cost_nanos, events)
+        SELECT s, p, v_sign * v_io, v_sign * v_cache, v_sign * v_cost, v_sign
+        FROM unnest(subjects) AS s, unnest(ARRAY['d:' || day, 'm:' || substr(day, 1, 7)]) AS p
+        ORDER BY 1, 2
+        ON CONFLICT (subject, period) DO UPDATE SET
+            io_tokens = c.io_tokens + excluded.io_tokens,
+            cache_tokens = c.cache_tokens + excluded.cache_tokens,
+            cost_nanos = c.cost_nanos + excluded.cost_nanos,
+            events = c.events + excluded.events;
+    END $$
+    """,
+    """
+    CREATE OR REPLACE FUNCTION llmledger_quota_count() RETURNS trigger
+    LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP <> 'INSERT' THEN
+            PERFORM llmledger_count_row(OLD.ts, OLD.model, OLD.user_id, OLD.org_id,
+                OLD.api_key_id, OLD.input_tokens + OLD.output_tokens,
+                OLD.cache_read_tokens + OLD.cache_write_tokens + OLD.cache_write_1h_tokens,
+                COALESCE(OLD.cost_nanos, 0), -1);
+        END IF;
+        IF TG_OP <> 'DELETE' THEN
+            PERFORM llmledger_count_row(NEW.ts, NEW.model, NEW.user_id, NEW.org_id,
+                NEW.api_key_id, NEW.input_tokens + NEW.output_tokens,
+                NEW.cache_read_tokens + NEW.cache_write_tokens + NEW.cache_write_1h_tokens,
+                COALESCE(NEW.cost_nanos, 0), 1);
+        END IF;
+        RETURN NULL;
+    END $$
+    """,
+    "CREATE OR REPLACE TRIGGER quota_count AFTER INSERT OR DELETE OR UPDATE OF "
+    f"{_COUNTED} ON events FOR EACH ROW EXECUTE FUNCTION llmledger_quota_count()",
+]
+
+
+def _event_rows(kind: str, column: str, where: str) -> str:
+    return (
+        f"SELECT '{kind}:' || {column} AS subject, llmledger_local_day(ts) AS day, "
+        "input_tokens + output_tokens AS io, "
+        "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens AS cache, "
+        f"COALESCE(cost_nanos, 0) AS cost FROM events WHERE {where}"
+    )
+
+
+def _fill(rows: str, subjects: str) -> list[str]:
+    return [
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'd:' || day, SUM(io), SUM(cache), SUM(cost), COUNT(*) "
+        f"FROM ({rows}) AS r GROUP BY subject, day",
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io_tokens), SUM(cache_tokens), "
+        "SUM(cost_nanos), SUM(events) FROM quota_counters "
+        f"WHERE period LIKE 'd:%%' AND {subjects} GROUP BY subject, substr(period, 3, 7)",
+    ]
+
+
+REBUILD_SQL: list[str] = [
+    "DELETE FROM quota_counters",
+    *_fill(
+        " UNION ALL ".join(
+            [
+                *(_event_rows(k, c, f"{c} IS NOT NULL") for k, c in _SUBJECTS),
+                _event_rows("model", "model", "model IN (SELECT model FROM quota_models)"),
+            ]
+        ),
+        "TRUE",
+    ),
+]
+MODEL_FILL_SQL: list[str] = [
+    "DELETE FROM quota_counters WHERE subject = 'model:' || %(model)s",
+    *_fill(_event_rows("model", "model", "model = %(model)s"), "subject = 'model:' || %(model)s"),
+]
+
+
+def _us(moment: datetime) -> int:
+    return to_us(moment)
+
+
+def _marks(values: Sequence[object]) -> str:
+    return ", ".join("%s" for _ in values)
+
+
+class _Reader:
+    """``QuotaReader`` on a connection (inside a transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def counter_zone(self) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'quota_zone'").fetchone()
+        return None if row is None else str(row[0])
+
+    def assigned_plans(self, subjects: Sequence[str] | None = None) -> dict[str, str]:
+        sql = "SELECT subject, plan FROM quota_plans"
+        if subjects is not None:
+            if not subjects:
+                return {}
+            sql += f" WHERE subject IN ({_marks(subjects)})"
+        rows = self._conn.execute(sql, list(subjects or ())).fetchall()
+        return {str(s): str(p) for s, p in rows}
+
+    def grants(self, subject: str | None = None) -> list[Grant]:
+        sql = f"SELECT {_GRANT_COLUMNS} FROM quota_grants"
+        params: list[str] = []
+        if subject is not None:
+            sql += " WHERE subject = %s"
+            params.append(subject)
+        sql += ' ORDER BY granted_at, id COLLATE "C"'
+        return [grant_from_row(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def budgets(self, subjects: Sequence[str] | None = None) -> list[Budget]:
+        sql = f"SELECT {_BUDGET_COLUMNS} FROM quota_budgets"
+        params: list[str] = []
+        if subjects is not None:
+            if not subjects:
+                return []
+            pairs = [s.split(":", 1) for s in subjects]
+            sql += " WHERE " + " OR ".join("(scope = %s AND scope_id = %s)" for _ in pairs)
+            params = [part for pair in pairs for part in pair]
+        sql += ' ORDER BY created_at, id COLLATE "C"'
+        return [budget_from_row(r) for r in self._conn.execute(sql, params).fetchall()]
+
+    def counts(self, ranges: Sequence[CounterRange]) -> list[Counts]:
+        result = []
+        for wanted in ranges:
+            row = self._conn.execute(
+                "SELECT SUM(io_tokens), SUM(cache_tokens), SUM(cost_nanos), SUM(events) "
+                "FROM quota_counters WHERE subject = %s AND period BETWEEN %s AND %s",
+                tuple(wanted),
+            ).fetchone()
+            result.append(Counts(*(int(value or 0) for value in (row or (0, 0, 0, 0)))))
+        return result
+
+    def held(self, subjects: Sequence[str], now: datetime) -> dict[str, Counts]:
+        if not subjects:
+            return {}
+        rows = self._conn.execute(
+            "SELECT subject, SUM(tokens), SUM(cost_nanos), COUNT(*) FROM quota_holds "
+            f"WHERE subject IN ({_marks(subjects)}) AND expires_at > %s GROUP BY subject",
+            [*subjects, _us(now)],
+        ).fetchall()
+        return {str(s): Counts(int(t), 0, int(c), int(n)) for s, t, c, n in rows}
+
+    def alert_states(self, limit_keys: Sequence[str] | None = None) -> list[AlertState]:
+        sql = f"SELECT {_ALERT_COLUMNS} FROM quota_alerts"
+        if limit_keys is not None:
+            if not limit_keys:
+                return []
+            sql += f" WHERE limit_key IN ({_marks(limit_keys)})"
+        sql += ' ORDER BY fired_at, limit_key COLLATE "C", period COLLATE "C", threshold'
+        rows = self._conn.execute(sql, list(limit_keys or ())).fetchall()
+        return [alert_from_row(row) for row in rows]
+
+    def counted_subjects(self, kind: str, window: str) -> list[str]:
+        rows = self._conn.execute(
+            "SELECT subject FROM quota_counters WHERE period = %s AND starts_with(subject, %s) "
+            "AND events != 0 ORDER BY subject",
+            (window, f"{kind}:"),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+
+class PostgresQuotas:
+    """The Store protocol's quota methods (quota/records.py ``QuotaStorage``)."""
+
+    if TYPE_CHECKING:
+
+        def _writing(self) -> AbstractContextManager[Connection]: ...
+
+        def _reading(self) -> AbstractContextManager[Connection]: ...
+
+        def write_rows(
+            self,
+            conn: Connection,
+            rows: list[tuple[Any, ...]],
+            per_model: dict[str, Totals] | None = None,
+        ) -> int: ...
+
+    def read_quotas(self, read: Callable[[QuotaReader], T]) -> T:
+        with self._reading() as conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            return read(_Reader(conn))
+
+    def reserve(
+        self, now: datetime, decide: Callable[[QuotaReader], Sequence[Hold]]
+    ) -> Sequence[Hold]:
+        with self._writing() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
+            conn.execute("DELETE FROM quota_holds WHERE expires_at <= %s", (_us(now),))
+            holds = decide(_Reader(conn))
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO quota_holds (request_id, subject, tokens, cost_nanos, "
+                    "expires_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (request_id, subject) "
+                    "DO UPDATE SET tokens = excluded.tokens, cost_nanos = excluded.cost_nanos, "
+                    "expires_at = excluded.expires_at",
+                    [
+                        (h.request_id, h.subject, h.tokens, h.cost_nanos, _us(h.expires_at))
+                        for h in holds
+                    ],
+                )
+        return holds
+
+    def release_holds(self, request_id: str) -> int:
+        with self._writing() as conn:
+            cursor = conn.execute("DELETE FROM quota_holds WHERE request_id = %s", (request_id,))
+            return cursor.rowcount
+
+    def expire_holds(self, now: datetime) -> int:
+        with self._writing() as conn:
+            cursor = conn.execute("DELETE FROM quota_holds WHERE expires_at <= %s", (_us(now),))
+            return cursor.rowcount
+
+    def write_settled(
+        self,
+        events: Sequence[UsageEvent],
+        request_id: str,
+        *,
+        per_model: dict[str, Totals] | None = None,
+        prepare: Callable[[list[UsageEvent]], None] | None = None,
+        counters: Sequence[CounterRange] = (),
+        alert_keys: Sequence[str] = (),
+    ) -> Settled:
+        batch = list(events)
+        if prepare is not None:
+            prepare(batch)
+        rows = event_rows(batch)
+        with self._writing() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
+            written = self.write_rows(conn, rows, per_model)
+            conn.execute("DELETE FROM quota_holds WHERE request_id = %s", (request_id,))
+            reader = _Reader(conn)
+            counts = reader.counts(counters) if counters else []
+            alerts = reader.alert_states(alert_keys) if alert_keys else []
+        return Settled(written, counts, alerts)
+
+    def assign_plan(self, subject: str, plan: str | None, at: datetime) -> None:
+        with self._writing() as conn:
+            if plan is None:
+                conn.execute("DELETE FROM quota_plans WHERE subject = %s", (subject,))
+            else:
+                conn.execute(
+                    "INSERT INTO quota_plans (subject, plan, assigned_at) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (subject) DO UPDATE SET plan = excluded.plan, "
+                    "assigned_at = excluded.assigned_at",
+                    (subject, plan, _us(at)),
+                )
+
+    def add_grant(self, grant: Grant) -> tuple[Grant, bool]:
+        values = (
+            grant.id,
+            grant.subject,
+            grant.units,
+            _us(grant.granted_at),
+            None if grant.expires_at is None else _us(grant.expires_at),
+            grant.note,
+        )
+        with self._writing() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO quota_grants ({_GRANT_COLUMNS}) VALUES ({_marks(values)}) "
+                "ON CONFLICT (id) DO NOTHING",
+                values,
+            ).rowcount
+            if inserted:
+                return grant, True
+            row = conn.execute(
+                f"SELECT {_GRANT_COLUMNS} FROM quota_grants WHERE id = %s",
+                (grant.id,),
+            ).fetchone()
+        assert row is not None
+        stored = grant_from_row(row)
+        same = (stored.subject, stored.units, stored.expires_at, stored.note) == (
+            grant.subject,
+            grant.units,
+            grant.expires_at,
+            grant.note,
+        )
+        if not same:
+            raise StoreError(
+                f"add-on {grant.id!r} was granted already, with other values "
+                f"({stored.units:,} to {stored.subject}); use another id"
+            )
+        return stored, False
+
+    def add_budget(self, budget: Budget) -> Budget:
+        created = budget.created_at or datetime.now(timezone.utc)
+        values = (
+            budget.id,
+            budget.scope,
+            budget.scope_id,
+            budget.window,
+            budget.tokens,
+            budget.cost_nanos,
+            ",".join(str(t) for t in budget.thresholds),
+            int(budget.hard),
+            _us(created),
+            budget.note,
+        )
+        with self._writing() as conn:
+            inserted = conn.execute(
+                f"INSERT INTO quota_budgets ({_BUDGET_COLUMNS}) VALUES ({_marks(values)}) "
+                "ON CONFLICT (id) DO NOTHING",
+                values,
+            ).rowcount
+            if not inserted:
+                raise StoreError(f"a budget with id {budget.id!r} exists already")
+            if budget.scope == "model":
+                added = conn.execute(
+                    "INSERT INTO quota_models (model) VALUES (%s) ON CONFLICT DO NOTHING",
+                    (budget.scope_id,),
+                ).rowcount
+                if added:
+                    for statement in MODEL_FILL_SQL:
+                        conn.execute(statement, {"model": budget.scope_id})
+        return replace(budget, created_at=moment_of(_us(created)))
+
+    def remove_budget(self, budget_id: str) -> bool:
+        with self._writing() as conn:
+            row = conn.execute(
+                "SELECT scope, scope_id FROM quota_budgets WHERE id = %s", (budget_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            conn.execute("DELETE FROM quota_budgets WHERE id = %s", (budget_id,))
+            conn.execute(
+                "DELETE FROM quota_alerts WHERE starts_with(limit_key, %s)",
+                (f"budget:{budget_id}:",),
+            )
+            if row[0] == "model":
+                left = conn.execute(
+                    "SELECT 1 FROM quota_budgets WHERE scope = 'model' AND scope_id = %s",
+                    (row[1],),
+                ).fetchone()
+                if left is None:
+                    conn.execute("DELETE FROM quota_models WHERE model = %s", (row[1],))
+                    conn.execute(
+                        "DELETE FROM quota_counters WHERE subject = %s", (f"model:{row[1]}",)
+                    )
+        return True
+
+    def mark_alert(self, state: AlertState) -> bool:
+        with self._writing() as conn:
+            if state.resolved_at is not None:
+                cursor = conn.execute(
+                    "UPDATE quota_alerts SET resolved_at = %s, used = %s, limit_units = %s "
+                    "WHERE limit_key = %s AND period = %s AND threshold = %s "
+                    "AND resolved_at IS NULL",
+                    (
+                        _us(state.resolved_at),
+                        state.used,
+                        state.limit,
+                        state.limit_key,
+                        state.window,
+                        state.threshold,
+                    ),
+                )
+                return cursor.rowcount > 0
+            cursor = conn.execute(
+                f"INSERT INTO quota_alerts AS a ({_ALERT_COLUMNS}) "
+                "VALUES (%s, %s, %s, %s, NULL, %s, %s) "
+                "ON CONFLICT (limit_key, period, threshold) DO UPDATE SET "
+                "fired_at = excluded.fired_at, resolved_at = NULL, used = excluded.used, "
+                "limit_units = excluded.limit_units WHERE a.resolved_at IS NOT NULL",
+                (
+                    state.limit_key,
+                    state.window,
+                    state.threshold,
+                    _us(state.fired_at),
+                    state.used,
+                    state.limit,
+                ),
+            )
+            return cursor.rowcount > 0
+
+    def set_counter_zone(self, name: str, offsets: Sequence[tuple[int, int]]) -> None:
+        with self._writing() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
+            row = conn.execute("SELECT value FROM meta WHERE key = 'quota_zone'").fetchone()
+            if row is not None and row[0] == name:
+                return
+            conn.execute("DELETE FROM quota_zone")
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO quota_zone (since_us, offset_us) VALUES (%s, %s)", list(offsets)
+                )
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('quota_zone', %s) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (name,),
+            )
+            for statement in [*FUNCTIONS_SQL, *REBUILD_SQL]:
+                conn.execute(statement)
+
+    def rebuild_counters(self) -> None:
+        with self._writing() as conn:
+            for statement in REBUILD_SQL:
+                conn.execute(statement)

@@ -1,0 +1,295 @@
+"""Writing events to a PostgreSQL ledger inside an open transaction: COPY into a temporary
+table, then one statement that claims the ids, inserts the new rows and adds them to the hourly
+rollup, so the rollup holds exactly what was inserted.
+
+A row whose id is stored already keeps the stored copy unless it has more tokens, or its id is
+in ``force`` (as SQLiteStore does): the stored copy is then deleted, taken out of the rollup, and
+the new one inserted. Ids are claimed and rollup rows added in key order, so two writers on the
+same ledger lock rows in the same order and never deadlock each other.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
+from typing import Any
+
+import msgspec
+import psycopg
+
+from llmledger.errors import InvalidEventError
+from llmledger.events import MAX_TOKENS, UsageEvent
+from llmledger.query import Totals
+from llmledger.store.rows import HOUR_US, to_us
+from llmledger.store.sql import totals_from_row
+
+EVENT_COLUMNS: tuple[str, ...] = (
+    "id",
+    "ts",
+    "source",
+    "provider",
+    "model",
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "cost_status",
+    "price_version",
+    "estimated",
+    "requests",
+    "user_id",
+    "org_id",
+    "account",
+    "api_key_id",
+    "session_id",
+    "project",
+    "request_type",
+    "tags",
+    "latency_ms",
+    "success",
+    "status",
+    "details",
+)
+COLUMNS_SQL = ", ".join(EVENT_COLUMNS)
+INCOMING = "llmledger_incoming"
+CONFLICTS = "llmledger_conflicts"
+_TOTAL = "{t}.input_tokens + {t}.cache_read_tokens + {t}.cache_write_tokens + " + (
+    "{t}.cache_write_1h_tokens + {t}.output_tokens"
+)
+_ROLLUP_KEY = ("hour", "model", "source", "provider", "cost_status")
+_ROLLUP_SUMS = (
+    "input_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "output_tokens",
+    "reasoning_tokens",
+    "cost_nanos",
+    "requests",
+    "events",
+    "estimated",
+    "failed",
+)
+ROLLUP_COLUMNS = (*_ROLLUP_KEY, *_ROLLUP_SUMS, "min_ts", "max_ts")
+_json = msgspec.json.Encoder().encode
+
+SETUP_SQL = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING} (LIKE events INCLUDING DEFAULTS)",
+    f"CREATE TEMP TABLE IF NOT EXISTS {CONFLICTS} (id TEXT PRIMARY KEY, ts BIGINT NOT NULL)",
+)
+
+
+def rollup_delta_sql(rows: str, sign: int) -> str:
+    """A SELECT of rollup rows summing ``rows`` (a table or CTE with the events' columns),
+    negated when ``sign`` < 0, in key order."""
+    neg = "-" if sign < 0 else ""
+    sums = [
+        *(f"{neg}SUM({c})" for c in _ROLLUP_SUMS[:6]),
+        f"{neg}SUM(COALESCE(cost_nanos, 0))",
+        f"{neg}SUM(requests)",
+        f"{neg}COUNT(*)",
+        f"{neg}SUM(estimated)",
+        f"{neg}SUM(1 - success)",
+    ]
+    return (
+        f"SELECT ts / {HOUR_US} AS hour, model, source, COALESCE(provider, '') AS provider, "
+        f"cost_status, {', '.join(sums)}, MIN(ts), MAX(ts) FROM {rows} "
+        "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+    )
+
+
+ADD_TO_ROLLUP = (
+    f"INSERT INTO rollup_hourly AS r ({', '.join(ROLLUP_COLUMNS)}) SELECT * FROM {{rows}} "
+    f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET "
+    + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in _ROLLUP_SUMS)
+    + ", min_ts = LEAST(r.min_ts, excluded.min_ts), max_ts = GREATEST(r.max_ts, excluded.max_ts)"
+)
+
+# Claim the incoming ids (existing ones are locked and noted as conflicts), insert the new
+# rows, add them to the rollup; answers the rollup rows added (for per-model totals).
+MERGE_SQL = f"""
+WITH claimed AS (
+    INSERT INTO event_ids AS k (id, ts) SELECT id, ts FROM {INCOMING} ORDER BY id
+    ON CONFLICT (id) DO UPDATE SET ts = k.ts
+    RETURNING k.id, k.ts, (k.xmax = 0) AS inserted
+), conflicts AS (
+    INSERT INTO {CONFLICTS} (id, ts) SELECT id, ts FROM claimed WHERE NOT inserted
+), added AS (
+    INSERT INTO events ({COLUMNS_SQL})
+    SELECT {", ".join(f"i.{c}" for c in EVENT_COLUMNS)}
+    FROM {INCOMING} i JOIN claimed c ON c.id = i.id AND c.inserted
+    RETURNING ts, model, source, provider, cost_status, {", ".join(_ROLLUP_SUMS[:6])},
+              cost_nanos, requests, estimated, success
+), sums AS ({rollup_delta_sql("added", +1)}
+), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")})
+SELECT * FROM sums
+"""
+
+# Stored copies of conflicting ids, with the incoming copy's tokens beside them.
+CONFLICTS_SQL = f"""
+SELECT c.id, {_TOTAL.format(t="e")}, {_TOTAL.format(t="i")}
+FROM {CONFLICTS} c JOIN events e ON e.id = c.id AND e.ts = c.ts JOIN {INCOMING} i ON i.id = c.id
+"""
+
+# Delete stored copies that lose to the incoming ones (ids %s), taking them out of the rollup.
+REPLACE_SQL = f"""
+WITH gone AS (
+    DELETE FROM events e USING {CONFLICTS} c
+    WHERE c.id = ANY(%(ids)s) AND e.id = c.id AND e.ts = c.ts
+    RETURNING e.*
+), sums AS ({rollup_delta_sql("gone", -1)}
+), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")}
+), moved AS (
+    UPDATE event_ids k SET ts = i.ts FROM {INCOMING} i WHERE k.id = i.id AND i.id = ANY(%(ids)s)
+)
+INSERT INTO events ({COLUMNS_SQL})
+SELECT {COLUMNS_SQL} FROM {INCOMING} WHERE id = ANY(%(ids)s)
+"""
+
+REPLACED_SUMS_SQL = f"""
+WITH sums AS ({rollup_delta_sql(f"(SELECT * FROM {INCOMING} WHERE id = ANY(%(ids)s)) AS r", +1)}
+), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")})
+SELECT * FROM sums
+"""
+
+
+def _text(value: str | None) -> str | None:
+    return value or None
+
+
+def event_row(e: UsageEvent) -> tuple[Any, ...]:
+    """The events row of ``e`` (validated), in EVENT_COLUMNS order; empty texts are NULL, as
+    SQLiteStore stores them."""
+    i, cr, cw, cw1, o, r = (
+        e.input_tokens,
+        e.cache_read_tokens,
+        e.cache_write_tokens,
+        e.cache_write_1h_tokens,
+        e.output_tokens,
+        e.reasoning_tokens,
+    )
+    requests = e.requests
+    if not (
+        type(i) is int
+        and type(cr) is int
+        and type(cw) is int
+        and type(cw1) is int
+        and type(o) is int
+        and type(r) is int
+        and type(requests) is int
+        and 0 <= i <= MAX_TOKENS
+        and 0 <= cr <= MAX_TOKENS
+        and 0 <= cw <= MAX_TOKENS
+        and 0 <= cw1 <= MAX_TOKENS
+        and 0 <= r <= o <= MAX_TOKENS
+        and 0 <= requests <= MAX_TOKENS
+        and e.model
+        and e.id
+    ):
+        e.validate()  # raises with a message naming the field
+        if not e.id:
+            raise InvalidEventError("an event needs an id")
+    return (
+        e.id,
+        to_us(e.ts),
+        e.source,
+        e.provider or None,
+        e.model,
+        i,
+        cr,
+        cw,
+        cw1,
+        o,
+        r,
+        e.cost_nanos,
+        e.cost_status,
+        e.price_version or None,
+        1 if e.estimated else 0,
+        requests,
+        e.user_id or None,
+        e.org_id or None,
+        e.account or None,
+        e.api_key_id or None,
+        e.session_id or None,
+        e.project or None,
+        e.request_type or None,
+        _json(list(e.tags)).decode() if e.tags else None,
+        e.latency_ms,
+        1 if e.success else 0,
+        e.status or None,
+        _json(e.details).decode() if e.details else None,
+    )
+
+
+def event_rows(events: Iterable[UsageEvent]) -> list[tuple[Any, ...]]:
+    """Rows of ``events``; of several copies of an id, the one with the most tokens (ties:
+    the later one)."""
+    rows = [event_row(e) for e in events]
+    ids = {row[0] for row in rows}
+    if len(ids) == len(rows):
+        return rows
+    best: dict[str, tuple[Any, ...]] = {}
+    for row in rows:
+        kept = best.get(row[0])
+        if kept is None or sum(row[5:10]) >= sum(kept[5:10]):
+            best[row[0]] = row
+    return list(best.values())
+
+
+def months(rows: Sequence[tuple[Any, ...]]) -> set[int]:
+    """The months (year * 12 + month - 1) the rows' timestamps fall in."""
+    from llmledger.store.postgres_schema import month_of
+
+    hours = {row[1] // HOUR_US for row in rows}
+    return {month_of(hour * HOUR_US) for hour in hours}
+
+
+def merge_rows(
+    conn: psycopg.Connection[tuple[Any, ...]],
+    rows: Sequence[tuple[Any, ...]],
+    per_model: dict[str, Totals] | None = None,
+    force: AbstractSet[str] = frozenset(),
+) -> int:
+    """Write ``rows`` (unique ids, partitions made) in the caller's transaction; returns rows
+    written (new ids, and stored copies replaced)."""
+    if not rows:
+        return 0
+    with conn.cursor() as cur:
+        with cur.copy(f"COPY {INCOMING} ({COLUMNS_SQL}) FROM STDIN") as copy:
+            write = copy.write_row
+            for row in rows:
+                write(row)
+        sums = cur.execute(MERGE_SQL).fetchall()
+        conflicted = cur.execute(CONFLICTS_SQL).fetchall()
+        if conflicted:
+            ids = [str(cid) for cid, stored, new in conflicted if cid in force or new > stored]
+            if ids:
+                cur.execute(REPLACE_SQL, {"ids": ids})
+                sums += cur.execute(REPLACED_SUMS_SQL, {"ids": ids}).fetchall()
+        cur.execute(f"TRUNCATE {INCOMING}, {CONFLICTS}")
+    if per_model is not None:
+        for model, totals in totals_per_model(sums).items():
+            per_model.setdefault(model, Totals()).add(totals)
+    return sum(int(item[13]) for item in sums)
+
+
+def totals_per_model(sums: Sequence[Sequence[Any]]) -> dict[str, Totals]:
+    """Totals per model of rollup rows (hour, model, source, provider, cost status, the 11
+    sums, min ts, max ts)."""
+    acc: dict[str, list[int]] = {}
+    for item in sums:
+        values = [int(v) for v in item[5:16]]
+        unpriced = values[8] if item[4] == "unpriced" else 0
+        a = acc.get(item[1])
+        if a is None:
+            acc[item[1]] = [*values, unpriced, int(item[16]), int(item[17])]
+        else:
+            a[:11] = map(operator.add, a[:11], values)
+            a[11] += unpriced
+            a[12] = min(a[12], int(item[16]))
+            a[13] = max(a[13], int(item[17]))
+    return {m: totals_from_row((*a[:9], a[11], a[9], a[10], a[12], a[13])) for m, a in acc.items()}
