@@ -112,10 +112,16 @@ def ready(page: Page, timeout: float = 15_000) -> None:
     )
 
 
+def set_theme(page: Page, theme: str) -> None:
+    """Choose a theme with the page's own switch (as a reader would)."""
+    page.check(f"input[name='theme'][value='{theme}']", force=True)
+    page.wait_for_selector(f"html[data-theme-choice='{theme}']", state="attached")
+
+
 def screenshot(page: Page, name: str, *, full_page: bool = True) -> Path:
     SCREENSHOTS.mkdir(exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
+    page.screenshot(path=str(path), full_page=full_page, animations="disabled")
     return path
 
 

@@ -25,6 +25,7 @@ NOT_REQUESTS = ("http://www.w3.org/2000/svg", "https://your-gateway/static/meter
 def test_the_assets_fetch_nothing_from_anywhere() -> None:
     assert {path.name for path in ASSETS} == {
         "app.js",
+        "auth.js",
         "cells.js",
         "charts.js",
         "dashboard.css",
@@ -37,8 +38,10 @@ def test_the_assets_fetch_nothing_from_anywhere() -> None:
         "panel-charts.js",
         "panel-graph.js",
         "panel-lists.js",
+        "panel-operators.js",
         "state.js",
         "tables.js",
+        "test-usage.js",
         "theme.js",
     }
     for path in ASSETS:

@@ -17,6 +17,7 @@ from llmledger import Ledger
 from llmledger.config import Config
 from llmledger.gateway import create_app
 from llmledger.gateway.config import parse_gateway_config
+from llmledger.gateway.keys import issue_key
 from llmledger.report.timezones import resolve_zone
 from llmledger.web import create_dashboard_app
 from tests.web.conftest import CliResult
@@ -182,36 +183,113 @@ class NoUpstream:
         pass
 
 
-def test_the_gateway_serves_the_dashboard_at_the_root(tmp_path: Path) -> None:
+ADMIN_TOKEN = "admin-token-for-the-dashboard-0123"
+
+
+def _gateway_ledger(tmp_path: Path) -> tuple[Ledger, str]:
+    """A ledger with alice's and bob's usage, and a ledger key of alice's."""
     ledger = Ledger(tmp_path / "ledger.db", config=Config())
     ledger.record(model="gpt-5", input_tokens=10, output_tokens=5, ts="2025-05-01T10:00:00Z")
-    config = parse_gateway_config(GATEWAY, {"K": "sk-upstream"})
-    app = create_app(config, ledger, transport=NoUpstream())  # type: ignore[arg-type]
+    ledger.record(
+        model="gpt-5", input_tokens=100, output_tokens=1, user_id="alice", ts="2025-05-02T10:00:00Z"
+    )
+    ledger.record(
+        model="gpt-5", input_tokens=7, output_tokens=3, user_id="bob", ts="2025-05-03T10:00:00Z"
+    )
+    key, _ = issue_key(ledger.keys, user_id="alice")
+    return ledger, key
 
-    async def local(http: httpx2.AsyncClient) -> None:
+
+def test_the_gateway_serves_the_dashboard_at_the_root(tmp_path: Path) -> None:
+    ledger, alice_key = _gateway_ledger(tmp_path)
+    raw = {**GATEWAY, "server": {"admin_token_env": "ADMIN"}}
+    config = parse_gateway_config(raw, {"K": "sk-upstream", "ADMIN": ADMIN_TOKEN})
+    app = create_app(config, ledger, transport=NoUpstream())  # type: ignore[arg-type]
+    alice = {"authorization": f"Bearer {alice_key}"}
+    admin = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    graph_url = "/api/dashboard/graph?year=2025&tz=UTC"
+
+    async def scenario(http: httpx2.AsyncClient) -> None:
         page = await http.get("/")
         assert page.status_code == 200 and 'id="graph-2d"' in page.text
         assert '"static/meter.js"' in page.text  # the gateway shows the caller's meter
-        graph = (await http.get("/api/dashboard/graph?year=2025&tz=UTC")).json()
-        assert [d["date"] for d in graph["contributions"]] == ["2025-05-01"]
-        health = await http.get("/healthz")
-        assert health.status_code == 200 and health.json()["status"] == "ok"
+        assert '"static/auth.js"' in page.text and '"signIn":true' in page.text
+        assert 'rel="preload"' not in page.text  # a preload would go without credentials
+        # No credentials, even from this machine: the usage API's 401.
+        refused = await http.get(graph_url)
+        assert refused.status_code == 401
+        assert refused.json()["error"]["code"] == "missing_api_key"
+        wrong = await http.get(graph_url, headers={"authorization": "Bearer sk-not-a-key"})
+        assert wrong.status_code == 401
+        # A user's key: their own events only, and their own sources and years.
+        own = (await http.get(graph_url, headers=alice)).json()
+        assert [d["date"] for d in own["contributions"]] == ["2025-05-02"]
+        assert own["summary"]["totalTokens"] == 101
+        who = (await http.get("/api/dashboard/access", headers=alice)).json()
+        assert who == {"user": "alice", "admin": False, "signIn": True}
+        daily = (await http.get("/api/dashboard/daily?tz=UTC", headers=alice)).json()
+        assert [row["date"] for row in daily["daily"]] == ["2025-05-02"]
+        day = await http.get("/api/dashboard/day/2025-05-03?tz=UTC", headers=alice)
+        assert day.status_code == 404  # bob's day is not hers
+        for path in ("admin/top?by=user&tz=UTC", "admin/upstreams"):
+            denied = await http.get(f"/api/dashboard/{path}", headers=alice)
+            assert denied.status_code == 403, path
+            assert denied.json()["error"]["code"] == "admin_required"
+        # The admin token: the whole ledger and the operators' views.
+        whole = (await http.get(graph_url, headers=admin)).json()
+        assert [d["date"] for d in whole["contributions"]] == [
+            "2025-05-01",
+            "2025-05-02",
+            "2025-05-03",
+        ]
+        top = (await http.get("/api/dashboard/admin/top?by=user&tz=UTC", headers=admin)).json()
+        assert {row["key"]: row["totalTokens"] for row in top["rows"]} == {
+            "alice": 101,
+            "bob": 10,
+            None: 15,
+        }
+        health = (await http.get("/api/dashboard/admin/upstreams", headers=admin)).json()
+        assert [row["account"] for row in health["accounts"]] == ["oai/a"]
+        assert health["accounts"][0]["state"] == "ok"
+        assert health["accounts"][0]["dailyCap"] is None
+        # The gateway's own routes still win.
+        healthz = await http.get("/healthz")
+        assert healthz.status_code == 200 and healthz.json()["status"] == "ok"
         models = await http.get("/v1/models")
         assert models.status_code == 401  # still the gateway's, still asking for a key
         missing = await http.get("/nope")
         assert missing.json()["error"]["code"] == "not_found"
-        usage = await http.get("/api/account/usage")  # the usage API's: it asks who calls
-        assert usage.status_code == 401
-
-    async def remote(http: httpx2.AsyncClient) -> None:
-        page = await http.get("/")
-        assert page.status_code == 200
-        refused = await http.get("/api/dashboard/graph")
-        assert refused.status_code == 403
-        assert refused.json()["error"]["code"] == "dashboard_local_only"
+        # Simulation is off: no test page.
+        assert (await http.get("/test_token_usage.html")).status_code == 404
 
     try:
-        run(app, local)
-        run(app, remote, client=("203.0.113.7", 40000))
+        run(app, scenario, client=("203.0.113.7", 40000))
+    finally:
+        ledger.close()
+
+
+def test_the_test_page_only_when_simulation_is_on(tmp_path: Path) -> None:
+    ledger, _ = _gateway_ledger(tmp_path)
+    raw = {**GATEWAY, "server": {"admin_token_env": "ADMIN", "allow_simulation": True}}
+    config = parse_gateway_config(raw, {"K": "sk-upstream", "ADMIN": ADMIN_TOKEN})
+    app = create_app(config, ledger, transport=NoUpstream())  # type: ignore[arg-type]
+
+    async def scenario(http: httpx2.AsyncClient) -> None:
+        page = await http.get("/test_token_usage.html")
+        assert page.status_code == 200
+        html = page.text
+        for element in ("usage-meter-title", "usage-meter-percent", "usage-meter-fill"):
+            assert f'id="{element}"' in html
+        assert 'id="simulate-amount" type="number" min="1" step="1" value="1000"' in html
+        assert ">Simulate Token Usage</button>" in html and ">Refresh Usage</button>" in html
+        for script in ("auth.js", "meter.js", "test-usage.js"):
+            assert f'"static/{script}"' in html
+        policy = page.headers["content-security-policy"]
+        assert "script-src 'self' 'sha256-" in policy and "connect-src 'self'" in policy
+        for name in ("test-usage.js", "auth.js", "panel-operators.js"):
+            assert (await http.get(f"/static/{name}")).status_code == 200
+
+    try:
+        run(app, scenario)
     finally:
         ledger.close()

@@ -39,6 +39,7 @@ from llmledger.gateway.accesslog import AccessLog
 from llmledger.gateway.api_routes import api_routes
 from llmledger.gateway.asgi import Receive, Scope, Send, request_headers
 from llmledger.gateway.config import GatewayConfig, parse_gateway_config
+from llmledger.gateway.dashboard_access import dashboard_guard, upstream_health
 from llmledger.gateway.endpoints import ENDPOINTS
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.metering import USAGE_HEADERS
@@ -47,7 +48,7 @@ from llmledger.gateway.proxy import ProxyEndpoint
 from llmledger.gateway.state import Gateway
 from llmledger.gateway.transport import Transport
 from llmledger.ledger import Ledger
-from llmledger.web.app import dashboard_routes, loopback_only
+from llmledger.web.app import dashboard_routes
 
 __all__ = ["GatewayApp", "create_app", "load_gateway_config"]
 
@@ -215,13 +216,17 @@ def create_app(
                 max_age=600,
             )
         )
-    # The dashboard at / (its views answer clients on this machine only); the gateway's own
-    # routes and the usage API (/api/account, /api/admin, /openapi.json) come first and win.
-    routes = (
-        _routes(gw)
-        + api_routes(gw)
-        + dashboard_routes(ledger, usage_meter=True, guard=loopback_only)
+    # The dashboard at / (its views ask who calls, as the usage API does: a user sees their
+    # own usage, the admin token everything); the gateway's own routes and the usage API
+    # (/api/account, /api/admin, /openapi.json) come first and win.
+    dashboard = dashboard_routes(
+        ledger,
+        usage_meter=True,
+        guard=dashboard_guard(gw),
+        upstream_health=upstream_health(gw),
+        test_page=config.server.allow_simulation,
     )
+    routes = _routes(gw) + api_routes(gw) + dashboard
     app = GatewayApp(
         routes=routes,
         middleware=middleware,

@@ -10,7 +10,14 @@ Views (GET; window and filters as query parameters ``tz``, ``since``, ``until``,
 - ``daily`` (``groupBy=source|model|…``), ``models``, ``sessions`` (``limit``): as
   ``llmledger daily|models|sessions --json``
 - ``cache``: the cache hit ratio per day; ``unpriced``: the models without a price
-- ``admin/top?by=user|api_key|account|org``: only with ``admin=True``
+- ``access``: whose data the caller sees (``{"user": …, "admin": …}``)
+- ``admin/top?by=user|api_key|account|org``: the operators' top lists (admin access only)
+- ``admin/upstreams``: each upstream account's health (the gateway's, admin access only)
+
+Who sees what: ``llmledger dashboard`` serves one person's ledger to this machine, whole (and
+the operators' lists with ``--admin``). The gateway passes a ``guard`` that names the caller
+with the usage API's credentials (gateway/dashboard_access.py): a user's views hold their own
+events only, the admin token sees the whole ledger and the operators' views.
 
 Every read goes through the Ledger, off the event loop. A bad parameter is a 400 JSON error
 naming it.
@@ -21,6 +28,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from datetime import tzinfo
 
 import msgspec
@@ -38,23 +46,40 @@ from llmledger.report.aggregate import GROUP_BY_CHOICES
 from llmledger.report.timezones import resolve_zone, today, zone_name
 from llmledger.web import views
 from llmledger.web.graph import Catalog, build_graph, encode_graph, read_catalog
-from llmledger.web.page import STATIC_DIR, PageConfig, render_page
+from llmledger.web.page import STATIC_DIR, PageConfig, render_page, render_test_page
 from llmledger.web.query import DashboardQuery, QueryError, parse_day, parse_query
 
-__all__ = ["Guard", "create_dashboard_app", "dashboard_routes", "loopback_only"]
+__all__ = ["Access", "Guard", "create_dashboard_app", "dashboard_routes", "error_response"]
 
 _encode = msgspec.json.Encoder().encode
 _JSON = "application/json"
+_CATALOGS = 256  # per-user catalogs kept
 
-# Decides whether a request may read the ledger's views: None lets it, a Response refuses it.
-Guard = Callable[[Request], Awaitable[Response | None]]
+
+@dataclass(frozen=True)
+class Access:
+    """Whose events a request may read: ``user_id``'s only, or (None) the whole ledger;
+    ``admin``: the operators' views too."""
+
+    user_id: str | None = None
+    admin: bool = False
+
+
+# Names a request's access, or refuses it with a Response (401/403 JSON).
+Guard = Callable[[Request], Awaitable[Access | Response]]
 View = Callable[[DashboardQuery, Request], bytes | None]
+# Each upstream account's health, as JSON-ready rows (the gateway's; admin only).
+UpstreamHealth = Callable[[], object]
 
 
 def error_response(status: int, message: str, code: str) -> Response:
     kind = "api_error" if status >= 500 else "invalid_request_error"
     body = {"error": {"message": message, "type": kind, "param": None, "code": code}}
     return Response(_encode(body), status, media_type=_JSON)
+
+
+def _admin_required() -> Response:
+    return error_response(403, "the operators' views need the admin token", "admin_required")
 
 
 def _limit(request: Request, name: str, default: int, most: int) -> int:
@@ -69,36 +94,47 @@ def _limit(request: Request, name: str, default: int, most: int) -> int:
 class _Views:
     """The JSON endpoints over one ledger."""
 
-    def __init__(self, ledger: Ledger, zone: tzinfo, guard: Guard | None) -> None:
+    def __init__(self, ledger: Ledger, zone: tzinfo, guard: Guard | None, local: Access) -> None:
         self.ledger = ledger
         self.zone = zone
         self.guard = guard
-        self._catalog: tuple[int, Catalog] | None = None
+        self.local = local
+        self._catalogs: dict[tuple[str, ...], tuple[int, Catalog]] = {}
         self._catalog_lock = threading.Lock()
 
-    def catalog(self) -> Catalog:
-        """The ledger's sources, years and providers, read again only when the count of
-        events changed (a new source, model or year comes with new events)."""
+    def catalog(self, users: tuple[str, ...] = ()) -> Catalog:
+        """The sources, years and providers of the ledger (or of ``users``' events), read
+        again only when the count of events changed (a new source, model or year comes with
+        new events)."""
         count = self.ledger.count()
         with self._catalog_lock:
-            if self._catalog is not None and self._catalog[0] == count:
-                return self._catalog[1]
-        known = read_catalog(self.ledger)
+            kept = self._catalogs.get(users)
+            if kept is not None and kept[0] == count:
+                return kept[1]
+        known = read_catalog(self.ledger, users)
         with self._catalog_lock:
-            self._catalog = (count, known)
+            if len(self._catalogs) >= _CATALOGS:
+                self._catalogs.clear()
+            self._catalogs[users] = (count, known)
         return known
 
+    async def access(self, request: Request) -> Access | Response:
+        return self.local if self.guard is None else await self.guard(request)
+
     def endpoint(
-        self, produce: View, extra: tuple[str, ...] = ()
+        self, produce: View, extra: tuple[str, ...] = (), *, admin: bool = False
     ) -> Callable[[Request], Awaitable[Response]]:
         async def answer(request: Request) -> Response:
-            if self.guard is not None:
-                refused = await self.guard(request)
-                if refused is not None:
-                    return refused
+            access = await self.access(request)
+            if isinstance(access, Response):
+                return access
+            if admin and not access.admin:
+                return _admin_required()
             params = {name: request.query_params.getlist(name) for name in request.query_params}
             try:
                 query = parse_query(params, self.zone, extra=extra)
+                if access.user_id is not None:
+                    query = query.for_users((access.user_id,))
                 body = await run_in_threadpool(produce, query, request)
             except QueryError as exc:
                 return error_response(400, str(exc), "bad_query")
@@ -111,11 +147,11 @@ class _Views:
     # -- the views -----------------------------------------------------------------------------
 
     def graph(self, query: DashboardQuery, request: Request) -> bytes:
-        return encode_graph(build_graph(self.ledger, query, catalog=self.catalog()))
+        return encode_graph(build_graph(self.ledger, query, catalog=self.catalog(query.users)))
 
     def day(self, query: DashboardQuery, request: Request) -> bytes | None:
         day = parse_day(str(request.path_params["day"]), "day")
-        return views.day_json(self.ledger, query, day, self.catalog())
+        return views.day_json(self.ledger, query, day, self.catalog(query.users))
 
     def daily(self, query: DashboardQuery, request: Request) -> bytes:
         group_by = request.query_params.get("groupBy") or None
@@ -145,23 +181,6 @@ class _Views:
         return views.top_json(self.ledger, query, by, limit)
 
 
-_LOOPBACK = ("127.", "::1", "::ffff:127.")
-
-
-async def loopback_only(request: Request) -> Response | None:
-    """A guard for a server others may reach (the gateway): the ledger's views answer only
-    clients on this machine, as nothing yet tells one user's data from another's."""
-    host = request.client.host if request.client else ""
-    if host.startswith(_LOOPBACK):
-        return None
-    return error_response(
-        403,
-        "the dashboard's data is served only to clients on this machine (127.0.0.1) until "
-        "per-user access to it exists; open the dashboard there, or use llmledger dashboard",
-        "dashboard_local_only",
-    )
-
-
 def _first_graph(request: Request, zone: tzinfo, this_year: int) -> str | None:
     """The graph view the page asks for first (app.js: the URL's window, this year by
     default), so the page can start loading it before its scripts run."""
@@ -175,6 +194,13 @@ def _first_graph(request: Request, zone: tzinfo, this_year: int) -> str | None:
     return f"graph?{query.canonical()}"
 
 
+_PAGE_HEADERS = {
+    "cache-control": "no-store",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+}
+
+
 def dashboard_routes(
     ledger: Ledger,
     *,
@@ -182,41 +208,58 @@ def dashboard_routes(
     usage_meter: bool = False,
     zone: tzinfo | None = None,
     guard: Guard | None = None,
+    upstream_health: UpstreamHealth | None = None,
+    test_page: bool = False,
 ) -> list[BaseRoute]:
     """The dashboard's routes over ``ledger``.
 
-    ``admin``: the operators' views (top users, keys, accounts, orgs). ``usage_meter``: the
-    page loads ``/static/meter.js``, which shows the caller's meter from
+    ``admin``: without a guard, the operators' views (top users, keys, accounts, orgs).
+    ``usage_meter``: the page loads ``/static/meter.js``, which shows the caller's meter from
     ``/api/account/usage`` (hidden while that answers 404). ``zone``: the default time zone
-    (the machine's). ``guard``: asked before every JSON view (the page and assets are public).
+    (the machine's). ``guard``: asked before every JSON view who calls (the page and assets
+    are public); the page then asks for a ledger key or the admin token and sends it.
+    ``upstream_health``: the gateway's accounts (``admin/upstreams``). ``test_page``:
+    ``/test_token_usage.html``, the meter beside the simulate endpoint's buttons.
     """
     default_zone = zone or resolve_zone(None)
-    handlers = _Views(ledger, default_zone, guard)
+    local = Access(admin=admin)
+    handlers = _Views(ledger, default_zone, guard, local)
+    sign_in = guard is not None
+
+    def config(now_iso: str) -> PageConfig:
+        return PageConfig(
+            version=__version__,
+            default_timezone=zone_name(default_zone),
+            today=now_iso,
+            admin=admin and not sign_in,
+            usage_meter=usage_meter,
+            sign_in=sign_in,
+            upstream_health=upstream_health is not None,
+        )
 
     async def page(request: Request) -> Response:
         now = today(default_zone)
-        config = PageConfig(
-            version=__version__,
-            default_timezone=zone_name(default_zone),
-            today=now.isoformat(),
-            admin=admin,
-            usage_meter=usage_meter,
-        )
-        html, policy = render_page(config, preload=_first_graph(request, default_zone, now.year))
-        return HTMLResponse(
-            html,
-            headers={
-                "content-security-policy": policy,
-                "cache-control": "no-store",
-                "x-content-type-options": "nosniff",
-                "referrer-policy": "no-referrer",
-            },
-        )
+        # A signed-in page sends its credentials, which a preloaded request would not.
+        preload = None if sign_in else _first_graph(request, default_zone, now.year)
+        html, policy = render_page(config(now.isoformat()), preload=preload)
+        return HTMLResponse(html, headers={"content-security-policy": policy, **_PAGE_HEADERS})
+
+    async def simulate_page(request: Request) -> Response:
+        html, policy = render_test_page(config(today(default_zone).isoformat()))
+        return HTMLResponse(html, headers={"content-security-policy": policy, **_PAGE_HEADERS})
+
+    async def whoami(request: Request) -> Response:
+        access = await handlers.access(request)
+        if isinstance(access, Response):
+            return access
+        body = {"user": access.user_id, "admin": access.admin, "signIn": sign_in}
+        return Response(_encode(body), media_type=_JSON, headers={"cache-control": "no-store"})
 
     api = "/api/dashboard"
     routes: list[BaseRoute] = [
         Route("/", page, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=STATIC_DIR), name="dashboard-static"),
+        Route(f"{api}/access", whoami, methods=["GET"]),
         Route(f"{api}/graph", handlers.endpoint(handlers.graph), methods=["GET"]),
         Route(f"{api}/day/{{day}}", handlers.endpoint(handlers.day), methods=["GET"]),
         Route(f"{api}/daily", handlers.endpoint(handlers.daily, ("groupBy",)), methods=["GET"]),
@@ -225,9 +268,25 @@ def dashboard_routes(
         Route(f"{api}/cache", handlers.endpoint(handlers.cache), methods=["GET"]),
         Route(f"{api}/unpriced", handlers.endpoint(handlers.unpriced), methods=["GET"]),
     ]
-    if admin:
-        top = handlers.endpoint(handlers.top, ("by", "limit"))
+    if admin or sign_in:
+        top = handlers.endpoint(handlers.top, ("by", "limit"), admin=True)
         routes.append(Route(f"{api}/admin/top", top, methods=["GET"]))
+    if upstream_health is not None:
+        read_health = upstream_health
+
+        async def upstreams(request: Request) -> Response:
+            # On the event loop: the gateway's account state lives there.
+            access = await handlers.access(request)
+            if isinstance(access, Response):
+                return access
+            if not access.admin:
+                return _admin_required()
+            body = _encode(read_health())
+            return Response(body, media_type=_JSON, headers={"cache-control": "no-store"})
+
+        routes.append(Route(f"{api}/admin/upstreams", upstreams, methods=["GET"]))
+    if test_page:
+        routes.append(Route("/test_token_usage.html", simulate_page, methods=["GET"]))
     return routes
 
 

@@ -401,10 +401,12 @@ class Catalog:
         return tuple(range(first, last + 1))
 
 
-def read_catalog(ledger: Ledger) -> Catalog:
+def read_catalog(ledger: Ledger, users: Sequence[str] = ()) -> Catalog:
+    """The catalog of the whole ledger, or of ``users``' events only."""
     spans: dict[str, tuple[int, int]] = {}
     best: dict[str, tuple[int, str]] = {}
-    for group in ledger.aggregate(EventFilter(), ["source", "model", "provider"]):
+    only = EventFilter(equals={"user_id": tuple(users)}) if users else EventFilter()
+    for group in ledger.aggregate(only, ["source", "model", "provider"]):
         source, model, provider = (group.key[k] for k in ("source", "model", "provider"))
         totals = group.totals
         if source is not None and totals.first_ts is not None and totals.last_ts is not None:
@@ -427,7 +429,7 @@ def build_graph(
     """The graph of ``query``'s window; ``on`` is the day the current streak counts back
     from (default: today in the query's zone); ``catalog`` the ledger's (read when None)."""
     report = ledger.build_report(query.report_options("daily", group_by="source"))
-    known = catalog or read_catalog(ledger)
+    known = catalog or read_catalog(ledger, query.users)
     window = Window(
         first=query.first_day,
         last=query.last_day,

@@ -24,6 +24,7 @@ __all__ = [
     "PageConfig",
     "StaticQuery",
     "render_page",
+    "render_test_page",
     "script_json",
 ]
 
@@ -43,10 +44,14 @@ SCRIPTS = (
     "panel-graph.js",
     "panel-charts.js",
     "panel-lists.js",
+    "panel-operators.js",
     "app.js",
 )
 METER_SCRIPT = "meter.js"
 THEME_SCRIPT = "theme.js"
+AUTH_SCRIPT = "auth.js"  # the credentials a signed-in page sends (gateway)
+TEST_PAGE = "templates/test_token_usage.html"
+TEST_SCRIPT = "test-usage.js"
 
 
 class StaticQuery(msgspec.Struct, kw_only=True, omit_defaults=True):
@@ -65,6 +70,8 @@ class PageConfig(msgspec.Struct, rename="camel", kw_only=True, omit_defaults=Tru
     today: str  # in the default zone: the year shown first
     admin: bool = False
     usage_meter: bool = False
+    sign_in: bool = False  # the views need a ledger key or the admin token (gateway)
+    upstream_health: bool = False  # admin/upstreams exists (gateway)
     static: bool = False
     api: str = "api/dashboard/"
     # An ``html`` report's: its window, the years and sources it holds, when it was written.
@@ -137,22 +144,47 @@ def render_page(
         parts["styles"] = "\n".join(
             f'<link rel="stylesheet" href="static/{name}">' for name in STYLES
         )
-        names = [*SCRIPTS, METER_SCRIPT] if config.usage_meter else list(SCRIPTS)
-        tags = [f'<script src="static/{name}" defer></script>' for name in names]
-        parts["scripts"] = "\n".join(tags)
+        names = [AUTH_SCRIPT] if config.sign_in else []
+        names += [*SCRIPTS, METER_SCRIPT] if config.usage_meter else list(SCRIPTS)
+        parts["scripts"] = _script_tags(names)
         parts["csp"] = ""
         if preload is not None:
             href = html.escape(config.api + preload)
             parts["preload"] = (
                 f'<link rel="preload" href="{href}" as="fetch" crossorigin="anonymous">'
             )
-        policy = (
-            "default-src 'none'; "
-            f"script-src 'self' {' '.join(script_hashes)}; "
-            "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
-            "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-        )
-    page = asset(_TEMPLATE)
+        policy = _served_policy(script_hashes)
+    return _fill(_TEMPLATE, parts), policy
+
+
+def _script_tags(names: list[str]) -> str:
+    return "\n".join(f'<script src="static/{name}" defer></script>' for name in names)
+
+
+def _served_policy(script_hashes: list[str]) -> str:
+    return (
+        "default-src 'none'; "
+        f"script-src 'self' {' '.join(script_hashes)}; "
+        "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        "base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+
+
+def _fill(template: str, parts: dict[str, str]) -> str:
+    page = asset(template)
     for name, text in parts.items():
         page = page.replace(f"<!--llmledger:{name}-->", text)
-    return page, policy
+    return page
+
+
+def render_test_page(config: PageConfig) -> tuple[str, str]:
+    """``/test_token_usage.html`` (served only when simulation is on) and its policy."""
+    theme = asset(THEME_SCRIPT)
+    parts = {
+        "theme": _inline("script", theme),
+        "styles": "\n".join(f'<link rel="stylesheet" href="static/{name}">' for name in STYLES),
+        "config": '<script type="application/json" id="llmledger-config">'
+        f"{script_json(msgspec.json.encode(config))}</script>",
+        "scripts": _script_tags([AUTH_SCRIPT, METER_SCRIPT, TEST_SCRIPT]),
+    }
+    return _fill(TEST_PAGE, parts), _served_policy([_hash(theme)])

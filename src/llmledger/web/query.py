@@ -35,6 +35,8 @@ class DashboardQuery:
     until: date | None = None  # inclusive
     year: int | None = None
     sources: tuple[str, ...] = field(default_factory=tuple)
+    # Whose events: empty for all; set by the server from the caller (never from the URL).
+    users: tuple[str, ...] = field(default_factory=tuple)
 
     @property
     def first_day(self) -> date | None:
@@ -56,7 +58,11 @@ class DashboardQuery:
         return zone_name(self.zone)
 
     def report_options(self, kind: ReportKind, group_by: str | None = None) -> ReportOptions:
-        filters = {"source": self.sources} if self.sources else {}
+        filters: dict[str, tuple[str, ...]] = {}
+        if self.sources:
+            filters["source"] = self.sources
+        if self.users:
+            filters["user_id"] = self.users
         return ReportOptions(
             kind=kind,
             zone=self.zone,
@@ -71,6 +77,13 @@ class DashboardQuery:
 
     def for_sources(self, sources: Sequence[str]) -> DashboardQuery:
         return replace(self, sources=tuple(sources))
+
+    def for_users(self, users: Sequence[str]) -> DashboardQuery:
+        return replace(self, users=tuple(users))
+
+    def window(self, since: date | None, until: date | None) -> DashboardQuery:
+        """The same zone, sources and users over other days (no year)."""
+        return replace(self, since=since, until=until, year=None)
 
     def params(self) -> dict[str, str | list[str]]:
         """The query as URL parameters (what ``parse_query`` reads back)."""

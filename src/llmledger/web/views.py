@@ -98,7 +98,7 @@ def recent_window(graph: GraphData, query: DashboardQuery) -> DashboardQuery | N
     first = query.first_day
     if first is not None and first > since:
         since = first
-    return DashboardQuery(zone=query.zone, since=since, until=last, sources=query.sources)
+    return query.window(since, last)
 
 
 def cache_json(ledger: Ledger, query: DashboardQuery) -> bytes:
@@ -143,7 +143,7 @@ def day_json(
     ledger: Ledger, query: DashboardQuery, day: date, catalog: Catalog | None = None
 ) -> bytes | None:
     """One day's contribution (by source and model), as in the graph; None: no usage."""
-    one_day = DashboardQuery(zone=query.zone, since=day, until=day, sources=query.sources)
+    one_day = query.window(day, day)
     graph = build_graph(ledger, one_day, catalog=catalog)
     return _encode(graph.contributions[0]) if graph.contributions else None
 

@@ -71,7 +71,8 @@
         var seconds = (window.performance.now() - started) / 1000;
         setStatus(
           graph.contributions.length +
-            " days with usage in " +
+            (graph.contributions.length === 1 ? " day" : " days") +
+            " with usage in " +
             query.year +
             " · time zone " +
             graph.meta.timezone +
@@ -84,9 +85,80 @@
         }
         panels.lists.loadSessions(token);
         panels.lists.loadAdmin(token);
+        if (panels.operators) {
+          panels.operators.load(token);
+        }
         return null;
       })
-      .catch(showError);
+      .catch(function (error) {
+        if (config.signIn && (error.status === 401 || error.status === 403)) {
+          askToSignIn(error.message);
+          return;
+        }
+        showError(error);
+      });
+  }
+
+  /* -- signing in (a gateway: the views need a ledger key or the admin token) ------------ */
+
+  function askToSignIn(message) {
+    page.loading++;
+    byId("sign-in").hidden = false;
+    byId("signed-in").hidden = true;
+    byId("admin-panel").hidden = true;
+    var note = byId("sign-in-error");
+    note.hidden = !message;
+    note.textContent = message || "";
+    setStatus("Sign in to see your usage.");
+    document.documentElement.setAttribute("data-loading", "false");
+    document.documentElement.setAttribute("data-signed-in", "false");
+  }
+
+  /* Who the credentials name (api/dashboard/access), then the data they may see. Asked
+     without a token too: a reverse proxy in [server] trusted_proxies may name the user. */
+  function checkAccess() {
+    var auth = window.llmledgerAuth;
+    setStatus("Signing in…");
+    return ns.data
+      .getJson((config.api || "api/dashboard/") + "access")
+      .then(function (access) {
+        config.admin = Boolean(access.admin);
+        auth.setRole(access.admin ? "admin" : "user");
+        if (window.llmledgerMeter) {
+          window.llmledgerMeter.restart(); /* the meter of a user's token; none for the admin */
+        }
+        byId("sign-in").hidden = true;
+        byId("sign-in-error").hidden = true;
+        byId("signed-in").hidden = false;
+        byId("signed-in-as").textContent = access.admin ? "Admin: every user" : "Signed in as " + access.user;
+        byId("admin-panel").hidden = !config.admin;
+        document.documentElement.setAttribute("data-signed-in", access.admin ? "admin" : "user");
+        return refresh();
+      })
+      .catch(function (error) {
+        if (!auth.token() && error.status === 401) {
+          askToSignIn(""); /* nobody signed in yet */
+          return;
+        }
+        askToSignIn(error.status ? error.message : "Could not reach the gateway: " + error.message);
+      });
+  }
+
+  function setupSignIn() {
+    var auth = window.llmledgerAuth;
+    if (!config.signIn || !auth) {
+      return;
+    }
+    byId("sign-in-form").addEventListener("submit", function (event) {
+      event.preventDefault();
+      var field = byId("sign-in-token");
+      auth.set(field.value, byId("sign-in-remember").checked); /* fires auth-changed */
+      field.value = "";
+    });
+    byId("sign-out").addEventListener("click", function () {
+      auth.clear();
+    });
+    document.addEventListener("llmledger:auth-changed", checkAccess);
   }
 
   function renderAll() {
@@ -287,8 +359,13 @@
     byId("sessions-more").addEventListener("click", panels.lists.showMore);
     byId("admin-panel").hidden = !config.admin;
     setupResize();
+    setupSignIn();
   }
 
   setup();
-  refresh();
+  if (config.signIn) {
+    checkAccess();
+  } else {
+    refresh();
+  }
 })((window.llmledger = window.llmledger || {}));

@@ -52,24 +52,36 @@
       }
       return Promise.reject(new Error("this report file does not hold " + name));
     }
-    return fetch((config.api || "api/dashboard/") + name, {
-      headers: { Accept: "application/json" },
+    return getJson((config.api || "api/dashboard/") + name);
+  }
+
+  /* GET a JSON answer with the page's credentials (auth.js, on a gateway); a refusal is an
+     Error whose .status is the HTTP status and whose message is the server's. */
+  function getJson(url) {
+    var auth = window.llmledgerAuth;
+    var accept = { Accept: "application/json" };
+    return fetch(url, {
+      headers: auth ? auth.headers(accept) : accept,
       credentials: "same-origin",
     }).then(function (response) {
       return response.json().then(
         function (body) {
           if (!response.ok) {
             var message = body && body.error ? body.error.message : response.statusText;
-            throw new Error(message || "HTTP " + response.status);
+            var error = new Error(message || "HTTP " + response.status);
+            error.status = response.status;
+            throw error;
           }
           return body;
         },
         function () {
-          throw new Error("HTTP " + response.status + " from " + name);
+          var error = new Error("HTTP " + response.status + " from " + url);
+          error.status = response.status;
+          throw error;
         }
       );
     });
   }
 
-  ns.data = { config: config, embedded: embedded, key: key, load: load, canonical: canonical };
+  ns.data = { config: config, embedded: embedded, key: key, load: load, canonical: canonical, getJson: getJson };
 })((window.llmledger = window.llmledger || {}));

@@ -18,6 +18,11 @@
  * API beside the script), data-poll-seconds (60), data-credentials ("same-origin"; "include"
  * to send cookies to another origin). window.llmledgerMeter.refresh() (or the
  * "llmledger:usage-changed" event on document) fetches again, e.g. after a simulation.
+ *
+ * Who asks: cookies (e.g. `chat_user` behind a trusted proxy), or, on a page that also loads
+ * /static/auth.js (the dashboard, the simulation page), its ledger key or admin token as
+ * `Authorization: Bearer …`. EventSource cannot send that header, so then the stream is read
+ * with fetch; a change of credentials ("llmledger:auth-changed") starts over.
  */
 (function () {
   "use strict";
@@ -32,8 +37,23 @@
   var WARN_AT = 80;
 
   var timer = null;
-  var stream = null;
+  var stream = null; /* an EventSource, or {readyState, close} of a stream read with fetch */
   var stopped = false;
+  var OPEN = 1;
+  var CLOSED = 2;
+
+  function auth() {
+    return window.llmledgerAuth || null;
+  }
+
+  function headers(accept) {
+    var base = { Accept: accept };
+    return auth() ? auth().headers(base) : base;
+  }
+
+  function headerAuth() {
+    return Boolean(auth() && auth().token());
+  }
 
   function byId(id) {
     return document.getElementById(id);
@@ -119,41 +139,139 @@
     }
   }
 
+  function onUpdate(event) {
+    try {
+      var body = JSON.parse(event.data);
+      render(body && body.summary ? body.summary : body);
+    } catch (error) {
+      /* not a usage update: ignored */
+    }
+  }
+
   function listen() {
-    if (stream || stopped || typeof EventSource === "undefined") {
+    if (stream || stopped) {
       return;
     }
-    stream = new EventSource(streamUrl, { withCredentials: credentials === "include" });
-    var onUpdate = function (event) {
-      try {
-        var body = JSON.parse(event.data);
-        render(body && body.summary ? body.summary : body);
-      } catch (error) {
-        /* not a usage update: ignored */
-      }
-    };
-    stream.onmessage = onUpdate;
-    stream.addEventListener("usage", onUpdate);
-    stream.onerror = function () {
-      if (stream && stream.readyState === EventSource.CLOSED) {
+    if (headerAuth() || typeof EventSource === "undefined") {
+      listenWithFetch();
+      return;
+    }
+    var source = new EventSource(streamUrl, { withCredentials: credentials === "include" });
+    stream = source;
+    source.onmessage = onUpdate;
+    source.addEventListener("usage", onUpdate);
+    source.onerror = function () {
+      if (stream === source && source.readyState === CLOSED) {
         stream = null; /* no stream here: the poll carries on */
       }
     };
+  }
+
+  /* Server-sent events over fetch (which can send the Authorization header): each event's
+     "event:" and "data:" lines, "retry:" as the wait before reading again when it ends. */
+  function listenWithFetch() {
+    if (!window.fetch || !window.AbortController || !window.TextDecoder) {
+      return;
+    }
+    var controller = new AbortController();
+    var reading = { readyState: 0, close: function () {
+      reading.readyState = CLOSED;
+      controller.abort();
+    } };
+    stream = reading;
+    var retryMs = 3000;
+    var ended = function () {
+      if (stream !== reading) {
+        return;
+      }
+      stream = null;
+      if (reading.readyState === OPEN && !stopped) {
+        reading.readyState = CLOSED;
+        setTimeout(listen, retryMs); /* the server ends a stream after a while: read again */
+      }
+    };
+    fetch(streamUrl, { headers: headers("text/event-stream"), credentials: credentials, signal: controller.signal })
+      .then(function (response) {
+        if (!response.ok || !response.body) {
+          reading.readyState = CLOSED; /* no stream for this caller: the poll carries on */
+          ended();
+          return null;
+        }
+        reading.readyState = OPEN;
+        var reader = response.body.getReader();
+        var decoder = new TextDecoder();
+        var buffer = "";
+        var pump = function () {
+          return reader.read().then(function (chunk) {
+            if (chunk.done) {
+              ended();
+              return null;
+            }
+            buffer += decoder.decode(chunk.value, { stream: true }).replace(/\r\n?/g, "\n");
+            var at;
+            while ((at = buffer.indexOf("\n\n")) >= 0) {
+              var block = buffer.slice(0, at);
+              buffer = buffer.slice(at + 2);
+              var kind = "message";
+              var data = [];
+              block.split("\n").forEach(function (line) {
+                var colon = line.indexOf(":");
+                var field = colon < 0 ? line : line.slice(0, colon);
+                var value = colon < 0 ? "" : line.slice(colon + 1).replace(/^ /, "");
+                if (field === "event") {
+                  kind = value;
+                } else if (field === "data") {
+                  data.push(value);
+                } else if (field === "retry" && /^\d+$/.test(value)) {
+                  retryMs = Number(value);
+                }
+              });
+              if (data.length && (kind === "usage" || kind === "message")) {
+                onUpdate({ data: data.join("\n") });
+              }
+            }
+            return pump();
+          });
+        };
+        return pump();
+      })
+      .catch(function () {
+        ended();
+      });
+  }
+
+  function restart() {
+    if (stream) {
+      var old = stream;
+      stream = null;
+      old.close();
+    }
+    return refresh();
+  }
+
+  /* A token the page has not checked yet, or the admin's naming no user: nothing to ask. */
+  function nobodyToAsk() {
+    var a = auth();
+    return Boolean(a && a.token() && !a.userId() && a.role() !== "user");
   }
 
   function refresh() {
     if (stopped) {
       return Promise.resolve(null);
     }
-    return fetch(usageUrl, { credentials: credentials, headers: { Accept: "application/json" } })
+    if (nobodyToAsk()) {
+      hide(auth().role() === "admin" ? "admin" : "unchecked");
+      return Promise.resolve(null);
+    }
+    return fetch(usageUrl, { credentials: credentials, headers: headers("application/json") })
       .then(function (response) {
         if (response.status === 404) {
           hide("missing"); /* no usage API on this server (yet) */
           stop();
           return null;
         }
-        if (response.status === 401 || response.status === 403) {
-          hide("unknown-caller"); /* not known (yet): asked again at the next poll */
+        if (response.status === 401 || response.status === 403 || response.status === 400) {
+          hide("unknown-caller"); /* not known (yet), or the admin naming no user */
           return null;
         }
         if (!response.ok) {
@@ -172,7 +290,7 @@
   }
 
   function poll() {
-    if (!stream || stream.readyState !== EventSource.OPEN) {
+    if (!stream || stream.readyState !== OPEN) {
       refresh();
     }
   }
@@ -188,7 +306,8 @@
   document.addEventListener("llmledger:usage-changed", function () {
     refresh();
   });
-  window.llmledgerMeter = { refresh: refresh, render: render, stop: stop };
+  document.addEventListener("llmledger:auth-changed", restart);
+  window.llmledgerMeter = { refresh: refresh, render: render, stop: stop, restart: restart };
 
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
