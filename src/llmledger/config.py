@@ -17,11 +17,6 @@ from typing import Any
 from llmledger.errors import ConfigError
 from llmledger.quota.plans import Quotas, parse_quotas
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
-
 RATE_KINDS = ("input", "output", "cache_read", "cache_write", "cache_write_1h", "reasoning")
 _PER_TOKEN_NAMES = {
     "input": "input_cost_per_token",
@@ -186,6 +181,10 @@ def load_config(path: Path | None, *, required: bool = False) -> Config:
         return Config(path=None)
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    if sys.version_info >= (3, 11):  # loaded only when there is a file to read
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
     try:
         raw = tomllib.loads(data.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -9,7 +9,7 @@ import os
 import sys
 import time
 from datetime import datetime, timezone
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from llmledger.cli.common import (
     Parents,
@@ -23,7 +23,11 @@ from llmledger.cli.common import (
     use_color,
     verbosity,
 )
-from llmledger.report.render.table import Column, Style, Table, render
+
+# The table code (and wcwidth) loads only where a table is drawn: every report imports this
+# module for its scan.
+if TYPE_CHECKING:
+    from llmledger.report.render.table import Style
 
 # A scan shows its progress bar only once it has run this long.
 PROGRESS_AFTER_S = 1.0
@@ -226,6 +230,8 @@ def cmd_sources(args: argparse.Namespace) -> int:
     if args.json:
         emit(json.dumps({"sources": data}, indent=2))
     else:
+        from llmledger.report.render.table import Style
+
         style = Style(color=use_color())
         emit(sources_text(data, terminal_width(), style, home_dir(os.environ)))
     return 0
@@ -236,6 +242,7 @@ def cmd_sources(args: argparse.Namespace) -> int:
 
 def blocks_text(blocks: list[Any], limit: int | None, zone: Any, style: Style) -> str:
     from llmledger.report.blocks import percent
+    from llmledger.report.render.table import Column, Table, render
     from llmledger.report.render.text import money
 
     columns = [
@@ -328,6 +335,8 @@ def cmd_blocks(args: argparse.Namespace) -> int:
     elif args.csv:
         emit(blocks_csv(blocks))
     else:
+        from llmledger.report.render.table import Style
+
         style = Style(color=use_color())
         title = style.paint(f"5-hour blocks ({options.zone})", style.header)
         emit(title + "\n" + blocks_text(blocks, limit, options.zone, style))

@@ -18,7 +18,6 @@ No line names the model. A subagent's comes from its ``subagents/<agent_id>/meta
 
 from __future__ import annotations
 
-import hashlib
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -40,11 +39,6 @@ from llmledger.sources.base import (
     nonnegative,
 )
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - exercised on 3.10 only
-    import tomli as tomllib
 
 NAME = "kimi-cli"
 PROVIDER = "moonshot"
@@ -143,6 +137,12 @@ def parse_line(
 
 def configured_model(config_toml: bytes) -> str | None:
     """Pure: the model id ``config.toml`` makes the default (None when it names none)."""
+    # tomllib and hashlib load here, not with the module: every scan imports every agent.
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - exercised on 3.10 only
+        import tomli as tomllib
+
     try:
         config = tomllib.loads(config_toml.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError):
@@ -160,6 +160,8 @@ def configured_model(config_toml: bytes) -> str | None:
 def work_dirs(kimi_json: bytes) -> dict[str, str]:
     """Pure: session folder name (md5 of the work dir, ``<kaos>_`` prefixed off the local
     machine) -> work dir, from ``kimi.json``."""
+    import hashlib
+
     data = _json(kimi_json)
     found: dict[str, str] = {}
     entries = data.get("work_dirs") if isinstance(data, dict) else None
