@@ -35,7 +35,7 @@ class Clock:
         self.now += timedelta(**delta)
 
 
-def open_ledger(path: Path, raw: Mapping[str, Any] | None = None) -> Ledger:
+def open_ledger(path: Path | str, raw: Mapping[str, Any] | None = None) -> Ledger:
     """A ledger on ``path`` with the config ``raw`` (``[quotas]``, ``[plans.*]``)."""
     return Ledger(path, config=parse_config(dict(raw or {})), prices=PriceBook(), env={})
 
@@ -49,8 +49,18 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def ledger_path(tmp_path: Path) -> Path:
-    return tmp_path / "ledger.db"
+def ledger_path(ledger_url: str) -> Path | str:
+    """The ledger's file (SQLite) or URL (PostgreSQL): the quota tests run on each backend."""
+    if ledger_url.startswith("sqlite:///"):
+        return Path(ledger_url.removeprefix("sqlite:///"))
+    return ledger_url
+
+
+def sqlite_only(ledger_path: Path | str) -> Path:
+    """``ledger_path`` for a test that looks into the SQLite file itself (skipped elsewhere)."""
+    if not isinstance(ledger_path, Path):
+        pytest.skip("looks into the SQLite file itself")
+    return ledger_path
 
 
 @pytest.fixture

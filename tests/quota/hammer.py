@@ -7,7 +7,6 @@ import random
 import threading
 import time
 from multiprocessing.queues import Queue
-from pathlib import Path
 from threading import Barrier as BarrierType
 from typing import Any
 
@@ -70,7 +69,7 @@ def process_clients(
 ) -> None:
     """``run_clients`` on a ledger this process opens itself, once every process is ready
     (``ready``, a multiprocessing Barrier); puts the number admitted on ``results``."""
-    ledger = open_ledger(Path(path), raw)
+    ledger = open_ledger(path, raw)
     try:
         book = QuotaBook(ledger)
         ready.wait(timeout=60)

@@ -14,7 +14,7 @@ from llmledger.query import EventFilter
 from llmledger.quota.periods import counter_range, month_at, window_at, zone_offsets
 from llmledger.quota.records import Budget, CounterRange, Counts
 from llmledger.store.migrations import MIGRATIONS_TABLE
-from tests.quota.conftest import OpenBook, at, open_ledger
+from tests.quota.conftest import OpenBook, at, open_ledger, sqlite_only
 
 
 def event(event_id: str, when: str, **fields: object) -> UsageEvent:
@@ -88,6 +88,7 @@ def test_costs_changed_by_repricing_reach_the_counters(ledger_path: Path) -> Non
 
 
 def test_events_from_before_the_quota_tables_are_counted(ledger_path: Path) -> None:
+    ledger_path = sqlite_only(ledger_path)
     ledger = open_ledger(ledger_path)
     ledger.record(event("a", "2026-01-05T10:00"))
     ledger.close()
@@ -160,6 +161,7 @@ def test_zone_offsets_have_every_change_to_the_second() -> None:
 def test_a_ledger_counts_only_once_quotas_are_used(ledger_path: Path) -> None:
     """No triggers (no cost per write) until a quota book opens the ledger; then the counters
     start from every event already there."""
+    ledger_path = sqlite_only(ledger_path)
     ledger = open_ledger(ledger_path)
     ledger.record_many([event("a", "2026-01-05T10:00"), event("b", "2026-01-06T10:00")])
 

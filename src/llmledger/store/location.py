@@ -19,6 +19,8 @@ def store_target(url: str | Path) -> Path | str:
     text = str(url)
     if is_postgres(text):
         raise StoreError(f"{redacted_url(text)} is a PostgreSQL ledger, not a ledger file")
+    if text.startswith(("postgresql:/", "postgres:/")):  # e.g. a URL passed through Path()
+        raise StoreError(f"malformed PostgreSQL URL {redacted_url(text)!r}: use postgresql://…")
     if text.startswith("sqlite:///"):
         text = text[len("sqlite:///") :]
     elif text.startswith("sqlite://"):
