@@ -45,7 +45,9 @@ COMMANDS: dict[str, str] = {
     "budgets": "budgets",
     "usage": "meter",
     "estimate": "estimate",
+    "statusline": "statusline",
     "telegram": "telegram",
+    "alerts": "alerts",
 }
 
 DESCRIPTION = """\

@@ -1,0 +1,281 @@
+"""At-least-once delivery: each (channel, alert id) is sent until the channel takes it, with
+exponential backoff (or the wait the receiver asked for), at most ``attempts`` times; then the
+alert goes to the dead-letter log. An id a channel already took (in this process, or in the
+sent log of an earlier one) is not sent again.
+
+``AlertDispatcher.deliver`` runs in the caller's event loop (the CLI); ``start``/``submit``
+run deliveries on a thread of their own, for callers on any thread (the quota service's
+alert callbacks, the watch loop).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import aiohttp
+
+from llmledger.alerts.channels import Channel, DeliveryError
+from llmledger.alerts.model import Alert, stamp, webhook_payload
+
+__all__ = ["AlertDispatcher", "DeliveryLog", "DeliveryResult", "RetryPolicy"]
+
+log = logging.getLogger("llmledger.alerts")
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 5
+    backoff: float = 1.0  # seconds before the 2nd attempt; doubles after each failure
+    max_backoff: float = 60.0
+    timeout: float = 10.0  # per request
+
+    def delay(self, failures: int, asked: float | None) -> float:
+        if asked is not None:
+            return min(max(asked, 0.0), self.max_backoff)
+        return min(self.backoff * 2.0 ** (failures - 1), self.max_backoff)
+
+
+@dataclass(frozen=True)
+class DeliveryResult:
+    channel: str
+    alert_id: str
+    delivered: bool
+    attempts: int
+    error: str | None = None
+    duplicate: bool = False  # already taken by this channel: not sent again
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "channel": self.channel,
+            "alertId": self.alert_id,
+            "delivered": self.delivered,
+            "attempts": self.attempts,
+            "error": self.error,
+            "duplicate": self.duplicate,
+        }
+
+
+class DeliveryLog:
+    """What was sent (``sent.jsonl``) and what could not be (``dead-letter.jsonl``), in
+    ``directory``; in memory only when it is None."""
+
+    def __init__(self, directory: Path | None) -> None:
+        self.directory = directory
+        self._lock = threading.Lock()
+        self._taken: set[tuple[str, str]] = set()
+        if directory is not None:
+            for line in self._lines(directory / "sent.jsonl"):
+                self._taken.add((str(line.get("channel")), str(line.get("alertId"))))
+
+    @staticmethod
+    def _lines(path: Path) -> Iterable[dict[str, object]]:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return []
+        found = []
+        for raw in text.splitlines():
+            try:
+                line = json.loads(raw)
+            except json.JSONDecodeError:
+                continue  # a line cut by a crash
+            if isinstance(line, dict):
+                found.append(line)
+        return found
+
+    @property
+    def dead_letter_path(self) -> Path | None:
+        return None if self.directory is None else self.directory / "dead-letter.jsonl"
+
+    def claim(self, channel: str, alert_id: str) -> bool:
+        """True for the first claim of (channel, id); False when it is taken already."""
+        with self._lock:
+            if (channel, alert_id) in self._taken:
+                return False
+            self._taken.add((channel, alert_id))
+            return True
+
+    def _append(self, name: str, record: dict[str, object]) -> None:
+        if self.directory is None:
+            return
+        self.directory.mkdir(parents=True, exist_ok=True)
+        line = json.dumps(record, ensure_ascii=False) + "\n"
+        with self._lock, (self.directory / name).open("a", encoding="utf-8") as file:
+            file.write(line)
+
+    def sent(self, channel: str, alert: Alert) -> None:
+        now = stamp(datetime.now(timezone.utc))
+        self._append("sent.jsonl", {"channel": channel, "alertId": alert.id, "sentAt": now})
+
+    def dead(self, channel: str, alert: Alert, attempts: int, error: str) -> None:
+        log.error(
+            "alert %s not delivered to %s after %d attempt(s): %s",
+            alert.id,
+            channel,
+            attempts,
+            error,
+        )
+        self._append(
+            "dead-letter.jsonl",
+            {
+                "channel": channel,
+                "alertId": alert.id,
+                "failedAt": stamp(datetime.now(timezone.utc)),
+                "attempts": attempts,
+                "error": error,
+                "alert": webhook_payload(alert),
+            },
+        )
+
+
+async def deliver_one(
+    session: aiohttp.ClientSession,
+    channel: Channel,
+    alert: Alert,
+    policy: RetryPolicy,
+    record: DeliveryLog,
+    sleep: Sleep = asyncio.sleep,
+) -> DeliveryResult:
+    """Send until taken or out of attempts (then the dead-letter log)."""
+    error = ""
+    for attempt in range(1, policy.attempts + 1):
+        try:
+            await channel.send(session, alert)
+        except DeliveryError as exc:
+            error = str(exc) or type(exc).__name__
+            if exc.permanent or attempt == policy.attempts:
+                record.dead(channel.name, alert, attempt, error)
+                return DeliveryResult(channel.name, alert.id, False, attempt, error)
+            delay = policy.delay(attempt, exc.retry_after)
+            log.warning(
+                "alert %s to %s: attempt %d failed (%s); next in %.1f s",
+                alert.id,
+                channel.name,
+                attempt,
+                error,
+                delay,
+            )
+            await sleep(delay)
+        else:
+            record.sent(channel.name, alert)
+            return DeliveryResult(channel.name, alert.id, True, attempt)
+    raise AssertionError("unreachable: the last attempt returns")  # pragma: no cover
+
+
+class AlertDispatcher:
+    """Delivers alerts to every channel (see the module docstring)."""
+
+    def __init__(
+        self,
+        channels: Sequence[Channel],
+        *,
+        policy: RetryPolicy | None = None,
+        record: DeliveryLog | None = None,
+    ) -> None:
+        self.channels = tuple(channels)
+        self.policy = policy or RetryPolicy()
+        self.record = record or DeliveryLog(None)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._pending: set[Future[list[DeliveryResult]]] = set()
+        self._pending_lock = threading.Lock()
+        self.results: list[DeliveryResult] = []
+
+    # -- in the caller's loop --------------------------------------------------------------------
+
+    async def deliver(
+        self, alerts: Iterable[Alert], session: aiohttp.ClientSession | None = None
+    ) -> list[DeliveryResult]:
+        """Every alert to every channel, channels in parallel; the results in order."""
+        if session is None:
+            timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
+            async with aiohttp.ClientSession(timeout=timeout) as own:
+                return await self.deliver(alerts, own)
+        jobs = []
+        skipped = []
+        for alert in alerts:
+            for channel in self.channels:
+                if self.record.claim(channel.name, alert.id):
+                    jobs.append(deliver_one(session, channel, alert, self.policy, self.record))
+                else:
+                    skipped.append(DeliveryResult(channel.name, alert.id, False, 0, None, True))
+        results = [*await asyncio.gather(*jobs), *skipped]
+        self.results.extend(results)
+        return results
+
+    # -- from any thread -------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the delivery thread (idempotent)."""
+        if self._thread is not None:
+            return
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+            self._loop = loop
+            timeout = aiohttp.ClientTimeout(total=self.policy.timeout)
+            self._session = loop.run_until_complete(_session(timeout))
+            ready.set()
+            loop.run_forever()
+            loop.run_until_complete(self._session.close())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="llmledger-alerts", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def submit(self, alert: Alert) -> Future[list[DeliveryResult]]:
+        """Queue ``alert`` for every channel; the Future gets the results."""
+        self.start()
+        assert self._loop is not None and self._session is not None
+        future = asyncio.run_coroutine_threadsafe(self.deliver([alert], self._session), self._loop)
+        with self._pending_lock:
+            self._pending.add(future)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, future: Future[list[DeliveryResult]]) -> None:
+        with self._pending_lock:
+            self._pending.discard(future)
+        if not future.cancelled() and future.exception() is not None:
+            log.error("alert delivery failed: %r", future.exception())
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait for every submitted alert; False if ``timeout`` passed first."""
+        with self._pending_lock:
+            pending = list(self._pending)
+        for future in pending:
+            try:
+                future.result(timeout)
+            except FutureTimeout:
+                return False
+            except Exception:  # logged by _done
+                continue
+        return True
+
+    def close(self, timeout: float | None = 30.0) -> None:
+        """Finish what was submitted (up to ``timeout``), then stop the thread."""
+        if self._thread is None or self._loop is None:
+            return
+        self.flush(timeout)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout)
+        self._thread = None
+
+
+async def _session(timeout: aiohttp.ClientTimeout) -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=timeout)
