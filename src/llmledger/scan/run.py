@@ -331,32 +331,35 @@ def scan(
     started = time.perf_counter()
     env = os.environ if env is None else env
     result = ScanResult()
-    selected = registry.select(sources)
-    cursors = ledger.scan_cursors()
-    items = _plan(selected, env, cursors, full, result)
-    total = sum(item.to_read for item in items)
-    workers = default_workers() if workers is None else max(workers, 1)
-    parallel = workers > 1 and len(items) > 1 and total >= PARALLEL_MIN_BYTES
-    run = _Run(ledger, result, progress, parallel)
-    run.total = total
-    # Parsed records are plain tuples without cycles: the cyclic collector would only walk
-    # them again and again on a big scan.
+    # Cursors, the files' plans and parsed records are plain objects without cycles: the
+    # cyclic collector would only walk them again and again.
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if parallel:
-            # The writer process is busy from the first batch to the last (on a cold scan it
-            # is the longest single task): it gets a core of its own, the workers the rest.
-            writer = 1 if run.packing is not None else 0
-            pool = max(min(workers - writer, len(items)), 1)
-            result.workers = pool + writer
-            _run_parallel(run, items, pool)
-        else:
-            _run_serial(run, items)
-        run.batches.close()
-        result.written = run.batches.written
+        selected = registry.select(sources)
+        cursors = ledger.scan_cursors()
+        items = _plan(selected, env, cursors, full, result)
+        total = sum(item.to_read for item in items)
+        workers = default_workers() if workers is None else max(workers, 1)
+        parallel = workers > 1 and len(items) > 1 and total >= PARALLEL_MIN_BYTES
+        run = _Run(ledger, result, progress, parallel)
+        run.total = total
+        try:
+            if parallel:
+                # The writer process is busy from the first batch to the last (on a cold scan
+                # it is the longest single task): it gets a core of its own, the workers the
+                # rest.
+                writer = 1 if run.packing is not None else 0
+                pool = max(min(workers - writer, len(items)), 1)
+                result.workers = pool + writer
+                _run_parallel(run, items, pool)
+            else:
+                _run_serial(run, items)
+            run.batches.close()
+            result.written = run.batches.written
+        finally:
+            run.batches.abort()
     finally:
-        run.batches.abort()
         if collecting:
             gc.enable()
     result.seconds = time.perf_counter() - started
