@@ -32,13 +32,14 @@ def db_path(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], db_path: Path) -> CliRunner:
-    """Run ``llmledger`` in-process against ``db_path`` (pass db=None for the default)."""
+def cli(capsys: pytest.CaptureFixture[str], ledger_url: str) -> CliRunner:
+    """Run ``llmledger`` in-process against a fresh ledger on each backend (``ledger_url``;
+    on SQLite that is ``db_path``); pass db=None for the default."""
 
     def run(*argv: str, db: Path | str | None = "default") -> CliResult:
         args = list(argv)
         if db == "default":
-            args += ["--db", str(db_path)]
+            args += ["--db", ledger_url]
         elif db is not None:
             args += ["--db", str(db)]
         capsys.readouterr()

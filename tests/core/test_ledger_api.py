@@ -42,9 +42,9 @@ def test_llmledger_db_env_overrides_default(
     assert (tmp_path / "elsewhere.db").exists()
 
 
-def test_record_summary_report_and_session_usage(tmp_path: Path) -> None:
+def test_record_summary_report_and_session_usage(ledger_url: str) -> None:
     now = datetime.now(timezone.utc)
-    with Ledger(tmp_path / "l.db") as ledger:
+    with Ledger(ledger_url) as ledger:
         ledger.record(
             model="qwen-plus",
             provider="dashscope",
@@ -85,8 +85,8 @@ def test_module_level_helpers_use_the_default_ledger(fresh_default: None) -> Non
     assert llmledger.get_session_token_usage()["totals"]["totalTokens"] == 150
 
 
-def test_record_validates_before_writing(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_record_validates_before_writing(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
         with pytest.raises(InvalidEventError):
             ledger.record(model="gpt-4o", input_tokens=-5)
         with pytest.raises(InvalidEventError):
@@ -98,22 +98,22 @@ def test_record_validates_before_writing(tmp_path: Path) -> None:
         assert ledger.count() == 0
 
 
-def test_unknown_model_is_stored_unpriced(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_unknown_model_is_stored_unpriced(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
         stored = ledger.record(model="claude-sonnet-4-7", input_tokens=10)
         assert stored.cost_status == "unpriced" and stored.cost_nanos is None
         assert ledger.summary(days=1, tz="UTC")["unpricedModels"] == ["claude-sonnet-4-7"]
 
 
-def test_reported_cost_is_kept(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_reported_cost_is_kept(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
         stored = ledger.record(model="openrouter/x", input_tokens=10, cost="0.0123")
         assert stored.cost_status == "reported"
         assert str(stored.cost) == "0.012300000"
 
 
-def test_submit_from_many_threads_then_flush(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_submit_from_many_threads_then_flush(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
 
         def work(worker: int) -> None:
             for i in range(250):
@@ -131,8 +131,8 @@ def test_submit_from_many_threads_then_flush(tmp_path: Path) -> None:
         assert ledger.writer.written == 1000
 
 
-def test_close_flushes_what_was_submitted(tmp_path: Path) -> None:
-    path = tmp_path / "l.db"
+def test_close_flushes_what_was_submitted(ledger_url: str) -> None:
+    path = ledger_url
     ledger = Ledger(path)
     futures = [ledger.submit(UsageEvent(model="gpt-4o", input_tokens=i)) for i in range(100)]
     ledger.close()
@@ -160,15 +160,15 @@ def test_writer_failure_is_counted_and_logged_loudly(
         ledger.store._conn.execute("PRAGMA query_only = OFF")
 
 
-def test_submit_rejects_invalid_events_at_once(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db") as ledger:
+def test_submit_rejects_invalid_events_at_once(ledger_url: str) -> None:
+    with Ledger(ledger_url) as ledger:
         bad = UsageEvent(model="gpt-4o")
         bad.output_tokens = -3
         with pytest.raises(InvalidEventError):
             ledger.submit(bad)
 
 
-def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(tmp_path: Path) -> None:
+def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(ledger_url: str) -> None:
     # Many rollup rows per model (hours, sources, statuses): the per-model session totals are
     # summed from them and must equal the stored events, unpriced/estimated/failed included.
     import random
@@ -197,7 +197,7 @@ def test_session_usage_of_a_bulk_write_equals_what_the_ledger_stored(tmp_path: P
         )
         for n in range(600)
     ]
-    with Ledger(tmp_path / "l.db") as ledger:
+    with Ledger(ledger_url) as ledger:
         assert ledger.record_many(events) == 600
         stored = {
             row.key["model"]: totals_fields(row.totals)

@@ -14,6 +14,7 @@ from llmledger import Ledger, PriceBook, UsageEvent
 from llmledger.report.aggregate import ReportOptions
 from llmledger.report.timezones import resolve_zone
 from llmledger.store.sqlite import SQLiteStore
+from tests.ledger_sql import fetch_sql
 
 T0 = datetime(2025, 3, 29, tzinfo=timezone.utc)  # spans Europe's DST change
 
@@ -86,8 +87,8 @@ def test_rollup_matches_events(
         assert report.totals.input_tokens == expected
 
 
-def test_rebuild_gives_the_same_rollup(tmp_path: Path) -> None:
-    with Ledger(tmp_path / "l.db", prices=PriceBook(), env={}) as ledger:
+def test_rebuild_gives_the_same_rollup(ledger_url: str) -> None:
+    with Ledger(ledger_url, prices=PriceBook(), env={}) as ledger:
         for n in range(3):
             ledger.record_many(
                 [
@@ -95,13 +96,11 @@ def test_rebuild_gives_the_same_rollup(tmp_path: Path) -> None:
                     for i in range(200)
                 ]
             )
-        conn = ledger.store._conn
-        before = conn.execute(
-            "SELECT * FROM rollup_hourly WHERE events > 0 ORDER BY 1, 2"
-        ).fetchall()
+        before = fetch_sql(ledger, "SELECT * FROM rollup_hourly WHERE events > 0 ORDER BY 1, 2")
         ledger.store.rebuild_rollup()
-        after = conn.execute("SELECT * FROM rollup_hourly ORDER BY 1, 2").fetchall()
+        after = fetch_sql(ledger, "SELECT * FROM rollup_hourly ORDER BY 1, 2")
         assert [r[:-2] for r in before] == [r[:-2] for r in after]
+        assert len(after) == 1 and after[0][5] == sum(i * 2 for i in range(150, 200))
 
 
 def _varied_event(rng: random.Random, n: int) -> UsageEvent:
@@ -134,12 +133,12 @@ def _varied_event(rng: random.Random, n: int) -> UsageEvent:
     )
 
 
-def test_rollup_exact_through_multi_row_statements_and_replacements(tmp_path: Path) -> None:
+def test_rollup_exact_through_multi_row_statements_and_replacements(ledger_url: str) -> None:
     """Batches large enough for the 50-row statements, with stored ids (statements redone row
     by row, larger copies replacing, smaller ones lost) and duplicates inside a batch."""
     rng = random.Random(11)
     kept: dict[str, UsageEvent] = {}
-    with Ledger(tmp_path / "l.db", prices=PriceBook(), env={}) as ledger:
+    with Ledger(ledger_url, prices=PriceBook(), env={}) as ledger:
         for size, ids in ((3000, 2000), (3000, 2600), (500, 3000), (2000, 100_000)):
             batch = [_varied_event(rng, ids) for _ in range(size)]
             ledger.record_many(batch)
@@ -150,11 +149,10 @@ def test_rollup_exact_through_multi_row_statements_and_replacements(tmp_path: Pa
         assert {i: e.total_tokens for i, e in stored.items()} == {
             i: e.total_tokens for i, e in kept.items()
         }
-        conn = ledger.store._conn
-        incremental = conn.execute(
-            "SELECT * FROM rollup_hourly WHERE events > 0 ORDER BY 1, 2, 3, 4, 5"
-        ).fetchall()
+        incremental = fetch_sql(
+            ledger, "SELECT * FROM rollup_hourly WHERE events > 0 ORDER BY 1, 2, 3, 4, 5"
+        )
         ledger.store.rebuild_rollup()
-        rebuilt = conn.execute("SELECT * FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5").fetchall()
+        rebuilt = fetch_sql(ledger, "SELECT * FROM rollup_hourly ORDER BY 1, 2, 3, 4, 5")
         assert [r[:-2] for r in incremental] == [r[:-2] for r in rebuilt]
         assert len({r[5] for r in rebuilt}) > 1
