@@ -7,9 +7,10 @@ the data dir); ``Ledger(path_or_url)`` opens another; ``create=False`` never mak
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future
 from dataclasses import fields as dataclass_fields
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
     from llmledger.store.health import Health
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))
+
+log = logging.getLogger("llmledger")
+
+Observer = Callable[[Sequence[UsageEvent]], None]
 
 
 def resolve_db_url(
@@ -72,6 +77,12 @@ class Ledger:
             config = load_config(default_config_path(self._env))
         self.config = config
         self.url = resolve_db_url(url, config, self._env)
+        self._observers: tuple[Observer, ...] = ()
+        self._observers_lock = threading.Lock()
+        if "LLMLEDGER_OTEL" in self._env or "otel" in config.raw:  # OpenTelemetry export
+            from llmledger.otel.auto import export_if_configured
+
+            export_if_configured(self, self._env)
         # The database; the package reaches it only through this class's methods.
         self.store: Store = open_store(self.url, create=create, readonly=readonly)
         self._prices = prices
@@ -145,8 +156,10 @@ class Ledger:
         event.validate()
         self.prices.price_event(event)
         per_model: dict[str, Totals] = {}
-        self.store.write_events([event], per_model=per_model)
+        written = self.store.write_events([event], per_model=per_model)
         self._remember(per_model)
+        if self._observers and written:
+            self._notify([event])
         return event
 
     def submit(self, event: UsageEvent) -> Future[None]:
@@ -161,10 +174,14 @@ class Ledger:
     def record_many(self, events: Iterable[UsageEvent]) -> int:
         """Record many events in one transaction (all or nothing); returns rows written."""
         per_model: dict[str, Totals] = {}
+        if self._observers:
+            events = list(events)
         written = self.store.write_events(
             events, per_model=per_model, prepare=self.prices.price_events
         )
         self._remember(per_model)
+        if self._observers and written:
+            self._notify(list(events))
         return written
 
     @staticmethod
@@ -192,6 +209,26 @@ class Ledger:
         event.validate()
         return event
 
+    def observe(self, observer: Observer) -> Callable[[], None]:
+        """Call ``observer`` with the events of each write once it is committed (priced, in
+        this process; a batch with a copy already stored is passed whole). Its errors are
+        logged, never raised into the write. Returns the function that stops it."""
+        with self._observers_lock:
+            self._observers = (*self._observers, observer)
+
+        def stop() -> None:
+            with self._observers_lock:
+                self._observers = tuple(o for o in self._observers if o is not observer)
+
+        return stop
+
+    def _notify(self, events: Sequence[UsageEvent]) -> None:
+        for observer in self._observers:
+            try:
+                observer(events)
+            except Exception:  # an observer must never undo or fail a committed write
+                log.exception("ledger observer %r failed", observer)
+
     def _remember(self, per_model: Mapping[str, Totals]) -> None:
         """Add what a write stored to this process's session totals."""
         with self._session_lock:
@@ -216,7 +253,10 @@ class Ledger:
         copy even with fewer tokens (the scan knows this copy is preferred)."""
         if events:
             self.prices.price_events(events)
-        return self.store.write_scan(events, cursors, replace)
+        written = self.store.write_scan(events, cursors, replace)
+        if self._observers and written:
+            self._notify(events)
+        return written
 
     def scan_process(self) -> ScanProcess | None:
         """A process of its own writing a big scan, when the store has one (call it before
@@ -481,6 +521,8 @@ class Ledger:
             [event], request_id, per_model=per_model, counters=counters, alert_keys=alert_keys
         )
         self._remember(per_model)
+        if self._observers:
+            self._notify([event])
         return settled
 
 

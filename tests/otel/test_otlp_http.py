@@ -1,0 +1,150 @@
+"""``LLMLEDGER_OTEL=1``: a process's events go over OTLP/HTTP to the endpoint of the standard
+``OTEL_EXPORTER_OTLP_ENDPOINT``, here a collector stand-in on 127.0.0.1 that decodes the
+protobuf requests."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("opentelemetry.exporter.otlp.proto.http", reason="the otel extra is missing")
+
+from aiohttp import web
+from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
+    ExportMetricsServiceRequest,
+)
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.traces: list[ExportTraceServiceRequest] = []
+        self.metrics: list[ExportMetricsServiceRequest] = []
+        self.url = ""
+
+    async def _traces(self, request: web.Request) -> web.Response:
+        message = ExportTraceServiceRequest()
+        message.ParseFromString(await request.read())
+        self.traces.append(message)
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        message = ExportMetricsServiceRequest()
+        message.ParseFromString(await request.read())
+        self.metrics.append(message)
+        return web.Response(body=b"", content_type="application/x-protobuf")
+
+    def app(self) -> web.Application:
+        app = web.Application()
+        app.router.add_post("/v1/traces", self._traces)
+        app.router.add_post("/v1/metrics", self._metrics)
+        return app
+
+
+@pytest.fixture
+def collector() -> Iterator[Collector]:
+    found = Collector()
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    runner = web.AppRunner(found.app(), access_log=None)
+
+    def serve() -> None:
+        asyncio.set_event_loop(loop)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        loop.run_until_complete(site.start())
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        found.url = f"http://127.0.0.1:{port}"
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    yield found
+    asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
+    loop.call_soon_threadsafe(loop.stop)
+    thread.join(10)
+
+
+SCRIPT = """
+import llmledger
+ledger = llmledger.Ledger(r"{db}")
+ledger.record(model="claude-sonnet-4-5", provider="anthropic", input_tokens=10,
+              cache_read_tokens=90, output_tokens=5, user_id="u1", id="evt-1")
+ledger.close()
+"""
+
+
+def test_events_reach_an_otlp_endpoint(collector: Collector, tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "LLMLEDGER_OTEL": "1",
+        "OTEL_EXPORTER_OTLP_ENDPOINT": collector.url,
+        "OTEL_SERVICE_NAME": "billing-api",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT.format(db=tmp_path / "ledger.db")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    spans = [
+        (resource, span)
+        for request in collector.traces
+        for resource in request.resource_spans
+        for scope in resource.scope_spans
+        for span in scope.spans
+    ]
+    assert len(spans) == 1
+    resource, span = spans[0]
+    service = {a.key: a.value.string_value for a in resource.resource.attributes}
+    assert service["service.name"] == "billing-api"
+    attributes = {a.key: a.value for a in span.attributes}
+    assert span.name == "chat claude-sonnet-4-5"
+    assert attributes["gen_ai.provider.name"].string_value == "anthropic"
+    assert attributes["gen_ai.usage.input_tokens"].int_value == 100
+    assert attributes["gen_ai.usage.cache_read.input_tokens"].int_value == 90
+    assert attributes["llmledger.event.id"].string_value == "evt-1"
+    assert attributes["llmledger.user_id"].string_value == "u1"
+    names = {
+        metric.name
+        for request in collector.metrics
+        for resource in request.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    }
+    assert names == {"gen_ai.client.token.usage"}
+
+
+def test_a_bad_switch_is_one_line(tmp_path: Path) -> None:
+    env = {**os.environ, "LLMLEDGER_OTEL": "maybe"}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "llmledger",
+            "--db",
+            str(tmp_path / "l.db"),
+            "record",
+            "--model",
+            "m",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert (done.returncode, done.stderr) == (
+        1,
+        "llmledger: error: LLMLEDGER_OTEL: expected 1 or 0, got 'maybe'\n",
+    )
