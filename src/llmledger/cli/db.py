@@ -21,14 +21,15 @@ examples:
 def register(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "db",
-        help="check, back up or repair the ledger file",
+        help="check, back up, repair, migrate or copy the ledger",
         description="Look after the ledger database (--db, LLMLEDGER_DB or the default).",
         epilog=DB_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[parents.globals],
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION", parser_class=Parser)
-    parser.set_defaults(handler=lambda args: parser.error("name an action: check, backup, repair"))
+    actions_named = "check, backup, repair, migrate, copy"
+    parser.set_defaults(handler=lambda args: parser.error(f"name an action: {actions_named}"))
     check = actions.add_parser(
         "check",
         help="integrity, migrations and rollup; says what to do about each problem",
@@ -56,6 +57,9 @@ def register(commands: Any, parents: Parents) -> None:
         parents=[parents.globals],
     )
     repair.set_defaults(handler=run_repair)
+    from llmledger.cli.db_scale import register_actions
+
+    register_actions(actions, parents)  # migrate, copy
 
 
 def ledger_file(args: argparse.Namespace) -> Path:
@@ -70,7 +74,11 @@ def ledger_file(args: argparse.Namespace) -> Path:
 
 
 def run_check(args: argparse.Namespace) -> int:
+    from llmledger.cli.db_scale import db_url, run_postgres_check
     from llmledger.ledger import check_file
+
+    if (url := db_url(args)).startswith(("postgresql://", "postgres://")):
+        return run_postgres_check(args, url, check_text)
 
     health = check_file(ledger_file(args))
     emit(json.dumps(health.to_json(), indent=2) if args.json else check_text(health))
@@ -129,7 +137,11 @@ def run_backup(args: argparse.Namespace) -> int:
 
 
 def run_repair(args: argparse.Namespace) -> int:
+    from llmledger.cli.db_scale import db_url, run_postgres_repair
     from llmledger.ledger import check_file, damaged_error, db_command
+
+    if (url := db_url(args)).startswith(("postgresql://", "postgres://")):
+        return run_postgres_repair(args, url)
 
     path = ledger_file(args)
     before = check_file(path)

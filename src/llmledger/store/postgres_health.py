@@ -1,0 +1,154 @@
+"""``db check`` of a PostgreSQL ledger: the questions of store/health.py, in PostgreSQL's terms.
+
+1. integrity: every claimed id (``event_ids``) has its event row and every event row its id,
+   and no reservation outlived its expiry by more than an hour (orphaned by a dead process);
+2. migrations: every migration this version knows is applied, none from a newer version;
+3. rollup: ``rollup_hourly`` holds exactly the events' sums (``min_ts``/``max_ts`` aside).
+
+Read-only: one transaction at REPEATABLE READ, so the three answers describe one moment.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from llmledger.store import postgres_errors
+from llmledger.store.health import SHOWN, Health, RollupDifference
+from llmledger.store.migrations import MIGRATIONS_TABLE
+from llmledger.store.postgres_schema import MIGRATIONS
+from llmledger.store.postgres_write import ROLLUP_COLUMNS, rollup_delta_sql
+
+_STALE_HOLD_US = 3_600 * 1_000_000
+
+
+@dataclass
+class PostgresHealth(Health):
+    """Health of a PostgreSQL ledger; ``path`` is its URL (without a password)."""
+
+    partitions: int = 0
+    stale_holds: int = 0
+
+    def advice(self) -> list[str]:
+        where = f"--db {self.path}"
+        steps = []
+        if self.integrity:
+            steps.append(
+                "the ids and the events disagree (a table changed by hand?): copy what is "
+                f"there to a new ledger with `llmledger db copy --from {self.path} --to NEW`, "
+                "or restore the database from its backup"
+            )
+        if self.stale_holds:
+            steps.append(
+                f"{self.stale_holds:,} reservation(s) expired over an hour ago; the next "
+                "reservation drops them (nothing to do unless the gateway is stopped)"
+            )
+        if self.unknown:
+            steps.append(
+                "upgrade llmledger: this ledger was written by a newer version "
+                f"(migrations {', '.join(self.unknown)})"
+            )
+        if self.pending:
+            steps.append(f"apply the pending migrations: `llmledger db migrate {where}`")
+        if self.rollup_count and not self.integrity:
+            steps.append(
+                "the events are intact; rebuild the hourly rollup reports read from them: "
+                f"`llmledger db repair {where}`"
+            )
+        return steps
+
+    def to_json(self) -> dict[str, Any]:
+        data = super().to_json()
+        data.update(partitions=self.partitions, staleReservations=self.stale_holds)
+        return data
+
+
+def check_postgres(url: str) -> PostgresHealth:
+    """Check the PostgreSQL ledger at ``url`` without writing to it."""
+    location = postgres_errors.redacted(url)
+    try:
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise postgres_errors.connect_error(exc, location) from exc
+    health = PostgresHealth(location)  # type: ignore[arg-type]  # a URL where files have a path
+    try:
+        with conn, conn.transaction():
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+            _check(conn, health)
+    except psycopg.Error as exc:
+        raise (postgres_errors.explain(exc, location) or exc) from exc
+    return health
+
+
+def _check(conn: psycopg.Connection[tuple[Any, ...]], health: PostgresHealth) -> None:
+    from llmledger.store.postgres_schema import pending
+
+    todo = pending(conn, str(health.path))  # refuses a schema of another application
+    if len(todo) == len(MIGRATIONS):
+        from llmledger.errors import NoLedgerError
+
+        raise NoLedgerError(f"there is no ledger in {health.path}")
+    rows = conn.execute(f"SELECT name FROM {MIGRATIONS_TABLE} ORDER BY name").fetchall()
+    health.applied = [str(row[0]) for row in rows]
+    health.pending = [name for name, _ in todo]
+    row = conn.execute(
+        "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0) FROM pg_class c "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p')"
+    ).fetchone()
+    health.bytes = int(row[0]) if row else 0
+    row = conn.execute("SELECT COUNT(*) FROM event_ids").fetchone()
+    health.events = int(row[0]) if row else 0
+    row = conn.execute(
+        "SELECT COUNT(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"
+    ).fetchone()
+    health.partitions = int(row[0]) if row else 0
+    orphans = conn.execute(
+        "SELECT "
+        "(SELECT COUNT(*) FROM event_ids k WHERE NOT EXISTS "
+        " (SELECT 1 FROM events e WHERE e.id = k.id AND e.ts = k.ts)), "
+        "(SELECT COUNT(*) FROM events e WHERE NOT EXISTS "
+        " (SELECT 1 FROM event_ids k WHERE k.id = e.id AND k.ts = e.ts))"
+    ).fetchone()
+    missing, unclaimed = (int(v) for v in (orphans or (0, 0)))
+    if missing:
+        health.integrity.append(f"{missing:,} claimed id(s) have no event row")
+    if unclaimed:
+        health.integrity.append(f"{unclaimed:,} event row(s) are not in event_ids")
+    if "0005_quotas" in health.applied:
+        now_us = int(time.time() * 1_000_000)
+        row = conn.execute(
+            "SELECT COUNT(*) FROM quota_holds WHERE expires_at < %s", (now_us - _STALE_HOLD_US,)
+        ).fetchone()
+        health.stale_holds = int(row[0]) if row else 0
+    if health.integrity or health.pending:
+        return
+    health.rollup_count, health.rollup = _rollup_differences(conn)
+    health.rollup_checked = True
+
+
+def _rollup_differences(
+    conn: psycopg.Connection[tuple[Any, ...]],
+) -> tuple[int, list[RollupDifference]]:
+    compared = ROLLUP_COLUMNS[:-2]
+    names = ", ".join(compared)
+    all_zero = " AND ".join(f"{name} = 0" for name in compared[5:])
+    stored = f"SELECT {names} FROM rollup_hourly WHERE NOT ({all_zero})"
+    rows = conn.execute(
+        f"WITH x ({', '.join(ROLLUP_COLUMNS)}) AS ({rollup_delta_sql('events', +1)}) "
+        f"SELECT 0, * FROM ({stored} EXCEPT SELECT {names} FROM x) AS a "
+        f"UNION ALL SELECT 1, * FROM (SELECT {names} FROM x EXCEPT {stored}) AS b"
+    ).fetchall()
+    by_key: dict[tuple[Any, ...], list[dict[str, int] | None]] = {}
+    for row in rows:
+        key = tuple(row[1:6])
+        sums = dict(zip(compared[5:], (int(v) for v in row[6:])))
+        by_key.setdefault(key, [None, None])[int(row[0])] = sums
+    differences = [
+        RollupDifference(int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), *pair)
+        for k, pair in sorted(by_key.items())[:SHOWN]
+    ]
+    return len(by_key), differences
