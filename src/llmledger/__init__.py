@@ -7,9 +7,11 @@ the default ledger.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+# Not ``typing``: importing the package stays as cheap as it can (the statusline's fast path).
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from llmledger.default import (
         default_ledger,
         format_token_usage_report,
