@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "statusline": "statusline",
     "telegram": "telegram",
     "alerts": "alerts",
+    "import": "imports",
 }
 
 DESCRIPTION = """\

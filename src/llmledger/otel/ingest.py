@@ -1,0 +1,182 @@
+"""OTLP/JSON records into ledger events (``llmledger import otel``).
+
+A span or log record counts when it carries GenAI token usage (``gen_ai.usage.input_tokens``
+or ``output_tokens``; the older ``prompt_tokens`` / ``completion_tokens`` too). The
+convention's input INCLUDES cached tokens, so fresh input is input minus cache reads minus
+cache writes (never below zero). The id is ``llmledger.event.id`` when the span came from
+llmledger, otherwise ``otel:<trace id>:<span id>``, so a file imported twice, or a span and its
+log record, count once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from llmledger.events import UsageEvent, usd_to_nanos
+from llmledger.otel.otlp_json import OtlpRecord, parse_otlp_text
+
+if TYPE_CHECKING:
+    from llmledger.ledger import Ledger
+
+__all__ = ["FileImport", "event_from_record", "import_file"]
+
+_ATTRIBUTION = ("user_id", "org_id", "account", "api_key_id", "project", "request_type")
+
+
+def _int(attributes: Mapping[str, object], *names: str) -> int | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, (int, float)) and value >= 0:
+            return int(value)
+        if isinstance(value, str) and value.isdigit():
+            return int(value)
+    return None
+
+
+def _text(attributes: Mapping[str, object], *names: str) -> str | None:
+    for name in names:
+        value = attributes.get(name)
+        if isinstance(value, (str, int)) and not isinstance(value, bool) and str(value):
+            return str(value)
+    return None
+
+
+def _record_id(record: OtlpRecord) -> str:
+    if record.span_id:
+        return f"otel:{record.trace_id}:{record.span_id}"
+    digest = hashlib.sha256(
+        json.dumps(
+            [record.end_ns, record.name, record.attributes], sort_keys=True, default=str
+        ).encode()
+    ).hexdigest()[:32]
+    return f"otel-log:{digest}"
+
+
+def event_from_record(record: OtlpRecord) -> UsageEvent | None:
+    """The event a span or log record reports; None when it carries no token usage."""
+    a = record.attributes
+    total_input = _int(a, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+    output = _int(a, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens")
+    if total_input is None and output is None:
+        return None
+    cache_read = _int(a, "gen_ai.usage.cache_read.input_tokens") or 0
+    cache_writes = _int(a, "gen_ai.usage.cache_creation.input_tokens") or 0
+    fresh = _int(a, "llmledger.usage.fresh_input_tokens")
+    if fresh is None:
+        fresh = max(0, (total_input or 0) - cache_read - cache_writes)
+    write_1h = min(_int(a, "llmledger.usage.cache_write_1h_tokens") or 0, cache_writes)
+    output = output or 0
+    reasoning = min(_int(a, "gen_ai.usage.reasoning.output_tokens") or 0, output)
+    model = _text(a, "gen_ai.response.model", "gen_ai.request.model") or "unknown"
+    ts_ns = record.end_ns or record.start_ns
+    event = UsageEvent(
+        model=model,
+        ts=datetime.fromtimestamp(ts_ns / 1e9, timezone.utc)
+        if ts_ns
+        else datetime.now(timezone.utc),
+        id=_text(a, "llmledger.event.id") or _record_id(record),
+        source=_text(a, "llmledger.source") or "otel",
+        provider=_text(a, "gen_ai.provider.name", "gen_ai.system"),
+        input_tokens=fresh,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_writes - write_1h,
+        cache_write_1h_tokens=write_1h,
+        output_tokens=output,
+        reasoning_tokens=reasoning,
+        estimated=a.get("llmledger.estimated") is True,
+        requests=_int(a, "llmledger.requests") or 1,
+        session_id=_text(a, "llmledger.session_id", "gen_ai.conversation.id", "session.id"),
+        success=not record.error and a.get("llmledger.success") is not False,
+        status=_text(a, "llmledger.status", "error.type"),
+    )
+    for name in _ATTRIBUTION:
+        setattr(event, name, _text(a, f"llmledger.{name}"))
+    event.user_id = event.user_id or _text(a, "user.id")
+    tags = a.get("llmledger.tags")
+    if isinstance(tags, list):
+        event.tags = tuple(str(tag) for tag in tags)
+    latency = a.get("llmledger.latency_ms")
+    if isinstance(latency, (int, float)) and not isinstance(latency, bool):
+        event.latency_ms = float(latency)
+    elif record.kind == "span" and record.end_ns > record.start_ns > 0:
+        event.latency_ms = (record.end_ns - record.start_ns) / 1e6
+    details = a.get("llmledger.details")
+    if isinstance(details, str):
+        try:
+            parsed = json.loads(details)
+        except json.JSONDecodeError:
+            parsed = None
+        event.details = parsed if isinstance(parsed, dict) else None
+    _cost(event, a)
+    return event
+
+
+def _cost(event: UsageEvent, a: Mapping[str, object]) -> None:
+    """A cost the span reports is kept; otherwise the ledger prices the event at ingest."""
+    nanos = _int(a, "llmledger.cost_nanos")
+    if a.get("llmledger.cost_status") == "reported" and nanos is not None:
+        event.cost_nanos, event.cost_status = nanos, "reported"
+        return
+    usd = a.get("gen_ai.usage.cost")  # OpenLIT's attribute
+    foreign = a.get("llmledger.cost_status") is None
+    if foreign and isinstance(usd, (int, float)) and not isinstance(usd, bool) and usd >= 0:
+        event.cost_nanos, event.cost_status = usd_to_nanos(usd), "reported"
+
+
+@dataclass(frozen=True)
+class FileImport:
+    path: str
+    events: int  # records with token usage
+    written: int  # new in the ledger (or more tokens than the stored copy)
+    skipped: int  # records without token usage
+    bad_lines: int
+    invalid: int  # records whose usage could not be recorded (e.g. reasoning > output)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "file": self.path,
+            "events": self.events,
+            "written": self.written,
+            "skipped": self.skipped,
+            "badLines": self.bad_lines,
+            "invalid": self.invalid,
+        }
+
+
+def events_of(records: Sequence[OtlpRecord]) -> tuple[list[UsageEvent], int, int]:
+    """The valid events, the records without usage, and the invalid ones."""
+    from llmledger.errors import InvalidEventError
+
+    events: dict[str, UsageEvent] = {}
+    skipped = invalid = 0
+    for record in records:
+        event = event_from_record(record)
+        if event is None:
+            skipped += 1
+            continue
+        try:
+            event.validate()
+        except InvalidEventError:
+            invalid += 1
+            continue
+        known = events.get(event.id)  # a span and its log record: the fuller copy wins
+        if known is None or event.total_tokens > known.total_tokens:
+            events[event.id] = event
+    return list(events.values()), skipped, invalid
+
+
+def import_file(ledger: Ledger, path: Path) -> FileImport:
+    """Read ``path`` and record its events in one transaction; OSError / UnicodeDecodeError
+    for a file that cannot be read."""
+    report = parse_otlp_text(path.read_text(encoding="utf-8"))
+    events, skipped, invalid = events_of(report.records)
+    written = ledger.record_many(events) if events else 0
+    return FileImport(str(path), len(events), written, skipped, report.bad_lines, invalid)
