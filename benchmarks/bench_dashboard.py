@@ -9,6 +9,10 @@ process, the page's first paint and time to interactive in headless Chromium, an
 
 Targets (issue #18): the page's data endpoint <= 0.3 s, the page interactive <= 1 s.
 
+The same views are also timed through a real ``llmledger serve`` on the same ledger, as a
+signed-in browser asks them: with one user's ledger key (their events only, about 1 in 200 of
+the ledger's) and with the admin token (the whole ledger).
+
 Latency is the median (and the slowest) of ``--runs`` requests after one warm-up, measured by
 a client on the same machine (connect + request + full body). "Interactive" is the page's own
 mark ``llmledger-ready`` (the graph, stats, charts and tables drawn from the data) since the
@@ -115,21 +119,100 @@ class Dashboard:
         self.proc.wait(30)
 
 
-def fetch_seconds(url: str) -> tuple[float, int]:
+BENCH_USER = "user-7"
+ADMIN_TOKEN = "bench-admin-token-0123456789abcdef"
+GATEWAY_CONFIG = """
+[gateway]
+access_log = "off"
+
+[[upstreams]]
+name = "none"
+protocol = "openai"
+base_url = "http://127.0.0.1:9/v1"
+models = ["never-called"]
+  [[upstreams.accounts]]
+  name = "a"
+  api_key_env = "BENCH_UPSTREAM_KEY"
+
+[server]
+admin_token_env = "BENCH_ADMIN_TOKEN"
+"""
+# What a signed-in browser asks first: the page's data, and the operators' top list.
+GATEWAY_VIEWS = (VIEWS[0], VIEWS[4], VIEWS[8])
+
+
+class Gateway:
+    """``llmledger serve`` on the ledger; ``user_key``: a ledger key of BENCH_USER's."""
+
+    def __init__(self, db: Path, workdir: Path) -> None:
+        from llmledger.gateway.keys import issue_key
+
+        with Ledger(db, env={}) as ledger:
+            self.user_key, _ = issue_key(ledger.keys, user_id=BENCH_USER)
+        config = workdir / "gateway.toml"
+        config.write_text(GATEWAY_CONFIG)
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("LLMLEDGER_", "XDG_"))}
+        env.update(
+            HOME=str(workdir),
+            LLMLEDGER_HOME=str(workdir / "data"),
+            BENCH_UPSTREAM_KEY="sk-unused",
+            BENCH_ADMIN_TOKEN=ADMIN_TOKEN,
+        )
+        argv = ["serve", "--config", str(config), "--db", str(db), "--port", "0"]
+        self.proc = subprocess.Popen(
+            llmledger(*argv), env=env, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+        )
+        self.root = ""
+        ready = threading.Event()
+
+        def read() -> None:
+            assert self.proc.stderr is not None
+            for line in self.proc.stderr:
+                if "listening on http://" in line:
+                    address = line.split("listening on http://")[1].split()[0]
+                    self.root = f"http://{address}/"
+                    ready.set()
+
+        threading.Thread(target=read, daemon=True).start()
+        if not ready.wait(60):
+            self.proc.kill()
+            sys.exit("the gateway did not start")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(30)
+
+
+def fetch_seconds(url: str, token: str | None = None) -> tuple[float, int]:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     started = time.perf_counter()
-    with urllib.request.urlopen(url, timeout=120) as reply:
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=120) as reply:
         size = len(reply.read())
     return time.perf_counter() - started, size
 
 
-def time_views(root: str, runs: int) -> list[tuple[str, float, float, float, int]]:
+def time_views(
+    root: str,
+    runs: int,
+    views: tuple[tuple[str, str], ...] = VIEWS,
+    token: str | None = None,
+) -> list[tuple[str, float, float, float, int]]:
     results = []
-    for name, path in VIEWS:
+    for name, path in views:
         url = f"{root}api/dashboard/{path}"
-        cold, size = fetch_seconds(url)
-        times = [fetch_seconds(url)[0] for _ in range(runs)]
+        cold, size = fetch_seconds(url, token)
+        times = [fetch_seconds(url, token)[0] for _ in range(runs)]
         results.append((name, cold, statistics.median(times), max(times), size))
     return results
+
+
+def print_views(title: str, views: list[tuple[str, float, float, float, int]]) -> None:
+    print(title)
+    for name, cold, median, worst, size in views:
+        print(
+            f"  {name:<26} cold {cold:6.3f} s   median {median:6.3f} s   "
+            f"slowest {worst:6.3f} s   {size / 1e3:8,.0f} kB"
+        )
 
 
 def time_page(root: str, runs: int) -> list[tuple[float, float]]:
@@ -185,6 +268,12 @@ def main() -> None:
         pages = time_page(dashboard.root, args.runs)
     finally:
         dashboard.stop()
+    gateway = Gateway(db, workdir)
+    try:
+        one_user = time_views(gateway.root, args.runs, GATEWAY_VIEWS[:2], gateway.user_key)
+        admin = time_views(gateway.root, args.runs, GATEWAY_VIEWS, ADMIN_TOKEN)
+    finally:
+        gateway.stop()
     graph_out = workdir / "data.json"
     graph_wall, graph_err = time_command(
         "graph",
@@ -205,12 +294,13 @@ def main() -> None:
     )
     print(f"ledger: {count:,} events, {db.stat().st_size / 1e6:,.0f} MB", end="")
     print(f" (built in {build:.1f} s)" if build is not None else "")
-    print(f"views (GET /api/dashboard/..., {ZONE}; median of {args.runs} after one cold):")
-    for name, cold, median, worst, size in views:
-        print(
-            f"  {name:<26} cold {cold:6.3f} s   median {median:6.3f} s   "
-            f"slowest {worst:6.3f} s   {size / 1e3:8,.0f} kB"
-        )
+    print_views(
+        f"views (llmledger dashboard: GET /api/dashboard/..., {ZONE}; "
+        f"median of {args.runs} after one cold):",
+        views,
+    )
+    print_views(f"llmledger serve, {BENCH_USER}'s ledger key (their events only):", one_user)
+    print_views("llmledger serve, the admin token (the whole ledger):", admin)
     paints = [p for p, _ in pages]
     readies = [r for _, r in pages]
     print(f"page in headless Chromium (median of {len(pages)}; slowest):")

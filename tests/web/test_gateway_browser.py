@@ -35,6 +35,7 @@ from tests.gateway.quota_fixtures import (
 from tests.web.browser import (
     DESKTOP,
     PHONE,
+    SCREENSHOTS,
     Watched,
     launch_browser,
     ready,
@@ -239,11 +240,14 @@ def test_the_simulation_page_refuses_and_says_why(watched: Watched, served: Serv
     # No amount to simulate: the form says so and sends nothing.
     page.fill("#admin-token", ADMIN_TOKEN)
     posts = len([url for url in watched.requests if url.endswith("/simulate-tokens")])
-    for amount in ("0", "2.5"):
+    for amount, flaw in (("0", "rangeUnderflow"), ("2.5", "stepMismatch")):
         page.fill("#simulate-amount", amount)
         page.click("#simulate-button")
-        message = page.eval_on_selector("#simulate-amount", "input => input.validationMessage")
-        assert message, amount
+        flaws = page.eval_on_selector(
+            "#simulate-amount",
+            "i => ['rangeUnderflow', 'stepMismatch'].filter(name => i.validity[name])",
+        )
+        assert flaws == [flaw], amount
     assert len([url for url in watched.requests if url.endswith("/simulate-tokens")]) == posts
     assert served.usage("bob")["used"] == used
 
@@ -383,6 +387,8 @@ def test_the_admin_sees_every_meter_and_the_upstream_accounts(
     for theme in ("light", "dark"):
         set_theme(page, theme)
         screenshot(page, f"gateway-admin-desktop-{theme}")
+        path = SCREENSHOTS / f"gateway-operators-desktop-{theme}.png"
+        page.locator("#admin-panel").screenshot(path=str(path), animations="disabled")
     page.set_viewport_size(PHONE)
     for theme in ("dark", "light"):
         set_theme(page, theme)

@@ -38,6 +38,9 @@ def dashboard_guard(gw: Gateway) -> Guard:
             return Response(exc.body("openai"), exc.status, media_type="application/json")
         if caller.admin:
             return Access(user_id=None, admin=True)
+        if caller.user_id is None:  # never the whole ledger for a user's credentials
+            error = GatewayError(403, "these credentials name no user", "user_required")
+            return Response(error.body("openai"), 403, media_type="application/json")
         return Access(user_id=caller.user_id)
 
     return guard
