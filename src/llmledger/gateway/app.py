@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from llmledger.alerts.service import AlertService
 from llmledger.config import Config
 from llmledger.errors import ConfigError
 from llmledger.gateway.accesslog import AccessLog
@@ -181,6 +182,7 @@ def create_app(
         if not isinstance(config, GatewayConfig):
             config = load_gateway_config(config if config is not None else ledger.config)
         access_log = AccessLog(config.settings.access_log)
+        alerts = AlertService.for_ledger(ledger)  # [[alerts.channels]]: deliver as they fire
     except BaseException:
         if owned:
             ledger.close()
@@ -194,9 +196,13 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gw.start()
+        if alerts is not None:
+            await alerts.start()
         try:
             yield
         finally:
+            if alerts is not None:
+                await alerts.close()
             await gw.close()
             access_log.close()
             if owned:
