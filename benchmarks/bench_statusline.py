@@ -145,14 +145,14 @@ def main() -> None:
     python = sys.executable
     slow = ["--refresh-seconds", "86400"]  # warm calls: no refresh falls due meanwhile
     variants: dict[str, tuple[list[str], dict[str, str]]] = {
+        "python -S, PYTHONPATH=src (no site hooks)": (
+            [python, "-S", "-m", "llmledger.statusline", *slow],
+            {**env, "PYTHONPATH": str(ROOT / "src")},
+        ),
         "python -m llmledger.statusline": ([python, "-m", "llmledger.statusline", *slow], env),
         "llmledger statusline (whole CLI)": (
             [python, "-m", "llmledger.cli.main", "statusline", *slow],
             env,
-        ),
-        "python -S, PYTHONPATH=src (no site hooks)": (
-            [python, "-S", "-m", "llmledger.statusline", *slow],
-            {**env, "PYTHONPATH": str(ROOT / "src")},
         ),
     }
     size = transcript.stat().st_size / 1e6
@@ -169,6 +169,8 @@ def main() -> None:
         timed(argv, variant_env, stdin)
     print(f"{'first call (files the transcript)':44} {first:6.1f} ms")
     index = args.history
+    snapshot = next((tmp / "data" / "statusline").glob("*.snap.json"))
+    taken = json.loads(snapshot.read_text())["taken_us"]
     for name, (argv, variant_env) in variants.items():
         samples = []
         for _ in range(args.calls):
@@ -177,6 +179,8 @@ def main() -> None:
             index += 1
             samples.append(timed(argv, variant_env, stdin))
         print(f"{name:44} {summary(samples)}")
+    if json.loads(snapshot.read_text())["taken_us"] != taken:
+        print("(a refresh ran during the warm calls: the figures above include it)")
     key_files = sorted((tmp / "data" / "statusline").glob("*.snap.json"))
     key = key_files[0].name.removesuffix(".snap.json")
     refresh = [timed([python, "-m", "llmledger.statusline.refresh", key], env) for _ in range(5)]
