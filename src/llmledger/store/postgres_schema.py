@@ -71,9 +71,9 @@ MIGRATIONS: list[Migration] = [
                 details TEXT
             ) PARTITION BY RANGE (ts)
             """,
-            # Indexes the reports and lookups use; each partition gets its own copy.
-            "CREATE INDEX events_id ON events (id)",
-            "CREATE INDEX events_ts ON events (ts)",
+            # Indexes the reports and lookups use (each partition gets its own copy): time
+            # ranges, and an id at its time (event_ids knows it); one user's events.
+            "CREATE INDEX events_ts_id ON events (ts, id)",
             "CREATE INDEX events_user_ts ON events (user_id, ts) WHERE user_id IS NOT NULL",
             "CREATE TABLE event_ids (id TEXT PRIMARY KEY, ts BIGINT NOT NULL)",
             """
