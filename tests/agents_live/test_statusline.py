@@ -218,6 +218,7 @@ def test_bad_options(setup: dict[str, Any]) -> None:
         (("--bogus",), "unknown option '--bogus'"),
         (("--format",), "--format needs a value"),
         (("--refresh-seconds", "soon"), "is not a number"),
+        (("--tz", "Mars/Olympus"), "unknown time zone 'Mars/Olympus'"),
     ):
         done = _run(setup, "{}", *args)
         assert (done.returncode, done.stdout) == (2, "")

@@ -46,6 +46,7 @@ COMMANDS: dict[str, str] = {
     "usage": "meter",
     "estimate": "estimate",
     "statusline": "statusline",
+    "quota": "quota_windows",
     "telegram": "telegram",
     "alerts": "alerts",
     "import": "imports",

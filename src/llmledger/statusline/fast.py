@@ -99,6 +99,14 @@ def parse_args(argv: list[str]) -> dict[str, Any]:
         options["refresh"] = float(options["refresh"])
     except ValueError:
         raise Failure(f"--refresh-seconds {options['refresh']!r} is not a number") from None
+    zone = options.get("tz")
+    if zone is not None and zone.upper() not in ("UTC", "Z", "GMT"):
+        import zoneinfo
+
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise Failure(f"unknown time zone {zone!r}: use an IANA name such as UTC") from None
     return options
 
 
