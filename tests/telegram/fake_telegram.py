@@ -42,6 +42,7 @@ class FakeTelegram:
     drop_next_polls: int = 0  # how many getUpdates calls lose their connection
     sent: list[Sent] = field(default_factory=list)
     calls: list[str] = field(default_factory=list)
+    params: list[tuple[str, dict[str, Any]]] = field(default_factory=list)  # (method, params)
     rejected_sends: int = 0
     _updates: list[dict[str, Any]] = field(default_factory=list)
     _update_ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -124,6 +125,7 @@ class FakeTelegram:
         method = request.match_info["method"]
         self.calls.append(method)
         params = await self._params(request)
+        self.params.append((method, params))
         if method == "getMe":
             return _ok(BOT_USER)
         if method == "getUpdates":

@@ -7,16 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from llmledger.cli.main import main
+from tests.telegram.conftest import TOKEN
 from tests.telegram.fake_telegram import FakeTelegram
-
-TOKEN = "7000000001:AAProcessTestToken-zyxwvutsrq"
 
 
 def test_missing_extra_names_the_install(
@@ -48,28 +45,6 @@ def test_missing_token_and_bad_admins_are_one_line(
     assert capsys.readouterr().err == (
         "llmledger: error: ADMIN_USER_ID: 'bob' is not a Telegram user id (a number)\n"
     )
-
-
-@pytest.fixture
-def fake_api() -> Iterator[tuple[FakeTelegram, asyncio.AbstractEventLoop]]:
-    """The fake Bot API on its own event loop in a thread (the bot is another process)."""
-    loop = asyncio.new_event_loop()
-    fake = FakeTelegram(TOKEN)
-    ready = threading.Event()
-
-    def serve() -> None:
-        asyncio.set_event_loop(loop)
-        loop.run_until_complete(fake.start())
-        ready.set()
-        loop.run_forever()
-
-    thread = threading.Thread(target=serve, daemon=True)
-    thread.start()
-    assert ready.wait(10)
-    yield fake, loop
-    asyncio.run_coroutine_threadsafe(fake.stop(), loop).result(10)
-    loop.call_soon_threadsafe(loop.stop)
-    thread.join(10)
 
 
 def test_the_command_answers_an_admin_and_stops_on_sigterm(

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from llmledger.cli.common import Parents, load_cli_config, open_ledger
 from llmledger.errors import LedgerError
+from llmledger.telegram.settings import INSTALL_HINT
 
 if TYPE_CHECKING:
     from llmledger.telegram.bot import UsageBot
+    from llmledger.telegram.settings import TelegramSettings
 
-INSTALL_HINT = "the Telegram bot needs python-telegram-bot: pip install 'llmledger[telegram]'"
 
 DESCRIPTION = """\
 Run the Telegram bot over this ledger. Admins (ADMIN_USER_ID, a comma list of Telegram user
@@ -43,6 +44,16 @@ def register(commands: Any, parents: Parents) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
         parents=[parents.globals],
     )
+    webhook = parser.add_mutually_exclusive_group()
+    webhook.add_argument(
+        "--set-webhook",
+        metavar="URL",
+        help="have Telegram POST updates to URL (llmledger serve answers them at "
+        "[telegram] webhook_path), then exit",
+    )
+    webhook.add_argument(
+        "--delete-webhook", action="store_true", help="back to long polling, then exit"
+    )
     parser.set_defaults(handler=run_telegram, ledger_access="read")
 
 
@@ -57,6 +68,8 @@ def run_telegram(args: argparse.Namespace) -> int:
 
     settings = telegram_settings(load_cli_config(args), os.environ)
     hide_token(settings.token)
+    if args.set_webhook or args.delete_webhook:
+        return asyncio.run(_webhook(settings, args.set_webhook))
     with open_ledger(args) as ledger:
         bot = UsageBot(settings, ledger)
 
@@ -70,6 +83,32 @@ def run_telegram(args: argparse.Namespace) -> int:
             )
 
         asyncio.run(_until_signal(bot, ready))
+    return 0
+
+
+async def _webhook(settings: TelegramSettings, url: str | None) -> int:
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    if url is not None and not settings.webhook_secret:
+        raise LedgerError(
+            "set [telegram] webhook_secret (or webhook_secret_env) first: Telegram sends it "
+            "with every update so that llmledger serve can tell its updates from forgeries"
+        )
+    try:
+        async with Bot(settings.token, base_url=settings.api_url) as bot:
+            if url is None:
+                await bot.delete_webhook()
+            else:
+                await bot.set_webhook(
+                    url, secret_token=settings.webhook_secret, allowed_updates=["message"]
+                )
+    except TelegramError as exc:
+        raise LedgerError(f"Telegram refused: {exc}") from None
+    if url is None:
+        print("llmledger: webhook deleted; `llmledger telegram` polls again", file=sys.stderr)
+    else:
+        print(f"llmledger: Telegram now POSTs updates to {url}", file=sys.stderr)
     return 0
 
 

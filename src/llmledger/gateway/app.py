@@ -33,7 +33,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from llmledger.alerts.service import AlertService
 from llmledger.config import Config
 from llmledger.errors import ConfigError
 from llmledger.gateway.accesslog import AccessLog
@@ -48,6 +47,7 @@ from llmledger.gateway.models import list_models
 from llmledger.gateway.proxy import ProxyEndpoint
 from llmledger.gateway.state import Gateway
 from llmledger.gateway.transport import Transport
+from llmledger.integrations import Integrations
 from llmledger.ledger import Ledger
 from llmledger.web.app import dashboard_routes
 
@@ -182,7 +182,7 @@ def create_app(
         if not isinstance(config, GatewayConfig):
             config = load_gateway_config(config if config is not None else ledger.config)
         access_log = AccessLog(config.settings.access_log)
-        alerts = AlertService.for_ledger(ledger)  # [[alerts.channels]]: deliver as they fire
+        integrations = Integrations.for_ledger(ledger)  # alert delivery, the Telegram webhook
     except BaseException:
         if owned:
             ledger.close()
@@ -196,13 +196,11 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await gw.start()
-        if alerts is not None:
-            await alerts.start()
+        await integrations.start()
         try:
             yield
         finally:
-            if alerts is not None:
-                await alerts.close()
+            await integrations.close()
             await gw.close()
             access_log.close()
             if owned:
@@ -232,7 +230,7 @@ def create_app(
         upstream_health=upstream_health(gw),
         test_page=config.server.allow_simulation,
     )
-    routes = _routes(gw) + api_routes(gw) + dashboard
+    routes = _routes(gw) + api_routes(gw) + integrations.routes + dashboard
     app = GatewayApp(
         routes=routes,
         middleware=middleware,

@@ -6,6 +6,8 @@ environment, or the config's ``[telegram]`` table (the environment wins)::
     admins = [111111111]           # Telegram user ids allowed the admin commands
     timezone = "Europe/Berlin"     # the days of the reports (default: the machine's zone)
     api_url = "https://api.telegram.org/bot"   # a Local Bot API server instead
+    webhook_secret_env = "TELEGRAM_WEBHOOK_SECRET"  # on: `llmledger serve` takes updates at
+    webhook_path = "/telegram/webhook"              # this path (register it: --set-webhook)
 
     [telegram.users]               # Telegram user id -> ledger user id, for /usage
     222222222 = "alice"
@@ -13,6 +15,7 @@ environment, or the config's ``[telegram]`` table (the environment wins)::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,8 +24,15 @@ from llmledger.config import Config
 from llmledger.errors import ConfigError
 
 DEFAULT_API_URL = "https://api.telegram.org/bot"
+INSTALL_HINT = "the Telegram bot needs python-telegram-bot: pip install 'llmledger[telegram]'"
 
-__all__ = ["DEFAULT_API_URL", "TelegramSettings", "parse_admins", "telegram_settings"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "INSTALL_HINT",
+    "TelegramSettings",
+    "parse_admins",
+    "telegram_settings",
+]
 
 
 @dataclass(frozen=True)
@@ -32,6 +42,8 @@ class TelegramSettings:
     users: Mapping[int, str] = field(default_factory=dict)
     timezone: str | None = None
     api_url: str = DEFAULT_API_URL
+    webhook_secret: str | None = field(default=None, repr=False)
+    webhook_path: str = "/telegram/webhook"
 
     def is_admin(self, user_id: int | None) -> bool:
         return user_id is not None and user_id in self.admins
@@ -57,7 +69,16 @@ def telegram_settings(config: Config, env: Mapping[str, str]) -> TelegramSetting
     raw = config.raw.get("telegram", {})
     if not isinstance(raw, Mapping):
         raise ConfigError("telegram: expected a table")
-    known = {"token", "admins", "users", "timezone", "api_url", "alert_chats"}
+    known = {
+        "token",
+        "admins",
+        "users",
+        "timezone",
+        "api_url",
+        "webhook_secret",
+        "webhook_secret_env",
+        "webhook_path",
+    }
     for name in raw:
         if name not in known:
             raise ConfigError(f"telegram.{name}: unknown key (known: {', '.join(sorted(known))})")
@@ -88,6 +109,34 @@ def telegram_settings(config: Config, env: Mapping[str, str]) -> TelegramSetting
     api_url = raw.get("api_url", DEFAULT_API_URL)
     if not isinstance(api_url, str) or not api_url.startswith(("http://", "https://")):
         raise ConfigError("telegram.api_url: expected an http(s) URL")
+    secret, path = _webhook(raw, env)
     return TelegramSettings(
-        token=token.strip(), admins=admins, users=users, timezone=timezone, api_url=api_url
+        token=token.strip(),
+        admins=admins,
+        users=users,
+        timezone=timezone,
+        api_url=api_url,
+        webhook_secret=secret,
+        webhook_path=path,
     )
+
+
+def _webhook(raw: Mapping[str, Any], env: Mapping[str, str]) -> tuple[str | None, str]:
+    """The webhook's secret token (None: no webhook) and path."""
+    secret = raw.get("webhook_secret")
+    if raw.get("webhook_secret_env"):
+        name = str(raw["webhook_secret_env"])
+        secret = env.get(name)
+        if not secret:
+            raise ConfigError(f"telegram.webhook_secret_env: {name} is not set")
+    if secret is not None and (
+        not isinstance(secret, str) or not re.fullmatch(r"[A-Za-z0-9_-]{16,256}", secret)
+    ):
+        raise ConfigError(
+            "telegram.webhook_secret: 16 to 256 characters of A-Z, a-z, 0-9, _ and - "
+            "(Telegram's rule for a secret token)"
+        )
+    path = raw.get("webhook_path", "/telegram/webhook")
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigError("telegram.webhook_path: expected a path starting with /")
+    return secret, path
