@@ -293,3 +293,31 @@ def test_the_test_page_only_when_simulation_is_on(tmp_path: Path) -> None:
         run(app, scenario)
     finally:
         ledger.close()
+
+
+def test_behind_a_trusted_proxy_the_named_user_sees_their_own(tmp_path: Path) -> None:
+    ledger, _ = _gateway_ledger(tmp_path)
+    raw = {**GATEWAY, "server": {"trusted_proxies": ["127.0.0.1"]}}
+    config = parse_gateway_config(raw, {"K": "sk-upstream"})
+    app = create_app(config, ledger, transport=NoUpstream())  # type: ignore[arg-type]
+    graph_url = "/api/dashboard/graph?year=2025&tz=UTC"
+
+    async def scenario(http: httpx2.AsyncClient) -> None:
+        by_header = (await http.get(graph_url, headers={"x-user-id": "bob"})).json()
+        assert [d["date"] for d in by_header["contributions"]] == ["2025-05-03"]
+        by_cookie = await http.get(graph_url, headers={"cookie": "chat_user=alice"})
+        assert [d["date"] for d in by_cookie.json()["contributions"]] == ["2025-05-02"]
+        who = (await http.get("/api/dashboard/access", headers={"x-user-id": "bob"})).json()
+        assert who == {"user": "bob", "admin": False, "signIn": True}
+        nobody = await http.get(graph_url)  # the proxy named no one
+        assert nobody.status_code == 401
+
+    async def elsewhere(http: httpx2.AsyncClient) -> None:
+        spoofed = await http.get(graph_url, headers={"x-user-id": "bob"})
+        assert spoofed.status_code == 401  # only the trusted proxy may name a user
+
+    try:
+        run(app, scenario)
+        run(app, elsewhere, client=("203.0.113.7", 40000))
+    finally:
+        ledger.close()
