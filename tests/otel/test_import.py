@@ -247,3 +247,51 @@ def test_an_unreadable_file_is_named_and_the_others_are_imported(
     assert captured.out.startswith(f"{good}: 2 events, 2 new")
     with Ledger(db) as ledger:
         assert ledger.count() == 2
+
+
+def test_flat_javascript_style_span_lines(tmp_path: Path) -> None:
+    """Lines as a Node SDK file exporter writes spans (Copilot CLI's
+    COPILOT_OTEL_FILE_EXPORTER_PATH export is JSON lines with map attributes)."""
+    chat = {
+        "traceId": "a" * 32,
+        "spanId": "b" * 16,
+        "name": "chat claude-sonnet-4.5",
+        "startTime": [1796638498, 250000000],
+        "endTime": [1796638500, 0],
+        "status": {"code": 0},
+        "attributes": {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.request.model": "claude-sonnet-4.5",
+            "gen_ai.usage.input_tokens": 5000,
+            "gen_ai.usage.cache_read.input_tokens": 4000,
+            "gen_ai.usage.cache_write.input_tokens": 600,
+            "gen_ai.usage.output_tokens": 300,
+            "gen_ai.conversation.id": "c-1",
+        },
+    }
+    tool = {**chat, "spanId": "c" * 16, "name": "execute_tool view", "attributes": {"x": 1}}
+    path = tmp_path / "copilot-otel.jsonl"
+    path.write_text(json.dumps(chat) + "\n" + json.dumps(tool) + "\n")
+    db = tmp_path / "ledger.db"
+    assert main(["--db", str(db), "import", "otel", str(path)]) == 0
+    with Ledger(db) as ledger:
+        [event] = list(ledger.events())
+    assert (
+        event.id,
+        event.ts,
+        event.latency_ms,
+        event.input_tokens,
+        event.cache_read_tokens,
+        event.cache_write_tokens,
+        event.output_tokens,
+        event.session_id,
+    ) == (
+        f"otel:{'a' * 32}:{'b' * 16}",
+        datetime(2026, 12, 7, 10, 15, tzinfo=timezone.utc),
+        1750.0,
+        400,
+        4000,
+        600,
+        300,
+        "c-1",
+    )

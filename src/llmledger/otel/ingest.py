@@ -68,7 +68,10 @@ def event_from_record(record: OtlpRecord) -> UsageEvent | None:
     if total_input is None and output is None:
         return None
     cache_read = _int(a, "gen_ai.usage.cache_read.input_tokens") or 0
-    cache_writes = _int(a, "gen_ai.usage.cache_creation.input_tokens") or 0
+    cache_writes = (
+        _int(a, "gen_ai.usage.cache_creation.input_tokens", "gen_ai.usage.cache_write.input_tokens")
+        or 0
+    )
     fresh = _int(a, "llmledger.usage.fresh_input_tokens")
     if fresh is None:
         fresh = max(0, (total_input or 0) - cache_read - cache_writes)

@@ -2,9 +2,11 @@
 with their attributes as plain values, and spans written as an OTLP/JSON trace request.
 
 Read: one ``ExportTraceServiceRequest`` / ``ExportLogsServiceRequest`` per file or per line
-(``resourceSpans`` / ``resourceLogs``, as the Collector's file exporter writes), and the SDK
-console exporter's span objects (``context``, ``start_time``, ``attributes`` as a map). Ids
-are hex, as OTLP/JSON has them; a line that is not JSON is skipped and counted.
+(``resourceSpans`` / ``resourceLogs``, as the Collector's file exporter writes), and flat
+span or log objects with ``attributes`` as a map, as SDK console and file exporters write them
+(Python's ``context.trace_id`` and ISO times, JavaScript's ``traceId`` / ``spanContext`` and
+``[seconds, nanoseconds]`` times, Unix nanoseconds). Ids are hex; a line that is not JSON is
+skipped and counted.
 """
 
 from __future__ import annotations
@@ -116,19 +118,60 @@ def _from_request(document: Mapping[str, Any]) -> Iterator[OtlpRecord]:
                 )
 
 
-def _from_console_span(span: Mapping[str, Any]) -> OtlpRecord:
-    context = span.get("context") or {}
-    status = span.get("status") or {}
-    attributes = span.get("attributes") or {}
+def _first(document: Mapping[str, Any], *paths: str) -> object:
+    """The first value present at one of the dotted ``paths``."""
+    for dotted in paths:
+        value: object = document
+        for part in dotted.split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value not in (None, ""):
+            return value
+    return None
+
+
+def _flat_ns(value: object) -> int:
+    """A flat record's time: [seconds, nanoseconds], Unix ns / ms / s, or an ISO string."""
+    if isinstance(value, list) and len(value) == 2:
+        return int(value[0]) * 1_000_000_000 + int(value[1])
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+        scale = 1 if number > 1e17 else 1_000_000 if number > 1e11 else 1_000_000_000
+        return int(number * scale)
+    return _ns(value)
+
+
+_TRACE = ("traceId", "trace_id", "context.trace_id", "spanContext.traceId", "span_context.trace_id")
+_SPAN = ("spanId", "span_id", "context.span_id", "spanContext.spanId", "span_context.span_id")
+_START = ("startTimeUnixNano", "start_time", "startTime")
+_END = (
+    "endTimeUnixNano",
+    "end_time",
+    "endTime",
+    "timeUnixNano",
+    "time_unix_nano",
+    "timestamp",
+    "time",
+    "observedTimestamp",
+    "observed_timestamp",
+)
+
+
+def _from_flat(record: Mapping[str, Any]) -> OtlpRecord:
+    status = record.get("status")
+    code = status.get("code", status.get("status_code")) if isinstance(status, Mapping) else None
+    end = _flat_ns(_first(record, *_END))
+    start = _flat_ns(_first(record, *_START)) or end
+    span_id = _hex_id(_first(record, *_SPAN))
+    is_span = bool(span_id) and _first(record, *_START) is not None
     return OtlpRecord(
-        kind="span",
-        trace_id=_hex_id(context.get("trace_id")),
-        span_id=_hex_id(context.get("span_id")),
-        name=str(span.get("name", "")),
-        start_ns=_ns(span.get("start_time")),
-        end_ns=_ns(span.get("end_time")),
-        attributes={str(k): v for k, v in attributes.items()},
-        error=status.get("status_code") == "ERROR",
+        kind="span" if is_span else "log",
+        trace_id=_hex_id(_first(record, *_TRACE)),
+        span_id=span_id,
+        name=str(record.get("name") or ""),
+        start_ns=start,
+        end_ns=end,
+        attributes={str(k): v for k, v in record["attributes"].items()},
+        error=code in (2, "ERROR", "STATUS_CODE_ERROR"),
     )
 
 
@@ -139,8 +182,8 @@ def _records(document: object) -> Iterator[OtlpRecord]:
     elif isinstance(document, Mapping):
         if "resourceSpans" in document or "resourceLogs" in document:
             yield from _from_request(document)
-        elif "context" in document and "attributes" in document:
-            yield from [_from_console_span(document)]
+        elif isinstance(document.get("attributes"), Mapping):
+            yield _from_flat(document)
 
 
 def parse_otlp_text(text: str) -> ParseReport:
