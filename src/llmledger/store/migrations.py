@@ -247,4 +247,10 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
             "CREATE INDEX rate_windows_time ON rate_windows (observed_us)",
         ],
     ),
+    (
+        # A user's own views (dashboard, usage API) read only their events. Partial: agent-log
+        # events carry no user, so the scan pays nothing; an attributed write pays one entry.
+        "0007_events_by_user",
+        ["CREATE INDEX events_user_ts ON events (user_id, ts) WHERE user_id IS NOT NULL"],
+    ),
 ]

@@ -218,6 +218,7 @@ MIGRATIONS: list[Migration] = [
             "CREATE INDEX rate_windows_time ON rate_windows (observed_us)",
         ],
     ),
+    ("0007_events_by_user", []),  # events_user_ts is made with the table (0001)
 ]
 
 
