@@ -1,7 +1,7 @@
 """Alerts inside a long-running process (the gateway): quota alerts delivered the moment they
 fire in this process, and the watch's checks (anomalies, and quota alerts other processes
-fired) every ``interval`` seconds. Off, at the cost of one config read, without
-``[[alerts.channels]]``."""
+fired) every ``[alerts] check_interval_seconds`` (60). Off, at the cost of one config read,
+without ``[[alerts.channels]]``."""
 
 from __future__ import annotations
 
@@ -17,14 +17,12 @@ from llmledger.ledger import Ledger
 
 __all__ = ["AlertService"]
 
-CHECK_INTERVAL = 60.0
-
 
 class AlertService:
-    def __init__(self, ledger: Ledger, settings: AlertSettings, interval: float) -> None:
+    def __init__(self, ledger: Ledger, settings: AlertSettings) -> None:
         self.ledger = ledger
         self.settings = settings
-        self.interval = interval
+        self.interval = settings.check_interval
         self.dispatcher = AlertDispatcher(
             settings.channels, policy=settings.policy, record=DeliveryLog(settings.state_dir)
         )
@@ -33,10 +31,10 @@ class AlertService:
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def for_ledger(cls, ledger: Ledger, interval: float = CHECK_INTERVAL) -> AlertService | None:
+    def for_ledger(cls, ledger: Ledger) -> AlertService | None:
         """The service the ledger's config asks for, or None (a ConfigError names a bad key)."""
         settings = alert_settings(ledger.config, os.environ)
-        return cls(ledger, settings, interval) if settings.channels else None
+        return cls(ledger, settings) if settings.channels else None
 
     async def start(self) -> None:
         self.dispatcher.start()

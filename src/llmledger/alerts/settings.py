@@ -4,6 +4,7 @@
 attempts = 5                  # sends per alert and channel before the dead-letter log
 backoff_seconds = 1.0         # the first retry's wait; doubles each time (60 s at most)
 state_dir = "/var/lib/llmledger/alerts"   # sent.jsonl, dead-letter.jsonl (default: data dir)
+    check_interval_seconds = 60   # how often `llmledger serve` looks for anomalies
 spend_spike_factor = 3.0      # today's cost above this many times the 14-day average...
 spend_spike_min_usd = 1.0     # ...and above this much
 upstream_error_rate = 0.5     # an account whose requests failed this often...
@@ -55,6 +56,7 @@ class AlertSettings:
     policy: RetryPolicy = field(default_factory=RetryPolicy)
     state_dir: Path | None = None
     anomalies: AnomalyLimits = field(default_factory=AnomalyLimits)
+    check_interval: float = 60.0
 
 
 def _number(raw: Mapping[str, Any], key: str, default: float, minimum: float = 0.0) -> float:
@@ -143,4 +145,5 @@ def alert_settings(config: Config, env: Mapping[str, str]) -> AlertSettings:
         upstream_error_rate=_number(raw, "upstream_error_rate", 0.5),
         upstream_min_failures=int(_number(raw, "upstream_min_failures", 5, 1)),
     )
-    return AlertSettings(channels, policy, state_dir, limits)
+    interval = _number(raw, "check_interval_seconds", 60.0, 0.1)
+    return AlertSettings(channels, policy, state_dir, limits, interval)
