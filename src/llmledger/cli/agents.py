@@ -23,6 +23,7 @@ from llmledger.cli.common import (
     use_color,
     verbosity,
 )
+from llmledger.cli.live import add_live_options
 
 # The table code (and wcwidth) loads only where a table is drawn: every report imports this
 # module for its scan.
@@ -306,6 +307,10 @@ def blocks_csv(blocks: list[Any]) -> str:
 
 
 def cmd_blocks(args: argparse.Namespace) -> int:
+    if args.live:
+        from llmledger.cli.live import run_live
+
+        return run_live(args)
     from llmledger.cli.reports import check_sources, resolve_models
     from llmledger.report.blocks import blocks_json, compute_blocks, resolve_limit
 
@@ -375,6 +380,8 @@ def register(commands: Any, parents: Parents) -> None:
     )
     blocks.add_argument("--active", action="store_true", help="only the active block")
     blocks.add_argument("--recent", action="store_true", help="only blocks of the last 3 days")
+    blocks.add_argument("--live", action="store_true", help="the live view (llmledger live)")
+    add_live_options(blocks)
     blocks.set_defaults(handler=cmd_blocks)
 
 

@@ -47,6 +47,7 @@ COMMANDS: dict[str, str] = {
     "estimate": "estimate",
     "statusline": "statusline",
     "quota": "quota_windows",
+    "live": "live",
     "telegram": "telegram",
     "alerts": "alerts",
     "import": "imports",

@@ -1,9 +1,8 @@
 """The statusline's snapshot: the ledger's figures the fast path adds new calls to.
 
-A refresh opens the Ledger, files the transcript's new lines in it exactly as a scan would (the
-transcript's parser from its scan cursor, the same cursor written back), files the official
-limit readings the fast path kept (Claude Code's come on its stdin; Codex's from the scan
-cursors), then writes ``<key>.snap.json``: today's cost (every source), this session's totals,
+A refresh opens the Ledger, files the transcript's new lines in it exactly as a scan would
+(``file_one``), files the official limit readings the fast path kept (Claude Code's come on
+its stdin; Codex's from the scan cursors), then writes ``<key>.snap.json``: today's cost (every source), this session's totals,
 the agent's current 5-hour block, the rates of the session's models, the ledger's copy of the
 session's latest calls (so a call whose streaming copies straddle the snapshot is counted
 once), and the transcript offset all of that covers.
@@ -21,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from llmledger.agent_windows import file_codex_readings
+from llmledger.file_one import file_one
 from llmledger.ledger import Ledger
 from llmledger.pricing.book import Lane
 from llmledger.query import EventFilter
@@ -35,31 +35,6 @@ US = 1_000_000
 BLOCK_LOOKBACK = timedelta(hours=24)
 # The ledger's copies of the session's latest calls the snapshot keeps.
 RECENT_CALLS = 50
-
-
-def file_transcript(ledger: Ledger, agent: str, path: str) -> int:
-    """File what is new in one transcript as a scan would; returns the offset now filed."""
-    from llmledger.scan.cursors import ReadPlan, next_cursor, plan_read
-    from llmledger.scan.work import Task, run_task
-    from llmledger.sources.base import keep_best, to_event
-    from llmledger.sources.registry import get_source
-
-    source = get_source(agent)
-    cursor = ledger.scan_cursors().get(path)
-    fingerprint = source.fingerprint(path)
-    plan = plan_read("jsonl", fingerprint, cursor)
-    if plan is None:
-        return cursor.offset if cursor is not None else 0
-    outcome = run_task(Task(agent, path, "jsonl", plan.offset, plan.carry, plan.check, 1 << 62))
-    if outcome.parsed is None:
-        raise OSError(f"{path}: {outcome.error}")
-    if outcome.restarted:
-        plan = ReadPlan(0, None, None, "changed")
-    parsed = outcome.parsed
-    events = [to_event(record, agent) for record in keep_best(parsed.records).values()]
-    cursor = next_cursor(agent, path, fingerprint, plan, parsed, outcome.check, cursor)
-    ledger.write_scan(events, [cursor])
-    return parsed.end_offset
 
 
 def subagent_transcripts(agent: str, path: str) -> list[str]:
@@ -118,9 +93,9 @@ def snapshot(
         inode: int | None = os.stat(path).st_ino
     except OSError:
         inode = None
-    offset = file_transcript(ledger, agent, path) if inode is not None else 0
+    offset = file_one(ledger, agent, path) if inode is not None else 0
     for subagent in subagent_transcripts(agent, path):
-        file_transcript(ledger, agent, subagent)
+        file_one(ledger, agent, subagent)
     if not ledger.readonly:
         ledger.record_rate_windows(_readings(fast))
         if agent == "codex":
