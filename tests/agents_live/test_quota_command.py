@@ -116,3 +116,17 @@ def test_quota_bad_zone(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, out, err = _run(capsys, "quota", "--tz", "Mars/Olympus")
     assert (code, out) == (1, "")
     assert "unknown time zone 'Mars/Olympus'" in err
+
+
+def test_blocks_show_the_official_windows_of_their_agents(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, _ = _run(capsys, "blocks", "--codex", "--tz", "UTC")
+    assert code == 0
+    last = out.splitlines()[-1]
+    assert last.startswith("Official limits: Codex CLI 5-hour 30% (resets today ")
+    assert last.endswith("(in 2h)) (llmledger quota)")
+    code, out, _ = _run(capsys, "blocks", "--no-scan", "--tz", "UTC")  # Claude Code's
+    assert out.splitlines()[-1].startswith("Official limits: Claude Code weekly 41% (resets ")
+    code, out, _ = _run(capsys, "blocks", "--codex", "--json")
+    assert "Official limits" not in out and json.loads(out)["blocks"]

@@ -324,6 +324,7 @@ def cmd_blocks(args: argparse.Namespace) -> int:
         options = resolve_models(ledger, options)
         events = ledger.events(options.event_filter())
         blocks = compute_blocks(events, datetime.now(timezone.utc))
+        official = None if args.json or args.csv else official_windows(ledger, args, options)
     try:
         limit = resolve_limit(args.token_limit, blocks)
     except ValueError:
@@ -345,7 +346,19 @@ def cmd_blocks(args: argparse.Namespace) -> int:
         style = Style(color=use_color())
         title = style.paint(f"5-hour blocks ({options.zone})", style.header)
         emit(title + "\n" + blocks_text(blocks, limit, options.zone, style))
+        if official:
+            emit(official)
     return 0
+
+
+def official_windows(ledger: Any, args: argparse.Namespace, options: Any) -> str | None:
+    """The agents' own limit readings for the blocks' sources, in one line (quota_windows)."""
+    from llmledger.agent_windows import file_codex_readings
+    from llmledger.cli.quota_windows import official_line
+
+    if not args.no_scan and not ledger.readonly:
+        file_codex_readings(ledger)
+    return official_line(ledger, list(args.source), options.zone)
 
 
 def register(commands: Any, parents: Parents) -> None:

@@ -127,6 +127,24 @@ def estimates(ledger: Any, official: set[str], now: datetime) -> list[dict[str, 
     return found
 
 
+def official_line(ledger: Any, sources: list[str], zone: tzinfo) -> str | None:
+    """One line of the official windows of ``sources`` (for ``blocks``), None without any."""
+    from llmledger.agent_windows import latest_windows
+
+    now = datetime.now(timezone.utc)
+    since = int((now - LOOKBACK).timestamp() * 1e6)
+    readings = [r for r in ledger.rate_windows(since_us=since) if r.source in sources]
+    statuses = [s for s in latest_windows(readings, int(now.timestamp() * 1e6)) if not s.stale]
+    if not statuses:
+        return None
+    parts = [
+        f"{_title(s.latest.source)} {s.label} {s.latest.used_percent:.0f}%"
+        + (f" (resets {_when(s.latest.resets_at_us, now, zone)})" if s.latest.resets_at_us else "")
+        for s in statuses
+    ]
+    return "Official limits: " + " · ".join(parts) + " (llmledger quota)"
+
+
 def run_quota(args: argparse.Namespace) -> int:
     from llmledger.agent_windows import file_codex_readings, latest_windows
     from llmledger.report.timezones import resolve_zone
