@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 import pytest
 
 from llmledger.bookkeeping import KeyRecord, ScanCursor
-from llmledger.errors import StoreError
+from llmledger.errors import InvalidEventError, StoreError
 from llmledger.events import UsageEvent
 from llmledger.query import EventFilter
 from llmledger.store import Store, open_store
@@ -147,3 +147,38 @@ def test_metadata_and_time_span(store: Store) -> None:
     ts_us = int(TS.timestamp()) * 1_000_000 + TS.microsecond
     assert store.time_span() == (ts_us, ts_us)
     assert store.unpriced_models(EventFilter()) == []
+
+
+def test_a_bad_event_deep_in_a_big_write_rolls_back_all_of_it(store: Store) -> None:
+    """Big writes go in batches (pipelined on PostgreSQL); one invalid event in a late batch
+    leaves nothing of the call behind."""
+    events = [UsageEvent(model="m", ts=TS, id=f"b{n}", input_tokens=n) for n in range(25_000)]
+    events[22_000].output_tokens = -1
+    with pytest.raises(InvalidEventError, match="output_tokens must not be negative"):
+        store.write_events(events)
+    assert store.count() == 0
+    assert store.aggregate(EventFilter(), []) == []
+    events[22_000].output_tokens = 0
+    assert store.write_events(events) == 25_000
+    (row,) = store.aggregate(EventFilter(), [])
+    assert row.totals.input_tokens == sum(range(25_000))
+
+
+def test_rate_window_readings_are_kept_once(store: Store) -> None:
+    from llmledger.rate_windows import RateWindow
+
+    def reading(observed: int, percent: float, window: str = "primary") -> RateWindow:
+        return RateWindow(source="codex", window=window, observed_us=observed, used_percent=percent)
+
+    assert (
+        store.record_rate_windows([reading(2, 12.5), reading(1, 10.0), reading(1, 4.0, "b")]) == 3
+    )
+    assert store.record_rate_windows([reading(1, 10.0), reading(3, 13.0)]) == 1
+    stored = store.rate_windows()
+    assert [(r.observed_us, r.window, r.used_percent) for r in stored] == [
+        (1, "b", 4.0),
+        (1, "primary", 10.0),
+        (2, "primary", 12.5),
+        (3, "primary", 13.0),
+    ]
+    assert [r.observed_us for r in store.rate_windows(since_us=2)] == [2, 3]

@@ -12,10 +12,12 @@ pending migrations under an advisory lock (store/postgres_schema.py).
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -51,7 +53,7 @@ _json_decode = msgspec.json.Decoder().decode
 
 # The events totals in PostgreSQL's dialect (``success`` is a SMALLINT there, as in SQLite).
 TOTALS_SQL = totals_sql({**EVENT_TOTALS, "failed": "SUM(1 - success)"})
-_BATCH = 50_000  # events per COPY inside one write
+_BATCH = 10_000  # events per COPY inside one write (batches are pipelined)
 
 
 def pg(sql: str) -> str:
@@ -180,10 +182,12 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
         try:
             with self._pool.connection() as conn, conn.transaction():
                 yield conn
-        except psycopg.Error as exc:
+        except BaseException as exc:
             with self._partition_lock:
-                self._partitions = None  # a partition made in the failed transaction is gone
-            raise self._explained(exc) from exc
+                self._partitions = None  # a partition made in the rolled-back transaction is gone
+            if isinstance(exc, psycopg.Error):
+                raise self._explained(exc) from exc
+            raise
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:
@@ -230,21 +234,32 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
         per_model: dict[str, Totals] | None = None,
         prepare: Callable[[list[UsageEvent]], None] | None = None,
     ) -> int:
-        """Record events in one transaction (all or nothing); returns rows written."""
+        """Record events in one transaction (all or nothing); returns rows written.
+
+        Batches are pipelined: a thread prices and builds the next batch's rows while the
+        server merges this one (building is Python's work, merging the server's: they overlap
+        on two cores)."""
         iterator = iter(events)
+
+        def build(batch: list[UsageEvent]) -> list[tuple[Any, ...]]:
+            if prepare is not None:
+                prepare(batch)
+            return event_rows(batch)
+
+        def next_batch() -> list[UsageEvent]:
+            return list(itertools.islice(iterator, batch_size))
+
         written = 0
-        with self._writing() as conn:
-            while True:
-                batch: list[UsageEvent] = []
-                for event in iterator:
-                    batch.append(event)
-                    if len(batch) >= batch_size:
-                        break
-                if not batch:
-                    break
-                if prepare is not None:
-                    prepare(batch)
-                written += self.write_rows(conn, event_rows(batch), per_model)
+        first = next_batch()
+        if not first:
+            return 0
+        with self._writing() as conn, ThreadPoolExecutor(1, "llmledger-rows") as builder:
+            pending = builder.submit(build, first)
+            while pending is not None:
+                rows = pending.result()
+                following = next_batch()
+                pending = builder.submit(build, following) if following else None
+                written += self.write_rows(conn, rows, per_model)
         return written
 
     def write_rows(

@@ -46,7 +46,7 @@ MIGRATIONS: list[Migration] = [
         [
             f"""
             CREATE TABLE events (
-                id TEXT NOT NULL,
+                id TEXT COLLATE "C" NOT NULL,
                 ts BIGINT NOT NULL,
                 source TEXT NOT NULL,
                 provider TEXT,
@@ -75,7 +75,8 @@ MIGRATIONS: list[Migration] = [
             # ranges, and an id at its time (event_ids knows it); one user's events.
             "CREATE INDEX events_ts_id ON events (ts, id)",
             "CREATE INDEX events_user_ts ON events (user_id, ts) WHERE user_id IS NOT NULL",
-            "CREATE TABLE event_ids (id TEXT PRIMARY KEY, ts BIGINT NOT NULL)",
+            # Ids compare byte by byte (as in SQLite), whatever the database's collation.
+            'CREATE TABLE event_ids (id TEXT COLLATE "C" PRIMARY KEY, ts BIGINT NOT NULL)',
             """
             CREATE TABLE scan_files (
                 path TEXT PRIMARY KEY,
@@ -219,6 +220,7 @@ MIGRATIONS: list[Migration] = [
         ],
     ),
     ("0007_events_by_user", []),  # events_user_ts is made with the table (0001)
+    ("0008_quota_holds_unindexed", []),  # SQLite drops its hold indexes (pages per write)
 ]
 
 
