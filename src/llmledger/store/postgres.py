@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -254,7 +254,7 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
         if not first:
             return 0
         with self._writing() as conn, ThreadPoolExecutor(1, "llmledger-rows") as builder:
-            pending = builder.submit(build, first)
+            pending: Future[list[tuple[Any, ...]]] | None = builder.submit(build, first)
             while pending is not None:
                 rows = pending.result()
                 following = next_batch()
