@@ -61,7 +61,14 @@ def rollup_equals_events(store: PostgresStore) -> None:
 def test_every_sqlite_migration_has_its_postgresql_twin() -> None:
     """Both backends record the same migration names: a new SQLite migration needs its
     PostgreSQL version in store/postgres_schema.py."""
-    assert [name for name, _ in schema.MIGRATIONS] == [name for name, _ in SQLITE_MIGRATIONS]
+    ours = [name for name, _ in schema.MIGRATIONS]
+    missing = [name for name, _ in SQLITE_MIGRATIONS if name not in ours]
+    assert missing == [], (
+        "add the PostgreSQL version of each new SQLite migration to the end of "
+        "store/postgres_schema.py MIGRATIONS, with the same name (an empty list when there is "
+        "nothing to do there)"
+    )
+    assert ours == [name for name, _ in SQLITE_MIGRATIONS]
 
 
 def _open(url: str, barrier: multiprocessing.synchronize.Barrier) -> None:
