@@ -17,7 +17,7 @@ from dataclasses import fields as dataclass_fields
 from datetime import date, datetime, timedelta, tzinfo
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from llmledger.bookkeeping import Keys, ScanCursor, ScanProcess
 from llmledger.config import Config, load_config
@@ -25,6 +25,7 @@ from llmledger.errors import DamagedLedgerError, InvalidEventError
 from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
 from llmledger.query import EventFilter, GroupRow, Totals
+from llmledger.quota.records import QuotaBatchStorage
 from llmledger.rate_windows import RateWindow
 from llmledger.report.aggregate import Report, ReportKind, ReportOptions, build_report
 from llmledger.report.render.jsonout import report_data, totals_fields
@@ -35,7 +36,7 @@ from llmledger.writer import BackgroundWriter
 
 if TYPE_CHECKING:
     from llmledger.pricing.book import PriceBook
-    from llmledger.quota.records import CounterRange, Settled
+    from llmledger.quota.records import CounterRange, QuotaBatch, Settled
     from llmledger.quota.service import QuotaBook
     from llmledger.store.health import Health
 
@@ -524,6 +525,28 @@ class Ledger:
         if self._observers:
             self._notify([event])
         return settled
+
+    @cached_property
+    def batches_quotas(self) -> bool:
+        """Whether the store runs quota work inside the writer's group commit
+        (:meth:`record_batch`); SQLite does."""
+        return isinstance(self.store, QuotaBatchStorage)
+
+    def record_batch(self, events: Sequence[UsageEvent], work: Callable[[QuotaBatch], None]) -> int:
+        """Record ``events`` (priced in place) and run ``work`` on the quota tables
+        in ONE transaction: the writer's group commit with the gateway's reservations and
+        settles (quota/batching.py). Returns rows written."""
+        if not self.batches_quotas:  # checked once: a protocol check per batch is slow
+            raise TypeError(f"{type(self.store).__name__} cannot batch quota work")
+        store = cast(QuotaBatchStorage, self.store)
+        per_model: dict[str, Totals] = {}
+        written = store.write_batch(
+            events, work, per_model=per_model, prepare=self.prices.price_events
+        )
+        self._remember(per_model)
+        if self._observers and written:
+            self._notify(events)
+        return written
 
 
 # -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------

@@ -8,6 +8,10 @@ before it sends a response's last byte) can wait for exactly that.
 
 A failed write is never swallowed quietly: it is counted, logged at ERROR level, and set on
 the futures of the events it held.
+
+Work that must commit with the events (the gateway's quota reservations and settles) is a
+``Job``: ``submit_job`` queues it with the events, and the writer's ``batcher`` (set by the
+quota service) writes each batch's events and does its jobs in ONE transaction.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import threading
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
+from typing import Protocol
 
 from llmledger.events import UsageEvent
 
@@ -37,7 +42,23 @@ class _FlushMarker:
 # An event, or a function the writer calls to build it (None: nothing to write), so a caller
 # on a request path can hand over the building too.
 Deferred = Callable[[], "UsageEvent | None"]
-_Item = tuple["UsageEvent | Deferred", "Future[None]"] | _FlushMarker | None
+
+
+class Job(Protocol):
+    """Work done inside a group commit's transaction; it reports to its own submitter."""
+
+    def fail(self, exc: BaseException) -> None:
+        """The batch holding this job failed (nothing of it was committed)."""
+        ...
+
+
+class Batcher(Protocol):
+    def commit(self, events: Sequence[UsageEvent], jobs: Sequence[Job]) -> None:
+        """Write ``events`` and do ``jobs`` in one transaction; raise if it failed."""
+        ...
+
+
+_Item = tuple["UsageEvent | Deferred", "Future[None]"] | Job | _FlushMarker | None
 
 
 class BackgroundWriter:
@@ -57,6 +78,7 @@ class BackgroundWriter:
         self.written = 0
         self.failed = 0
         self.last_error: BaseException | None = None
+        self.batcher: Batcher | None = None  # writes batches with jobs (and all, once set)
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         # Interpreter exit flushes whatever is still queued.
@@ -71,6 +93,13 @@ class BackgroundWriter:
             return future
         self._queue.put((event, future))
         return future
+
+    def submit_job(self, job: Job) -> None:
+        """Queue ``job`` for the next group commit (it needs a ``batcher``)."""
+        if self._closed:
+            job.fail(RuntimeError("the ledger writer is closed"))
+            return
+        self._queue.put(job)
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted before this call is written; False on timeout."""
@@ -96,26 +125,31 @@ class BackgroundWriter:
         while not stop:
             item = self._queue.get()
             batch: list[tuple[UsageEvent | Deferred, Future[None]]] = []
+            jobs: list[Job] = []
             markers: list[_FlushMarker] = []
             while True:
                 if item is None:
                     stop = True
                 elif isinstance(item, _FlushMarker):
                     markers.append(item)
-                else:
+                elif isinstance(item, tuple):
                     batch.append(item)
-                if stop or len(batch) >= self._max_batch:
+                else:
+                    jobs.append(item)
+                if stop or len(batch) + len(jobs) >= self._max_batch:
                     break
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            if batch:
-                self._commit(batch)
+            if batch or jobs:
+                self._commit(batch, jobs)
             for marker in markers:
                 marker.done.set()
 
-    def _commit(self, pending: list[tuple[UsageEvent | Deferred, Future[None]]]) -> None:
+    def _commit(
+        self, pending: list[tuple[UsageEvent | Deferred, Future[None]]], jobs: list[Job]
+    ) -> None:
         batch: list[tuple[UsageEvent, Future[None]]] = []
         for item, future in pending:
             if isinstance(item, UsageEvent):
@@ -130,12 +164,24 @@ class BackgroundWriter:
                 future.set_result(None)
             else:
                 batch.append((built, future))
-        if not batch:
+        if not batch and not jobs:
             return
+        events = [event for event, _ in batch]
         try:
-            self._write([event for event, _ in batch])
+            if self.batcher is not None:
+                self.batcher.commit(events, jobs)
+            elif jobs:
+                raise RuntimeError("the ledger writer was given jobs without a batcher")
+            else:
+                self._write(events)
         except BaseException as exc:
-            self._failed(batch, exc)
+            for job in jobs:
+                job.fail(exc)
+            if batch:
+                self._failed(batch, exc)
+            else:  # the jobs' submitters hear of it (and hold their events for a retry)
+                self.last_error = exc
+                log.error("llmledger could not commit %d quota job(s): %s", len(jobs), exc)
             return
         self.written += len(batch)
         for _, future in batch:

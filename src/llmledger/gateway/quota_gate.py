@@ -4,13 +4,16 @@ Only built when the config has ``[quotas]`` or ``[plans]`` (``Gateway.quota`` is
 otherwise, and the proxy path pays one attribute test).
 
 1. ``admit``: before any upstream byte, the request's bound (estimated prompt + its max output,
-   or ``[server] reserve_output_tokens``) is reserved on its user, org, key and model in ONE
-   SQLite transaction (``QuotaBook.check_and_reserve``, in a worker thread); a hard limit with
-   no room answers 429 ``budget_exceeded`` (``BudgetExceeded``, shaped per protocol).
-2. ``settle``: the request's event is written and its holds dropped in ONE transaction that
-   also reads back the limits it was admitted under (``QuotaBook.settle``); the recorder calls
-   it instead of the plain write. Fired and resolved alerts go to the live stream
-   (``UsageFeed``) and to ``[quotas] alert_webhook``.
+   or ``[server] reserve_output_tokens``) is reserved on its user, org, key and model; a hard
+   limit with no room answers 429 ``budget_exceeded`` (``BudgetExceeded``, shaped per protocol).
+2. ``settle``: the request's event is written and its holds dropped in one transaction; the
+   recorder calls it instead of the plain write. Fired and resolved alerts go to the live
+   stream (``UsageFeed``) and to ``[quotas] alert_webhook``.
+
+On SQLite both are jobs of the ledger's writer (quota/batching.py): each group commit writes
+the waiting events, settles, and admissions together, admissions deciding on an in-memory view
+of the counters that the commits keep exact. Other stores reserve and settle one transaction
+each (``QuotaBook.check_and_reserve`` / ``settle``) in the gate's worker threads.
 """
 
 from __future__ import annotations
@@ -30,8 +33,9 @@ from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity
 from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
 from llmledger.ledger import Ledger
-from llmledger.quota.admission import Admission, Refusal, Reservation
+from llmledger.quota.admission import Admission, Estimate, Refusal, Reservation
 from llmledger.quota.alerts import AlertEvent
+from llmledger.quota.batching import AdmitJob, CountersMoved, QuotaBatcher, ReleaseJob, SettleJob
 from llmledger.quota.limits import Subject
 from llmledger.request_estimate import request_bound
 
@@ -90,9 +94,14 @@ class QuotaGate:
         self.feed = feed
         self.reserve_output_tokens = reserve_output_tokens
         self.webhook = self.book.quotas.settings.alert_webhook
-        # Reservations and settles wait on the store's lock: a few threads of their own, so
-        # they never queue behind other blocking work of the event loop's default pool.
+        # Work that waits on the store's lock (the expiry sweep; reservations and settles when
+        # the store cannot batch them): threads of their own, never queued behind other
+        # blocking work of the event loop's default pool.
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="llmledger-quota")
+        self.batcher: QuotaBatcher | None = None
+        if ledger.batches_quotas:
+            self.batcher = QuotaBatcher(ledger, self.book)
+            ledger.writer.batcher = self.batcher
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = self.book.subscribe(self._alerted)
 
@@ -104,30 +113,53 @@ class QuotaGate:
         """Reserve the request's bound, or raise ``BudgetExceeded`` (before any upstream call)."""
         who = Subject(identity.user_id, identity.org_id, identity.key_id, model)
         loop = asyncio.get_running_loop()
-        admission = await loop.run_in_executor(
-            self.executor, self._reserve, api, body, who, request_id
-        )
+        if self.batcher is None:
+            admission = await loop.run_in_executor(
+                self.executor, self._reserve, api, body, who, request_id
+            )
+        else:
+            job = AdmitJob(who, request_id, self._estimate(api, body, model))
+            self.batcher.submit(job)
+            try:
+                admission = await asyncio.wrap_future(job.future)
+            except CountersMoved:  # another process's zone: the book recounts first
+                admission = await loop.run_in_executor(
+                    self.executor, self._reserve, api, body, who, request_id
+                )
         if admission.refusal is not None:
             raise BudgetExceeded(admission.refusal)
         assert admission.reservation is not None
         return admission.reservation
 
-    def _reserve(self, api: str, body: bytes, who: Subject, request_id: str) -> Admission:
-        model = who.model or ""
+    def _estimate(self, api: str, body: bytes, model: str) -> Estimate:
         bound = request_bound(api, _decoded(body), model, self.reserve_output_tokens)
-        estimate = self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
+        return self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
+
+    def _reserve(self, api: str, body: bytes, who: Subject, request_id: str) -> Admission:
+        estimate = self._estimate(api, body, who.model or "")
         return self.book.check_and_reserve(who, request_id, estimate)
 
     async def settle(self, event: UsageEvent, reservation: Reservation) -> None:
         """Write ``event`` and drop the reservation's holds in one transaction; its alerts."""
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
+        if self.batcher is None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
+            return
+        event.validate()  # a bad event fails its own settle, not its group commit
+        job = SettleJob(event, reservation)
+        self.batcher.submit(job)
+        await asyncio.wrap_future(job.future)
 
     async def release(self, request_id: str) -> None:
         """Drop a request's holds (it ended without an event to settle with)."""
         loop = asyncio.get_running_loop()
         try:
-            await loop.run_in_executor(self.executor, self.book.release, request_id)
+            if self.batcher is None:
+                await loop.run_in_executor(self.executor, self.book.release, request_id)
+            else:
+                job = ReleaseJob(request_id)
+                self.batcher.submit(job)
+                await asyncio.wrap_future(job.future)
         except Exception:  # the holds expire by themselves
             log.exception("gateway: cannot release the reservation of %s", request_id)
 
@@ -143,6 +175,9 @@ class QuotaGate:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._unsubscribe()
+        if self.batcher is not None and self.ledger.writer.batcher is self.batcher:
+            self.ledger.flush()
+            self.ledger.writer.batcher = None
         self.executor.shutdown(wait=True)
 
     async def _expire(self) -> None:

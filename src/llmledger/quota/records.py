@@ -13,10 +13,10 @@ service (quota/service.py) does the arithmetic; stores only keep and sum.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, NamedTuple, Protocol, TypeVar
+from typing import Literal, NamedTuple, Protocol, TypeVar, runtime_checkable
 
 from llmledger.events import UsageEvent
 from llmledger.query import Totals
@@ -30,6 +30,8 @@ __all__ = [
     "Counts",
     "Grant",
     "Hold",
+    "QuotaBatch",
+    "QuotaBatchStorage",
     "QuotaReader",
     "QuotaStorage",
     "Scope",
@@ -245,4 +247,49 @@ class QuotaStorage(Protocol):
 
     def rebuild_counters(self) -> None:
         """Recompute every usage counter from the events (repair)."""
+        ...
+
+
+class QuotaBatch(QuotaReader, Protocol):
+    """The quota tables inside one group commit of the ledger's writer (a write transaction,
+    exclusive across processes): read them, and hold or drop reservations."""
+
+    @property
+    def opening_mark(self) -> Hashable:
+        """``mark()`` as the transaction began, before this batch wrote anything."""
+        ...
+
+    def mark(self) -> Hashable:
+        """Where the database stands: a later mark equal to an earlier one means nothing was
+        written in between (by another process, or by another write of this one)."""
+        ...
+
+    def holds(self, subjects: Sequence[str]) -> list[Hold]:
+        """Every stored hold on these subjects, expired ones included."""
+        ...
+
+    def add_holds(self, holds: Sequence[Hold]) -> None:
+        """Store holds (replacing any of the same request and subject)."""
+        ...
+
+    def drop_holds(self, request_ids: Sequence[str]) -> None:
+        """Delete the holds of these requests."""
+        ...
+
+
+@runtime_checkable
+class QuotaBatchStorage(Protocol):
+    """A store that runs quota work inside the writer's group commit (SQLite). Stores without
+    it reserve and settle one transaction each (``QuotaStorage.reserve`` / ``write_settled``)."""
+
+    def write_batch(
+        self,
+        events: Sequence[UsageEvent],
+        work: Callable[[QuotaBatch], None],
+        *,
+        per_model: dict[str, Totals] | None = None,
+        prepare: Callable[[list[UsageEvent]], None] | None = None,
+    ) -> int:
+        """``write_events(events)``, then ``work`` with the quota tables, in ONE write
+        transaction (all or nothing); returns event rows written."""
         ...

@@ -156,7 +156,8 @@ class QuotaBook:
         self._ledger.prices.price_event(event)
         return Estimate(input_tokens + max_output_tokens, event.cost_nanos or 0)
 
-    def _capped(self, estimate: Estimate) -> Estimate:
+    def capped(self, estimate: Estimate) -> Estimate:
+        """The part of a request's bound a reservation holds (``max_reservation_*``)."""
         settings = self.quotas.settings
         max_cost = round(settings.max_reservation_usd * NANOS_PER_USD)
         return Estimate(
@@ -182,8 +183,8 @@ class QuotaBook:
         if not request_id:
             raise ValueError("a reservation needs the request's id")
         now = self._clock()
-        bound = self._capped(estimate)
-        expires = now + timedelta(seconds=self.quotas.settings.reservation_seconds)
+        bound = self.capped(estimate)
+        expires = self.reservation_expiry(now)
         decision = _Decision()
 
         def decide(reader: QuotaReader) -> Sequence[Hold]:
@@ -206,10 +207,14 @@ class QuotaBook:
         limits = tuple(usage.limit for usage in decision.usages)
         return Admission(Reservation(request_id, who, tuple(holds), expires, limits))
 
+    def reservation_expiry(self, now: datetime) -> datetime:
+        """When a reservation made at ``now`` expires if nothing settles or releases it."""
+        return now + timedelta(seconds=self.quotas.settings.reservation_seconds)
+
     def would_admit(self, who: Subject, estimate: Estimate) -> Refusal | None:
         """Whether a request with this bound would be admitted now (nothing is held)."""
         now = self._clock()
-        bound = self._capped(estimate)
+        bound = self.capped(estimate)
         return self._read(lambda reader: self._decide(reader, who, bound, now)).refusal
 
     def settle(self, reservation: Reservation | None, event: UsageEvent) -> UsageEvent:
@@ -228,7 +233,7 @@ class QuotaBook:
             counters=[limit.counter for limit in limits],
             alert_keys=[limit.key for limit in limits],
         )
-        self._apply_alerts(usages(limits, settled.counts, {}), settled.alerts)
+        self.apply_alerts(usages(limits, settled.counts, {}), settled.alerts)
         return event
 
     def release(self, reservation: Reservation | str) -> int:
@@ -393,11 +398,13 @@ class QuotaBook:
             return usages(limits, counts, {}), states
 
         found, states = self._read(read)
-        return self._apply_alerts(found, states)
+        return self.apply_alerts(found, states)
 
-    def _apply_alerts(
+    def apply_alerts(
         self, found: Sequence[Usage], states: Sequence[AlertState]
     ) -> list[AlertEvent]:
+        """Fire or resolve what ``found`` (limits and their use) crossed, given their stored
+        ``states``; returns (and delivers) the events stored by this call."""
         delivered = []
         for state, event in alerts.changes(found, states, self._clock()):
             if self._store.mark_alert(state):

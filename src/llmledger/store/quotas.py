@@ -8,7 +8,7 @@ the store's connection, under its lock and transactions. Reservations are decide
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timezone
@@ -26,6 +26,7 @@ from llmledger.quota.records import (
     Counts,
     Grant,
     Hold,
+    QuotaBatch,
     QuotaReader,
     Settled,
 )
@@ -197,6 +198,52 @@ class _Reader:
         return [str(row[0]) for row in rows]
 
 
+_HOLD_SQL = (
+    "INSERT OR REPLACE INTO quota_holds "
+    "(request_id, subject, tokens, cost_nanos, expires_at) VALUES (?, ?, ?, ?, ?)"
+)
+
+
+def _hold_values(holds: Sequence[Hold]) -> list[tuple[str, str, int, int, int]]:
+    return [(h.request_id, h.subject, h.tokens, h.cost_nanos, _us(h.expires_at)) for h in holds]
+
+
+class _Batch(_Reader):
+    """``QuotaBatch`` inside the write transaction of a group commit."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._opening_mark = self.mark()
+
+    @property
+    def opening_mark(self) -> Hashable:
+        return self._opening_mark
+
+    def mark(self) -> Hashable:
+        # data_version moves when another connection commits; total_changes counts the rows
+        # this connection changed (triggers included), so other writes of this process show.
+        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
+        return (int(version), self._conn.total_changes)
+
+    def holds(self, subjects: Sequence[str]) -> list[Hold]:
+        if not subjects:
+            return []
+        rows = self._conn.execute(
+            "SELECT request_id, subject, tokens, cost_nanos, expires_at FROM quota_holds "
+            f"WHERE subject IN ({_marks(subjects)})",
+            list(subjects),
+        )
+        return [Hold(str(r), str(s), _int(t), _int(c), _at(e)) for r, s, t, c, e in rows]
+
+    def add_holds(self, holds: Sequence[Hold]) -> None:
+        self._conn.executemany(_HOLD_SQL, _hold_values(holds))
+
+    def drop_holds(self, request_ids: Sequence[str]) -> None:
+        self._conn.executemany(
+            "DELETE FROM quota_holds WHERE request_id = ?", [(r,) for r in request_ids]
+        )
+
+
 class SQLiteQuotas:
     """The Store protocol's quota methods (quota/records.py ``QuotaStorage``)."""
 
@@ -222,14 +269,7 @@ class SQLiteQuotas:
         with self._writing() as conn:
             conn.execute("DELETE FROM quota_holds WHERE expires_at <= ?", (_us(now),))
             holds = decide(_Reader(conn))
-            conn.executemany(
-                "INSERT OR REPLACE INTO quota_holds "
-                "(request_id, subject, tokens, cost_nanos, expires_at) VALUES (?, ?, ?, ?, ?)",
-                [
-                    (h.request_id, h.subject, h.tokens, h.cost_nanos, _us(h.expires_at))
-                    for h in holds
-                ],
-            )
+            conn.executemany(_HOLD_SQL, _hold_values(holds))
         return holds
 
     def release_holds(self, request_id: str) -> int:
@@ -269,6 +309,30 @@ class SQLiteQuotas:
             ) from None
         self._written(written)
         return Settled(written, counts, alerts)
+
+    def write_batch(
+        self,
+        events: Sequence[UsageEvent],
+        work: Callable[[QuotaBatch], None],
+        *,
+        per_model: dict[str, Totals] | None = None,
+        prepare: Callable[[list[UsageEvent]], None] | None = None,
+    ) -> int:
+        batch = list(events)
+        if prepare is not None and batch:
+            prepare(batch)
+        rows = build_rows(batch)
+        try:
+            with self._writing() as conn:
+                quota_batch = _Batch(conn)  # its opening mark: before the events are written
+                written = upsert_rows(conn, rows, per_model) if batch else 0
+                work(quota_batch)
+        except OverflowError:
+            raise InvalidEventError(
+                f"a token count or request count is beyond any real usage (> {MAX_TOKENS:,})"
+            ) from None
+        self._written(written)
+        return written
 
     def assign_plan(self, subject: str, plan: str | None, at: datetime) -> None:
         with self._writing() as conn:

@@ -1,0 +1,318 @@
+"""The gateway's reserve-then-settle cycle inside the ledger writer's group commit.
+
+``QuotaBook.check_and_reserve`` and ``settle`` cost a transaction each, per request. Here an
+admission, a settle and a release are ``Job``s of the ledger's single writer
+(writer.py): each group commit writes the waiting events, drops the holds they settle, and
+decides and stores the waiting admissions, in ONE transaction, however many requests that is.
+
+    batcher = QuotaBatcher(ledger, book)       # the writer's batcher from now on
+    job = AdmitJob(Subject("u1", key_id="k1", model="gpt-4o"), request_id, estimate)
+    batcher.submit(job); admission = job.future.result()
+    batcher.submit(SettleJob(event, admission.reservation))  # event + hold drop, one commit
+
+Admissions decide on an ``AdmissionView``: each request subject's limits (plans, add-ons,
+budgets), those limits' counters and the holds on their subjects, kept in memory between
+commits. It stays exact because each commit updates it with its own writes inside the
+transaction (counters are read back after the events are written), and it is dropped
+whenever the transaction's opening mark differs from the mark the last commit left: another
+process wrote to the file, or another write of this process (a CLI-like admin call, an expiry
+sweep) did. The hold rows are written as before, so gateway processes sharing one SQLite file
+see each other's reservations and stay race-free: their commits are serialized by SQLite.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Hashable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from llmledger.events import UsageEvent
+from llmledger.quota.admission import Admission, Estimate, Reservation, refusal
+from llmledger.quota.limits import Limit, Subject, Usage, limits_for, usages
+from llmledger.quota.records import AlertState, CounterRange, Counts, Hold, QuotaBatch
+
+if TYPE_CHECKING:
+    from llmledger.ledger import Ledger
+    from llmledger.quota.service import QuotaBook
+    from llmledger.writer import Job
+
+__all__ = [
+    "AdmissionView",
+    "AdmitJob",
+    "CountersMoved",
+    "QuotaBatcher",
+    "ReleaseJob",
+    "SettleJob",
+]
+
+log = logging.getLogger("llmledger.quota")
+R = TypeVar("R")
+
+_MAX_CACHED_SUBJECTS = 20_000  # limit entries kept before the cache starts over
+
+
+class CountersMoved(Exception):
+    """The ledger counts in another time zone than this book (another process's config):
+    admit through ``QuotaBook.check_and_reserve``, which recounts."""
+
+
+# -- jobs --------------------------------------------------------------------------------------
+
+
+class _Job(Generic[R]):
+    def __init__(self) -> None:
+        self.future: Future[R] = Future()
+
+    def fail(self, exc: BaseException) -> None:
+        if not self.future.done():
+            self.future.set_exception(exc)
+
+
+class AdmitJob(_Job[Admission]):
+    """Admit a request and hold its bound, or refuse it."""
+
+    def __init__(self, who: Subject, request_id: str, estimate: Estimate) -> None:
+        super().__init__()
+        self.who = who
+        self.request_id = request_id
+        self.estimate = estimate
+
+
+class SettleJob(_Job[None]):
+    """Write a request's event and drop its holds; its limits' alerts are checked after."""
+
+    def __init__(self, event: UsageEvent, reservation: Reservation) -> None:
+        super().__init__()
+        self.event = event
+        self.reservation = reservation
+        self.found: list[Usage] = []
+        self.states: list[AlertState] = []
+
+
+class ReleaseJob(_Job[None]):
+    """Drop a request's holds (it ended without usage to settle)."""
+
+    def __init__(self, request_id: str) -> None:
+        super().__init__()
+        self.request_id = request_id
+
+
+# -- the view ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _CachedLimits:
+    limits: tuple[Limit, ...]
+    until: datetime  # recomputed from here on (a window ends, an add-on starts or expires)
+
+
+class AdmissionView:
+    """What admissions decide on, in memory between commits (see the module docstring).
+    Used only on the writer thread, inside its transactions."""
+
+    def __init__(self, book: QuotaBook) -> None:
+        self.book = book
+        self._mark: Hashable | None = None
+        self._zone_ok = False
+        self._limits: dict[Subject, _CachedLimits] = {}
+        self._counts: dict[str, dict[CounterRange, Counts]] = {}  # by subject
+        self._holds: dict[str, dict[str, Hold]] = {}  # subject -> request id -> hold
+        self._hold_subjects: dict[str, list[str]] = {}  # request id -> its held subjects
+
+    def clear(self) -> None:
+        self._mark = None
+        self._limits.clear()
+        self._counts.clear()
+        self._holds.clear()
+        self._hold_subjects.clear()
+
+    def begin(self, batch: QuotaBatch) -> None:
+        """Start a commit: forget everything if anything else wrote since the last one."""
+        if batch.opening_mark != self._mark:
+            self.clear()
+            self._zone_ok = batch.counter_zone() == self.book.zone_name
+
+    def end(self, batch: QuotaBatch) -> None:
+        """The commit's writes are done: what the view holds is what the file holds."""
+        self._mark = batch.mark()
+
+    def wrote(self, events: Sequence[UsageEvent]) -> None:
+        """Events were written: their subjects' counters are read again when needed."""
+        forget = self._counts.pop
+        for event in events:
+            for ident, kind in (
+                (event.user_id, "user:"),
+                (event.org_id, "org:"),
+                (event.api_key_id, "key:"),
+                (event.model, "model:"),
+            ):
+                if ident:
+                    forget(kind + ident, None)
+
+    def dropped(self, request_ids: Sequence[str]) -> None:
+        for request_id in request_ids:
+            for subject in self._hold_subjects.pop(request_id, ()):
+                held = self._holds.get(subject)
+                if held is not None:
+                    held.pop(request_id, None)
+
+    # -- reads -----------------------------------------------------------------------------
+
+    def counts(self, batch: QuotaBatch, ranges: Sequence[CounterRange]) -> list[Counts]:
+        found: list[Counts | None] = []
+        missing: list[CounterRange] = []
+        for wanted in ranges:
+            known = self._counts.get(wanted.subject, {}).get(wanted)
+            found.append(known)
+            if known is None:
+                missing.append(wanted)
+        if missing:
+            for wanted, counts in zip(missing, batch.counts(missing)):
+                self._counts.setdefault(wanted.subject, {})[wanted] = counts
+        return [self._counts[w.subject][w] for w in ranges]
+
+    def held(self, batch: QuotaBatch, subjects: Sequence[str], now: datetime) -> dict[str, Counts]:
+        """What unexpired holds keep per subject (as ``QuotaReader.held``)."""
+        missing = [s for s in subjects if s not in self._holds]
+        if missing:
+            for subject in missing:
+                self._holds[subject] = {}
+            for hold in batch.holds(missing):
+                self._remember(hold)
+        result: dict[str, Counts] = {}
+        for subject in subjects:
+            tokens = cost = count = 0
+            for hold in self._holds[subject].values():
+                if hold.expires_at > now:
+                    tokens += hold.tokens
+                    cost += hold.cost_nanos
+                    count += 1
+            if count:
+                result[subject] = Counts(tokens, 0, cost, count)
+        return result
+
+    def _remember(self, hold: Hold) -> None:
+        self._holds.setdefault(hold.subject, {})[hold.request_id] = hold
+        subjects = self._hold_subjects.setdefault(hold.request_id, [])
+        if hold.subject not in subjects:
+            subjects.append(hold.subject)
+
+    def limits(self, batch: QuotaBatch, who: Subject, now: datetime) -> tuple[Limit, ...]:
+        cached = self._limits.get(who)
+        if cached is not None and now < cached.until:
+            return cached.limits
+        quotas = self.book.quotas
+        limits = tuple(limits_for(batch, quotas, who, now))
+        until = min((limit.window.end for limit in limits), default=now + timedelta(hours=1))
+        for subject in (s for s in (who.user, who.org) if s is not None):
+            grants = batch.grants(subject)
+            if grants and quotas.settings.rollover:
+                until = now  # carried add-ons read past months' counters: never cached
+            for grant in grants:
+                for moment in (grant.granted_at, grant.expires_at):
+                    if moment is not None and now < moment < until:
+                        until = moment
+        if len(self._limits) >= _MAX_CACHED_SUBJECTS:
+            self._limits.clear()
+        self._limits[who] = _CachedLimits(limits, until)
+        return limits
+
+    # -- the cycle -------------------------------------------------------------------------
+
+    def admit(
+        self, batch: QuotaBatch, who: Subject, request_id: str, estimate: Estimate, now: datetime
+    ) -> Admission:
+        """``QuotaBook.check_and_reserve`` on the view: refuse, or hold the bound."""
+        if not self._zone_ok:
+            raise CountersMoved("the ledger's counters are in another time zone")
+        limits = self.limits(batch, who, now)
+        subjects = list(dict.fromkeys(limit.subject for limit in limits))
+        counts = self.counts(batch, [limit.counter for limit in limits])
+        found = usages(limits, counts, self.held(batch, subjects, now))
+        for usage in found:
+            if usage.limit.hard and usage.exhausted:
+                return Admission(None, refusal(usage))
+        bound = self.book.capped(estimate)
+        expires = self.book.reservation_expiry(now)
+        holds = tuple(
+            Hold(request_id, s, bound.tokens, bound.cost_nanos, expires) for s in subjects
+        )
+        batch.add_holds(holds)
+        for hold in holds:
+            self._remember(hold)
+        return Admission(Reservation(request_id, who, holds, expires, limits))
+
+    def settled(
+        self, batch: QuotaBatch, reservation: Reservation
+    ) -> tuple[list[Usage], list[AlertState]]:
+        """The use of a settled request's limits (after its event) and their alert states."""
+        limits = reservation.limits
+        if not limits:
+            return [], []
+        counts = self.counts(batch, [limit.counter for limit in limits])
+        return usages(limits, counts, {}), batch.alert_states([limit.key for limit in limits])
+
+
+# -- the batcher -------------------------------------------------------------------------------
+
+
+class QuotaBatcher:
+    """The ledger writer's batcher (writer.py ``Batcher``): every group commit goes through
+    ``commit``, with whatever jobs were queued alongside its events."""
+
+    def __init__(self, ledger: Ledger, book: QuotaBook) -> None:
+        self.ledger = ledger
+        self.book = book
+        self.view = AdmissionView(book)
+
+    def submit(self, job: AdmitJob | SettleJob | ReleaseJob) -> None:
+        self.ledger.writer.submit_job(job)
+
+    def commit(self, events: Sequence[UsageEvent], jobs: Sequence[Job]) -> None:
+        admits = [job for job in jobs if isinstance(job, AdmitJob)]
+        settles = [job for job in jobs if isinstance(job, SettleJob)]
+        releases = [job for job in jobs if isinstance(job, ReleaseJob)]
+        written = [*events, *(job.event for job in settles)]
+        now = self.book.now()
+        view = self.view
+        admitted: list[tuple[AdmitJob, Admission | CountersMoved]] = []
+
+        def work(batch: QuotaBatch) -> None:
+            view.begin(batch)
+            view.wrote(written)
+            dropped = [job.reservation.request_id for job in settles]
+            dropped += [job.request_id for job in releases]
+            if dropped:
+                batch.drop_holds(dropped)
+                view.dropped(dropped)
+            for settle in settles:
+                settle.found, settle.states = view.settled(batch, settle.reservation)
+            for job in admits:
+                try:
+                    admitted.append(
+                        (job, view.admit(batch, job.who, job.request_id, job.estimate, now))
+                    )
+                except CountersMoved as exc:
+                    admitted.append((job, exc))
+            view.end(batch)
+
+        try:
+            self.ledger.record_batch(written, work)
+        except BaseException:
+            view.clear()  # it may hold what was rolled back
+            raise
+        for job, outcome in admitted:
+            if isinstance(outcome, CountersMoved):
+                job.fail(outcome)
+            else:
+                job.future.set_result(outcome)
+        for done in (*settles, *releases):
+            done.future.set_result(None)
+        for settle in settles:
+            try:
+                self.book.apply_alerts(settle.found, settle.states)
+            except Exception:  # the usage is committed; the next settle checks again
+                log.exception("quota alerts of request %s failed", settle.reservation.request_id)
