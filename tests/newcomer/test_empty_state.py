@@ -21,17 +21,21 @@ Looked for:
   Amp                ~/.local/share/amp/threads
   Claude Code        ~/.config/claude/projects
                      ~/.claude/projects
+  Cline              ~/.config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks
+                     ~/.cline/data/tasks
   Codex CLI          ~/.codex/sessions
                      ~/.codex/archived_sessions
   Copilot CLI        ~/.copilot/session-state
   Droid (Factory)    ~/.factory/sessions
   Gemini CLI         ~/.gemini/tmp
+  Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
   Kimi CLI           ~/.kimi/sessions
   OpenCode           ~/.local/share/opencode
                      ~/.local/share/opencode/storage/message
   Qwen Code          ~/.qwen/projects
                      ~/.qwen/tmp
   Qwen OpenAI proxy  ~/.qwen/request_counts.json
+  Roo Code           ~/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks
 To see usage here:
   - use one of these agents, then run llmledger again;
   - if your logs live elsewhere, point CLAUDE_CONFIG_DIR or CODEX_HOME at them (also

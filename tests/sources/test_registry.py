@@ -49,13 +49,16 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
     assert registry.shortcuts() == {
         "amp": "amp",
         "claude": "claude-code",
+        "cline": "cline",
         "codex": "codex",
         "copilot": "copilot-cli",
         "droid": "droid",
         "gemini": "gemini-cli",
+        "kilo": "kilo-code",
         "kimi": "kimi-cli",
         "opencode": "opencode",
         "qwen": "qwen-code",
+        "roo": "roo-code",
     }
     assert "qwen-proxy" in registry.SOURCES  # an agent without a flag of its own
 
