@@ -28,6 +28,7 @@ Looked for:
   Copilot CLI        ~/.copilot/session-state
   Droid (Factory)    ~/.factory/sessions
   Gemini CLI         ~/.gemini/tmp
+  Goose              ~/.local/share/goose/sessions/sessions.db
   Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
   Kimi CLI           ~/.kimi/sessions
   OpenCode           ~/.local/share/opencode

@@ -54,6 +54,7 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "copilot": "copilot-cli",
         "droid": "droid",
         "gemini": "gemini-cli",
+        "goose": "goose",
         "kilo": "kilo-code",
         "kimi": "kimi-cli",
         "opencode": "opencode",

@@ -48,11 +48,17 @@ def _home(env: Mapping[str, str]) -> Path:
 
 
 def agent_roots(env: Mapping[str, str]) -> dict[str, list[Root]]:
-    """Agent title -> the places its logs are looked for, with their state."""
+    """Agent title -> the places its logs are looked for, with their state (agents that keep
+    no token counts on disk are not looked for)."""
     from llmledger.scan.discovery import roots
+    from llmledger.sources.no_counts import no_token_counts
     from llmledger.sources.registry import SOURCES
 
-    return {source.title: roots(source, env) for source in SOURCES.values()}
+    return {
+        source.title: roots(source, env)
+        for source in SOURCES.values()
+        if not no_token_counts(source)
+    }
 
 
 def filter_words(options: ReportOptions) -> str:

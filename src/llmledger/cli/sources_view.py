@@ -8,6 +8,7 @@ paths are shortened in the middle (``~/.local/sh…age/message``); ``--json`` ha
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +34,7 @@ def sources_data(
     """One entry per source in ``names``; ``scanned`` (a ScanResult, when a scan just ran) adds
     the files it could not read to each source's ``skipped``."""
     from llmledger.scan.discovery import discover, roots
+    from llmledger.sources.no_counts import no_token_counts
     from llmledger.sources.registry import SOURCES
 
     env = os.environ if env is None else env
@@ -72,6 +74,8 @@ def sources_data(
                 "firstDate": _day(totals.first_ts),
                 "lastDate": _day(totals.last_ts),
                 "skipped": skipped,
+                # An agent whose files hold no token counts: why nothing is read from them.
+                "noTokenCounts": no_token_counts(source),
             }
         )
     return data
@@ -145,5 +149,14 @@ def sources_text(data: list[dict[str, Any]], width: int, style: Style, home: Pat
         f"skipped {tilde(s['path'], home)} ({item['source']}): {s['reason']}"
         for item in data
         for s in item["skipped"]
+    ]
+    notes += [
+        textwrap.fill(
+            f"{item['title']}: no token counts on disk ({item['noTokenCounts']})",
+            max(width, 40),
+            subsequent_indent="  ",
+        )
+        for item in data
+        if item.get("noTokenCounts")
     ]
     return "\n".join([text, *notes])

@@ -1,0 +1,221 @@
+"""Goose (block/goose): ``<data>/sessions/sessions.db``, ``<data>`` being
+``$GOOSE_PATH_ROOT/data`` (when absolute), else ``${XDG_DATA_HOME:-~/.local/share}/goose``
+(Linux and macOS: Goose uses etcetera's ``choose_app_strategy``, XDG outside Windows), else on
+Windows ``%APPDATA%/Block/goose/data``.
+
+Goose keeps no per-call usage: a ``sessions`` row holds the session's running totals,
+``accumulated_input_tokens`` and ``accumulated_output_tokens`` (``accumulated_total_tokens``
+beside them), updated after every turn, with ``provider_name`` and ``model_config_json``
+(``{"model_name": …}``). So a session is one aggregate event, id ``goose:<session id>``, dated
+at the row's ``updated_at`` and replaced by a later read as the totals grow (``requests = 0``:
+the row does not count calls). Goose's input count includes cache reads and writes
+(``Usage::from_cache_exclusive_input`` folds them in) and the totals do not keep them apart, so
+all of it is input, priced at the input rate: an upper bound where the cache was used
+(``details.input_includes_cache``). The database is opened read-only and re-read when it or its
+write-ahead log changes.
+
+Verified against block/goose @ dbec1655 (``crates/goose/src/session/session_manager.rs``
+``create_schema``), @ 0780e228 (``crates/goose/src/config/paths.rs``) and the ``Usage`` type
+of ``crates/goose/src/providers/base.rs`` (``from_cache_exclusive_input``).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from llmledger.sources.base import (
+    FileParse,
+    Fingerprint,
+    Record,
+    SourceFile,
+    fingerprint,
+    nonnegative,
+    xdg_dir,
+)
+from llmledger.sources.walk import note_unreadable
+from llmledger.usage.counts import LOG_COUNT_LIMIT
+
+NAME = "goose"
+DATABASE = "sessions.db"
+PROVIDERS = {
+    "anthropic": "anthropic",
+    "openai": "openai",
+    "google": "gemini",
+    "gemini_cli": "gemini",
+    "xai": "xai",
+    "deepseek": "deepseek",
+    "mistral": "mistral",
+}
+
+
+class DatabaseUnreadable(OSError):
+    """The database is locked, corrupt or not a Goose sessions database."""
+
+
+def data_dir(env: Mapping[str, str]) -> Path:
+    root = env.get("GOOSE_PATH_ROOT", "")
+    if root and os.path.isabs(root):
+        return Path(root) / "data"
+    appdata = env.get("APPDATA", "").strip()
+    if appdata and not env.get("XDG_DATA_HOME"):
+        windows = Path(appdata) / "Block" / "goose" / "data"
+        if windows.is_dir():
+            return windows
+    return xdg_dir(env, "XDG_DATA_HOME", ".local/share") / "goose"
+
+
+def parse_time(value: object) -> datetime | None:
+    """Pure: a Goose timestamp (SQLite's ``YYYY-MM-DD HH:MM:SS`` in UTC, or RFC 3339 as sqlx
+    writes a chrono time) as an aware UTC datetime; None when it is not one."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    text = value.strip().replace("Z", "+00:00")
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)
+
+
+def model_name(model_config_json: object) -> str | None:
+    """Pure: ``model_name`` of a session's ``model_config_json`` (None when absent)."""
+    if not isinstance(model_config_json, str):
+        return None
+    try:
+        config = msgspec.json.decode(model_config_json)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    name = config.get("model_name") if isinstance(config, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def _count(value: object) -> int | None:
+    """A stored count; None when it is not one a real database holds."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or value > LOG_COUNT_LIMIT:
+        return None
+    return nonnegative(value)
+
+
+def session_record(row: Mapping[str, Any]) -> Record | None:
+    """Pure: one ``sessions`` row as its aggregate record (None when it has no usage).
+    Raises ValueError for a row no Goose writes (bad counts or time)."""
+    fresh, output = (
+        _count(row.get("accumulated_input_tokens")),
+        _count(row.get("accumulated_output_tokens")),
+    )
+    if fresh is None or output is None:
+        raise ValueError("token counts that are not counts")
+    if not (fresh or output):
+        return None
+    moment = parse_time(row.get("updated_at")) or parse_time(row.get("created_at"))
+    if moment is None:
+        raise ValueError("a session without a time")
+    session = str(row["id"])
+    provider = row.get("provider_name")
+    working_dir = row.get("working_dir")
+    return Record(
+        id=f"{NAME}:{session}",
+        ts=moment,
+        model=model_name(row.get("model_config_json")) or "unknown",
+        provider=PROVIDERS.get(provider.lower()) if isinstance(provider, str) else None,
+        input_tokens=fresh,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        cache_write_1h_tokens=0,
+        output_tokens=output,
+        reasoning_tokens=0,
+        session_id=session,
+        project=working_dir if isinstance(working_dir, str) and working_dir else None,
+        requests=0,  # the row does not count the session's calls
+        details={"session_aggregate": True, "requests_unknown": True, "input_includes_cache": True},
+        rank=fresh + output,
+    )
+
+
+_COLUMNS = (
+    "id",
+    "accumulated_input_tokens",
+    "accumulated_output_tokens",
+    "provider_name",
+    "model_config_json",
+    "working_dir",
+    "created_at",
+    "updated_at",
+)
+
+
+def parse_database(path: Path) -> FileParse:
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error as exc:
+        raise DatabaseUnreadable(f"cannot open {path}: {exc}") from exc
+    try:
+        present = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+        if not {"id", "accumulated_input_tokens", "accumulated_output_tokens"} <= present:
+            raise DatabaseUnreadable(f"{path} has no Goose sessions table")
+        wanted = [c if c in present else f"NULL AS {c}" for c in _COLUMNS]
+        rows = conn.execute(f"SELECT {', '.join(wanted)} FROM sessions").fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+    records: list[Record] = []
+    malformed = 0
+    for values in rows:
+        try:
+            record = session_record(dict(zip(_COLUMNS, values)))
+        except ValueError:
+            malformed += 1
+            continue
+        if record is not None:
+            records.append(record)
+    return FileParse(records, 0, malformed, None)
+
+
+class Goose:
+    name = NAME
+    title = "Goose"
+    shortcut = "goose"  # llmledger daily --goose
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        return [data_dir(env) / "sessions" / DATABASE]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        for database in self.roots(env):
+            try:
+                found = database.is_file()
+            except OSError as exc:  # pragma: no cover - is_file does not raise on POSIX
+                note_unreadable(database, exc)
+                continue
+            if found:
+                yield SourceFile(NAME, str(database), "sqlite")
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        return parse_database(path)
+
+    def fingerprint(self, path: str) -> Fingerprint:
+        """The database's state includes its write-ahead log (Goose runs in WAL mode)."""
+        main = fingerprint(path)
+        try:
+            wal = os.stat(f"{path}-wal")
+        except OSError:
+            return main
+        return Fingerprint(
+            main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
+        )
+
+
+SOURCE = Goose()
