@@ -29,6 +29,7 @@ Looked for:
   Droid (Factory)    ~/.factory/sessions
   Gemini CLI         ~/.gemini/tmp
   Goose              ~/.local/share/goose/sessions/sessions.db
+  Grok CLI           ~/.grok/grok.db
   Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
   Kimi CLI           ~/.kimi/sessions
   OpenCode           ~/.local/share/opencode

@@ -55,6 +55,7 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "droid": "droid",
         "gemini": "gemini-cli",
         "goose": "goose",
+        "grok": "grok-cli",
         "kilo": "kilo-code",
         "kimi": "kimi-cli",
         "opencode": "opencode",

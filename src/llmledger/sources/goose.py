@@ -30,14 +30,12 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import (
-    FileParse,
-    Fingerprint,
-    Record,
-    SourceFile,
-    fingerprint,
-    nonnegative,
-    xdg_dir,
+from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, nonnegative, xdg_dir
+from llmledger.sources.sqlite_files import (
+    DatabaseUnreadable,
+    columns,
+    connect_readonly,
+    wal_fingerprint,
 )
 from llmledger.sources.walk import note_unreadable
 from llmledger.usage.counts import LOG_COUNT_LIMIT
@@ -53,10 +51,6 @@ PROVIDERS = {
     "deepseek": "deepseek",
     "mistral": "mistral",
 }
-
-
-class DatabaseUnreadable(OSError):
-    """The database is locked, corrupt or not a Goose sessions database."""
 
 
 def data_dir(env: Mapping[str, str]) -> Path:
@@ -156,12 +150,9 @@ _COLUMNS = (
 
 
 def parse_database(path: Path) -> FileParse:
+    conn = connect_readonly(path)
     try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot open {path}: {exc}") from exc
-    try:
-        present = {row[1] for row in conn.execute("PRAGMA table_info(sessions)")}
+        present = columns(conn, "sessions")
         if not {"id", "accumulated_input_tokens", "accumulated_output_tokens"} <= present:
             raise DatabaseUnreadable(f"{path} has no Goose sessions table")
         wanted = [c if c in present else f"NULL AS {c}" for c in _COLUMNS]
@@ -208,14 +199,7 @@ class Goose:
 
     def fingerprint(self, path: str) -> Fingerprint:
         """The database's state includes its write-ahead log (Goose runs in WAL mode)."""
-        main = fingerprint(path)
-        try:
-            wal = os.stat(f"{path}-wal")
-        except OSError:
-            return main
-        return Fingerprint(
-            main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
-        )
+        return wal_fingerprint(path)
 
 
 SOURCE = Goose()

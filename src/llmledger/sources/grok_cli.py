@@ -1,0 +1,150 @@
+"""Grok CLI (superagent-ai/grok-cli): ``~/.grok/grok.db`` (SQLite, WAL mode; always in the home
+directory, no variable moves it). Versions before the database (March 2026) kept no usage.
+
+Table ``usage_events(id, session_id, message_seq, source, model, input_tokens, output_tokens,
+total_tokens, cost_micros, created_at)``: one row per recorded usage, appended and never
+changed. ``source`` says what it was for: ``message`` (an agent turn: the AI SDK's
+``totalUsage`` of all its steps), ``task`` / ``delegation`` (a subagent's run), ``title``,
+``recap``, ``other``. So a row is one event, id ``grok-cli:<session_id>:<id>``, its
+``requests`` unknown (a turn can be several calls: ``details.requests_unknown``); only rows
+after the last id seen are read again.
+
+Fields: the AI SDK's ``inputTokens`` is the whole prompt, cache reads included, and the row
+does not keep the cached part apart: all of it is input, priced at the input rate (an upper
+bound where the cache was used; ``details.input_includes_cache``). Output = ``output_tokens``
+as logged; a ``total_tokens`` that is not input + output is kept in
+``details.reported_total_tokens``. Grok CLI's own estimate (``cost_micros``) is not used: the
+price book prices the call. Project: the session's ``cwd_at_start``.
+
+Verified against superagent-ai/grok-cli @ fb97af83 (``src/storage/db.ts``
+``getDatabasePath``, ``src/storage/migrations.ts``, ``src/storage/usage.ts``
+``recordUsageEvent``, ``src/agent/agent.ts`` ``recordUsage``, ``src/types/index.ts``
+``UsageSource``).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, home_dir
+from llmledger.sources.sqlite_files import (
+    DatabaseUnreadable,
+    columns,
+    connect_readonly,
+    wal_fingerprint,
+)
+from llmledger.usage.counts import LOG_COUNT_LIMIT
+
+NAME = "grok-cli"
+NEEDED = {"id", "session_id", "model", "input_tokens", "output_tokens", "created_at"}
+
+
+def _count(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= LOG_COUNT_LIMIT:
+        raise ValueError("not a token count")
+    return value
+
+
+def usage_record(row: Mapping[str, Any], project: str | None) -> Record | None:
+    """Pure: one ``usage_events`` row as its record (None without usage). Raises ValueError
+    for a row Grok CLI does not write."""
+    fresh, output = _count(row["input_tokens"]), _count(row["output_tokens"])
+    total = row.get("total_tokens")
+    if not (fresh or output):
+        return None
+    stamp = row["created_at"]
+    if not isinstance(stamp, str):
+        raise ValueError("no time")
+    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    details: dict[str, Any] = {"requests_unknown": True, "input_includes_cache": True}
+    if isinstance(row.get("source"), str):
+        details["grok_usage_source"] = row["source"]
+    if isinstance(total, int) and not isinstance(total, bool) and total != fresh + output:
+        details["reported_total_tokens"] = total
+    model = row["model"] if isinstance(row["model"], str) and row["model"] else "unknown"
+    return Record(
+        id=f"{NAME}:{row['session_id']}:{row['id']}",
+        ts=moment.astimezone(timezone.utc),
+        model=model,
+        provider="xai" if model.lower().startswith("grok") else None,
+        input_tokens=fresh,
+        cache_read_tokens=0,
+        cache_write_tokens=0,
+        cache_write_1h_tokens=0,
+        output_tokens=output,
+        reasoning_tokens=0,
+        session_id=str(row["session_id"]),
+        project=project,
+        details=details,
+        rank=fresh + output,
+    )
+
+
+def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
+    conn = connect_readonly(path)
+    try:
+        present = columns(conn, "usage_events")
+        if not present >= NEEDED:
+            raise DatabaseUnreadable(f"{path} has no Grok CLI usage_events table")
+        optional = [c if c in present else f"NULL AS {c}" for c in ("source", "total_tokens")]
+        has_cwd = "cwd_at_start" in columns(conn, "sessions")
+        cwd = "(SELECT cwd_at_start FROM sessions s WHERE s.id = u.session_id)"
+        sql = (
+            "SELECT u.id, u.session_id, u.model, u.input_tokens, u.output_tokens, u.created_at, "
+            f"{', '.join(optional)}, {cwd if has_cwd else 'NULL'} FROM usage_events u"
+            " WHERE u.id > ? ORDER BY u.id"
+        )
+        since = (carry or {}).get("last_id")
+        start = since if isinstance(since, int) else 0
+        rows = conn.execute(sql, (start,)).fetchall()
+    except sqlite3.Error as exc:
+        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+    names = ("id", "session_id", "model", "input_tokens", "output_tokens", "created_at")
+    records: list[Record] = []
+    malformed = 0
+    last = start
+    for values in rows:
+        row = dict(zip((*names, "source", "total_tokens"), values[:-1]))
+        if isinstance(row["id"], int):
+            last = max(last, row["id"])
+        try:
+            record = usage_record(row, values[-1] if isinstance(values[-1], str) else None)
+        except (ValueError, TypeError, OverflowError):
+            malformed += 1
+            continue
+        if record is not None:
+            records.append(record)
+    return FileParse(records, 0, malformed, {"last_id": last})
+
+
+class GrokCli:
+    name = NAME
+    title = "Grok CLI"
+    shortcut = "grok"  # llmledger daily --grok
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        return [home_dir(env) / ".grok" / "grok.db"]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        for database in self.roots(env):
+            if database.is_file():
+                yield SourceFile(NAME, str(database), "sqlite")
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        return parse_database(path, carry)
+
+    def fingerprint(self, path: str) -> Fingerprint:
+        return wal_fingerprint(path)
+
+
+SOURCE = GrokCli()

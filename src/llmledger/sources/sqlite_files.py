@@ -1,0 +1,40 @@
+"""What the agents that keep usage in an SQLite database share: opening it read-only (the agent
+may be writing it, in WAL mode, right now) and a fingerprint that folds in the write-ahead log,
+where its recent writes sit until a checkpoint."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from llmledger.sources.base import Fingerprint, fingerprint
+
+
+class DatabaseUnreadable(OSError):
+    """A database that is locked, corrupt or not the agent's."""
+
+
+def connect_readonly(path: Path) -> sqlite3.Connection:
+    """``path`` opened read-only; raises DatabaseUnreadable when it cannot be opened."""
+    try:
+        return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error as exc:
+        raise DatabaseUnreadable(f"cannot open {path}: {exc}") from exc
+
+
+def columns(conn: sqlite3.Connection, table: str) -> set[str]:
+    """The columns of ``table`` (empty when there is no such table)."""
+    return {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+
+
+def wal_fingerprint(path: str) -> Fingerprint:
+    """The database's identity and state, its ``-wal`` file included."""
+    main = fingerprint(path)
+    try:
+        wal = os.stat(f"{path}-wal")
+    except OSError:
+        return main
+    return Fingerprint(
+        main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
+    )
