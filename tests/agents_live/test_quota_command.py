@@ -5,7 +5,6 @@ reset times and a forecast; an estimate for an agent without official figures, s
 from __future__ import annotations
 
 import json
-import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -38,7 +37,7 @@ def _run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]
 def home(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("TZ", "UTC")
-    resets = int(time.time()) + 2 * 3600
+    resets = int(NOW.timestamp()) + 2 * 3600
     rollout = (
         isolated_home / ".codex" / "sessions" / "2026" / "12" / "07" / f"rollout-x-{SESSION}.jsonl"
     )
@@ -52,7 +51,7 @@ def home(isolated_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
         ],
     )
     with Ledger(tmp_path / "ledger.db") as ledger:
-        week = int(time.time() + 3 * 86_400) * 1_000_000
+        week = int(NOW.timestamp() + 3 * 86_400) * 1_000_000
         observed = int(NOW.timestamp() * 1_000_000)
         ledger.record_rate_windows(
             [RateWindow("claude-code", "seven_day", observed, 41.2, 10080, week, session_id="s")]

@@ -32,8 +32,11 @@ Looked for:
   Grok CLI           ~/.grok/grok.db
   Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
   Kimi CLI           ~/.kimi/sessions
+  OpenClaw           ~/.openclaw/agents
+                     ~/.clawdbot/agents
   OpenCode           ~/.local/share/opencode
                      ~/.local/share/opencode/storage/message
+  pi                 ~/.pi/agent/sessions
   Qwen Code          ~/.qwen/projects
                      ~/.qwen/tmp
   Qwen OpenAI proxy  ~/.qwen/request_counts.json

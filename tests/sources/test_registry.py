@@ -59,6 +59,8 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "kilo": "kilo-code",
         "kimi": "kimi-cli",
         "opencode": "opencode",
+        "openclaw": "openclaw",
+        "pi": "pi",
         "qwen": "qwen-code",
         "roo": "roo-code",
     }
