@@ -34,6 +34,7 @@ _DROPPED = (
     "LOCALAPPDATA",
     "GOOSE_PATH_ROOT",
     "CRUSH_GLOBAL_DATA",
+    "HERMES_HOME",
     "COLUMNS",
     "LINES",
     "NO_COLOR",

@@ -30,6 +30,7 @@ Looked for:
   Gemini CLI         ~/.gemini/tmp
   Goose              ~/.local/share/goose/sessions/sessions.db
   Grok CLI           ~/.grok/grok.db
+  Hermes Agent       ~/.hermes/state.db
   Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
   Kimi CLI           ~/.kimi/sessions
   OpenClaw           ~/.openclaw/agents

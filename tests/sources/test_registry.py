@@ -56,6 +56,7 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "gemini": "gemini-cli",
         "goose": "goose",
         "grok": "grok-cli",
+        "hermes": "hermes",
         "kilo": "kilo-code",
         "kimi": "kimi-cli",
         "opencode": "opencode",
