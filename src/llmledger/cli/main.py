@@ -48,6 +48,7 @@ COMMANDS: dict[str, str] = {
     "statusline": "statusline",
     "quota": "quota_windows",
     "live": "live",
+    "wrapped": "wrapped",
     "telegram": "telegram",
     "alerts": "alerts",
     "import": "imports",
