@@ -285,3 +285,20 @@ def test_codex_session_with_its_official_windows(setup: dict[str, Any], tmp_path
         del os.environ["CODEX_HOME"]
     missing = _run(setup, "", "--codex")
     assert missing.returncode == 2 and "no Codex sessions under" in missing.stderr
+
+
+def test_claude_codes_own_context_figure_wins(setup: dict[str, Any]) -> None:
+    path, now = setup["path"], setup["now"]
+    _append(path, assistant("msg_01", now - timedelta(seconds=60)))
+    payload = statusline_input(str(path))
+    payload["context_window"] = {
+        "total_input_tokens": 15234,
+        "total_output_tokens": 4521,
+        "context_window_size": 1_000_000,
+        "used_percentage": 42.5,
+        "remaining_percentage": 57.5,
+    }
+    assert _figures(setup, payload)["context_percent"] == 42.5
+    del payload["context_window"]["used_percentage"]  # older versions: the size only
+    assert _figures(setup, payload)["context_percent"] == pytest.approx(12_004 * 100 / 1_000_000)
+    assert "ctx 1%" in _run(setup, payload).stdout
