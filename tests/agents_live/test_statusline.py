@@ -302,3 +302,29 @@ def test_claude_codes_own_context_figure_wins(setup: dict[str, Any]) -> None:
     del payload["context_window"]["used_percentage"]  # older versions: the size only
     assert _figures(setup, payload)["context_percent"] == pytest.approx(12_004 * 100 / 1_000_000)
     assert "ctx 1%" in _run(setup, payload).stdout
+
+
+def test_the_settings_snippet_names_an_installed_script() -> None:
+    """README's and docs/statusline.md's settings.json command is a script pyproject installs,
+    and it runs the statusline's fast entry point."""
+    import importlib
+    import re
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib  # type: ignore[no-redef]
+
+    root = Path(__file__).resolve().parents[2]
+    scripts = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "scripts"
+    ]
+    for doc in ("README.md", "docs/statusline.md"):
+        text = (root / doc).read_text(encoding="utf-8")
+        [block] = re.findall(r"```json\n(\{\n  \"statusLine\".*?)```", text, re.S)
+        command = json.loads(block)["statusLine"]["command"]
+        assert command == "llmledger-statusline"
+        module, _, name = scripts[command].partition(":")
+        assert getattr(importlib.import_module(module), name).__module__ == (
+            "llmledger.statusline.fast"
+        )
