@@ -35,6 +35,7 @@ _DROPPED = (
     "GOOSE_PATH_ROOT",
     "CRUSH_GLOBAL_DATA",
     "HERMES_HOME",
+    "FLATPAK_XDG_DATA_HOME",
     "COLUMNS",
     "LINES",
     "NO_COLOR",

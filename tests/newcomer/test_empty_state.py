@@ -42,6 +42,7 @@ Looked for:
                      ~/.qwen/tmp
   Qwen OpenAI proxy  ~/.qwen/request_counts.json
   Roo Code           ~/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks
+  Zed agent          ~/.local/share/zed/threads/threads.db
 To see usage here:
   - use one of these agents, then run llmledger again;
   - if your logs live elsewhere, point CLAUDE_CONFIG_DIR or CODEX_HOME at them (also

@@ -64,6 +64,7 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "pi": "pi",
         "qwen": "qwen-code",
         "roo": "roo-code",
+        "zed": "zed",
     }
     assert "qwen-proxy" in registry.SOURCES  # an agent without a flag of its own
 
