@@ -20,11 +20,11 @@ def test_unknown_source_is_exit_2_with_the_closest_name(run: Runner) -> None:
 
 
 def test_unknown_source_without_a_close_name(run: Runner) -> None:
-    result = run("models", "--source", "cursor", "--json")
+    result = run("models", "--source", "vim-ai", "--json")
     assert result.code == 2 and result.out == ""
     (line,) = result.err.splitlines()
-    assert "unknown source 'cursor'" in line and "did you mean" not in line
-    assert "valid sources: amp, claude-code, codex" in line
+    assert "unknown source 'vim-ai'" in line and "did you mean" not in line
+    assert "valid sources: amp, claude-code, cline, codebuff, codex" in line
 
 
 def test_a_source_recorded_under_any_name_is_valid(run: Runner, seeded: Path) -> None:
