@@ -32,6 +32,7 @@ Looked for:
   Grok CLI           ~/.grok/grok.db
   Hermes Agent       ~/.hermes/state.db
   Kilo Code          ~/.config/Code/User/globalStorage/kilocode.kilo-code/tasks
+                     ~/.local/share/kilo
   Kimi CLI           ~/.kimi/sessions
   OpenClaw           ~/.openclaw/agents
                      ~/.clawdbot/agents

@@ -253,3 +253,29 @@ def test_sources_lists_the_three_and_where_they_looked(
     assert main(["daily", "--cline", "--json", "--no-scan"]) == 0
     daily = json.loads(capsys.readouterr().out)
     assert daily["totals"]["inputTokens"] == 3638 + 12 + 1000 + 100
+
+
+def test_kilo_code_7_database_is_read_as_opencode_s(ledger: Ledger, isolated_home: Path) -> None:
+    from .test_opencode import make_db, message
+
+    base = isolated_home / ".local" / "share" / "kilo"
+    base.mkdir(parents=True)
+    make_db(base / "kilo.db", [("msg_k1", "ses_k", message(1)), ("msg_k2", "ses_k", message(2))])
+    make_db(base / "kilo-beta.db", [("msg_k3", "ses_b", message(3, modelID="kilo-auto-9"))])
+    tasks = vscode_tasks(isolated_home, "kilocode.kilo-code")
+    write_task(tasks, "k5", [api_req(T0, [100, 10, 0, 0], protocol="openai")])
+    result = run_scan(ledger, isolated_home)
+    assert (result.malformed, result.sources["kilo-code"].files) == (0, 3)
+    events = {e.id: e for e in ledger.events()}
+    assert sorted(events) == [
+        f"kilo-code:k5:{T0}",
+        "opencode:msg_k1",
+        "opencode:msg_k2",
+        "opencode:msg_k3",
+    ]
+    assert {e.source for e in events.values()} == {"kilo-code"}
+    first = events["opencode:msg_k1"]
+    # OpenCode's fields: input without the cache, reasoning billed on top of output.
+    assert (first.input_tokens, first.output_tokens, first.cache_read_tokens) == (1000, 550, 200)
+    assert (first.cost_status, events["opencode:msg_k3"].cost_status) == ("computed", "unpriced")
+    assert run_scan(ledger, isolated_home).read == 0

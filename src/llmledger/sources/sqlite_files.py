@@ -29,11 +29,15 @@ def columns(conn: sqlite3.Connection, table: str) -> set[str]:
 
 
 def wal_fingerprint(path: str) -> Fingerprint:
-    """The database's identity and state, its ``-wal`` file included."""
+    """The database's identity and state, its ``-wal`` file included. An empty ``-wal`` is left
+    out: reading a WAL database read-only creates one (and cannot delete it), which must not
+    make the next scan read the unchanged database again."""
     main = fingerprint(path)
     try:
         wal = os.stat(f"{path}-wal")
     except OSError:
+        return main
+    if wal.st_size == 0:
         return main
     return Fingerprint(
         main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
