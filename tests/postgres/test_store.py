@@ -255,3 +255,51 @@ def test_without_psycopg_the_message_names_the_extra(pg_url: str) -> None:
         "llmledger: error: PostgreSQL ledgers need psycopg 3; install it with: "
         "pip install 'llmledger[postgres]'"
     ]
+
+
+def test_writers_that_lock_counters_in_opposite_orders_all_get_written(pg_url: str) -> None:
+    """With quotas in use, each event adds to its user's and key's counters: batches naming
+    the same users in opposite orders deadlock in PostgreSQL, which aborts one of them; the
+    store writes the victim again, so every event lands and the counters stay exact."""
+    from llmledger.quota.records import CounterRange
+
+    store = open_store(pg_url)
+    store.set_counter_zone("UTC", [(-(2**63), 0)])
+    users = list("abcdefgh")
+    errors: list[BaseException] = []
+
+    def write(name: str, order: list[str]) -> None:
+        other = open_store(pg_url)
+        try:
+            for i in range(100):
+                other.write_events(
+                    [
+                        UsageEvent(
+                            model="m",
+                            ts=T0 + timedelta(minutes=i),
+                            id=f"{name}-{i}-{user}",
+                            input_tokens=1,
+                            user_id=user,
+                            api_key_id=f"key-{user}",
+                        )
+                        for user in order
+                    ]
+                )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            other.close()
+
+    orders = [users, users[::-1], users, users[::-1]]
+    threads = [threading.Thread(target=write, args=(f"w{n}", o)) for n, o in enumerate(orders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert errors == []
+    assert store.count() == 4 * 100 * len(users)
+    counts = store.read_quotas(
+        lambda r: r.counts([CounterRange(f"user:{u}", "m:2026-01", "m:2026-01") for u in users])
+    )
+    assert [c.events for c in counts] == [400] * len(users)
+    store.close()

@@ -19,10 +19,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import msgspec
 import psycopg
+from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool
 
 from llmledger.bookkeeping import ScanCursor, ScanProcess
@@ -54,6 +55,8 @@ _json_decode = msgspec.json.Decoder().decode
 # The events totals in PostgreSQL's dialect (``success`` is a SMALLINT there, as in SQLite).
 TOTALS_SQL = totals_sql({**EVENT_TOTALS, "failed": "SUM(1 - success)"})
 _BATCH = 10_000  # events per COPY inside one write (batches are pipelined)
+_RETRIES = 5  # attempts of a write that loses a deadlock
+T = TypeVar("T")
 
 
 def pg(sql: str) -> str:
@@ -249,18 +252,44 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
         def next_batch() -> list[UsageEvent]:
             return list(itertools.islice(iterator, batch_size))
 
-        written = 0
         first = next_batch()
         if not first:
             return 0
-        with self._writing() as conn, ThreadPoolExecutor(1, "llmledger-rows") as builder:
-            pending: Future[list[tuple[Any, ...]]] | None = builder.submit(build, first)
-            while pending is not None:
-                rows = pending.result()
-                following = next_batch()
-                pending = builder.submit(build, following) if following else None
-                written += self.write_rows(conn, rows, per_model)
+        sums: dict[str, Totals] = {}  # per model, handed to ``per_model`` once committed
+        if len(first) < batch_size:  # one batch: a deadlock victim is simply written again
+            rows = build(first)
+
+            def once() -> int:
+                sums.clear()
+                with self._writing() as conn:
+                    return self.write_rows(conn, rows, sums)
+
+            written = self._retried(once)
+        else:
+            written = 0
+            with self._writing() as conn, ThreadPoolExecutor(1, "llmledger-rows") as builder:
+                pending: Future[list[tuple[Any, ...]]] | None = builder.submit(build, first)
+                while pending is not None:
+                    rows = pending.result()
+                    following = next_batch()
+                    pending = builder.submit(build, following) if following else None
+                    written += self.write_rows(conn, rows, sums)
+        add_totals(per_model, sums)
         return written
+
+    def _retried(self, work: Callable[[], T]) -> T:
+        """``work()`` (one write transaction), again when PostgreSQL chose it as the victim of
+        a deadlock with another writer (rows locked in different orders, e.g. two batches'
+        quota counters); it rolled back whole, so running it again is safe."""
+        for attempt in range(_RETRIES):
+            try:
+                return work()
+            except StoreError as exc:
+                retry = isinstance(exc.__cause__, (DeadlockDetected, SerializationFailure))
+                if not retry or attempt == _RETRIES - 1:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def write_rows(
         self,
@@ -470,6 +499,14 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
             )
             for c in cursors
         ]
+        return self._retried(lambda: self._write_scan(rows, cursor_rows, replace))
+
+    def _write_scan(
+        self,
+        rows: list[tuple[Any, ...]],
+        cursor_rows: list[tuple[Any, ...]],
+        replace: AbstractSet[str],
+    ) -> int:
         with self._writing() as conn:
             changed = self.write_rows(conn, rows, force=replace)
             with conn.cursor() as cur:
@@ -500,6 +537,12 @@ class PostgresStore(PostgresKeys, PostgresQuotas, PostgresRateWindows):
                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
+
+
+def add_totals(per_model: dict[str, Totals] | None, sums: dict[str, Totals]) -> None:
+    if per_model is not None:
+        for model, totals in sums.items():
+            per_model.setdefault(model, Totals()).add(totals)
 
 
 def _delta(rows: str, sign: int) -> str:

@@ -257,6 +257,8 @@ class PostgresQuotas:
             per_model: dict[str, Totals] | None = None,
         ) -> int: ...
 
+        def _retried(self, work: Callable[[], T]) -> T: ...
+
     def read_quotas(self, read: Callable[[QuotaReader], T]) -> T:
         with self._reading() as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
@@ -306,14 +308,24 @@ class PostgresQuotas:
         if prepare is not None:
             prepare(batch)
         rows = event_rows(batch)
-        with self._writing() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
-            written = self.write_rows(conn, rows, per_model)
-            conn.execute("DELETE FROM quota_holds WHERE request_id = %s", (request_id,))
-            reader = _Reader(conn)
-            counts = reader.counts(counters) if counters else []
-            alerts = reader.alert_states(alert_keys) if alert_keys else []
-        return Settled(written, counts, alerts)
+        sums: dict[str, Totals] = {}
+
+        def once() -> Settled:
+            sums.clear()
+            with self._writing() as conn:
+                conn.execute("SELECT pg_advisory_xact_lock(%s)", (QUOTA_LOCK,))
+                written = self.write_rows(conn, rows, sums)
+                conn.execute("DELETE FROM quota_holds WHERE request_id = %s", (request_id,))
+                reader = _Reader(conn)
+                counts = reader.counts(counters) if counters else []
+                alerts = reader.alert_states(alert_keys) if alert_keys else []
+            return Settled(written, counts, alerts)
+
+        settled = self._retried(once)
+        if per_model is not None:
+            for model, totals in sums.items():
+                per_model.setdefault(model, Totals()).add(totals)
+        return settled
 
     def assign_plan(self, subject: str, plan: str | None, at: datetime) -> None:
         with self._writing() as conn:
