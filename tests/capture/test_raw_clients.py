@@ -191,3 +191,31 @@ def test_a_failure_in_capture_never_breaks_the_call(
         assert reply.status_code == 200 and b"[DONE]" in reply.read()
     assert recorded(ledger) == []
     assert "could not meter a call; passing it through" in caplog.text
+
+
+@pytest.mark.parametrize("asynchronous", [False, True], ids=["Client", "AsyncClient"])
+def test_a_transport_with_both_sides_is_metered_on_its_clients_side(
+    http: ModuleType, ledger: Ledger, asynchronous: bool
+) -> None:
+    """httpx's ``MockTransport`` (how apps test against a canned provider) serves sync and
+    async clients alike: an instrumented client meters the side it sends through."""
+    reply = wire.chat_completion("qwen-plus", "Hello there!", wire.OPENAI_CHAT_USAGE)
+
+    def provider(request: Any) -> Any:
+        return http.Response(200, json=reply)
+
+    url = "https://dashscope.example/compatible-mode/v1/chat/completions"
+    if asynchronous:
+
+        async def call() -> Any:
+            async with http.AsyncClient(transport=http.MockTransport(provider)) as client:
+                llmledger.instrument(client, ledger, provider="dashscope")
+                return await client.post(url, json=CHAT)
+
+        answer = asyncio.run(call())
+    else:
+        client = http.Client(transport=http.MockTransport(provider))
+        llmledger.instrument(client, ledger, provider="dashscope")
+        answer = client.post(url, json=CHAT)
+    assert answer.json()["choices"][0]["message"]["content"] == "Hello there!"
+    assert tokens(only(ledger)) == CHAT_EXPECTED

@@ -76,7 +76,10 @@ class Response(Protocol):
     status_code: int
     headers: Headers
     stream: object
+    is_stream_consumed: bool
 
+    @property
+    def content(self) -> bytes: ...
     def read(self) -> bytes: ...
     def close(self) -> None: ...
     async def aread(self) -> bytes: ...
@@ -163,7 +166,7 @@ class MeteredTransport:
             exchange.failed(exc)
             raise
         watch = exchange.response(response.status_code, response.headers.raw)
-        if watch is not None:
+        if watch is not None and not _read_already(response, watch):
             response.stream = _stream_types(response)[0](cast(SyncBody, response.stream), watch)
         return response
 
@@ -217,7 +220,7 @@ class AsyncMeteredTransport:
             exchange.failed(exc)
             raise
         watch = exchange.response(response.status_code, response.headers.raw)
-        if watch is not None:
+        if watch is not None and not _read_already(response, watch):
             response.stream = _stream_types(response)[1](cast(AsyncBody, response.stream), watch)
         return response
 
@@ -242,6 +245,17 @@ class AsyncMeteredTransport:
 
 
 # -- the body streams -------------------------------------------------------------------------
+
+
+def _read_already(response: Response, watch: BodyWatch) -> bool:
+    """A body the transport read before handing the response on (httpx's ``MockTransport``
+    with ``content=`` or ``json=``) is shown to the watch whole; the app reads it unchanged."""
+    if not getattr(response, "is_stream_consumed", False):
+        return False
+    watch.feed(response.content)
+    watch.end()
+    watch.closed(None)
+    return True
 
 
 class _MeteredBody:
@@ -339,12 +353,17 @@ def _body_types(library: str) -> BodyTypes:
 Metered = MeteredTransport | AsyncMeteredTransport
 
 
-def wrap(transport: object, metering: Metering) -> Metered:
-    """``transport`` metered (an httpx ``BaseTransport`` or ``AsyncBaseTransport``)."""
+def wrap(transport: object, metering: Metering, *, asynchronous: bool | None = None) -> Metered:
+    """``transport`` metered (an httpx ``BaseTransport`` or ``AsyncBaseTransport``).
+
+    ``asynchronous`` names the side to meter of a transport that has both (httpx's
+    ``MockTransport``): its client's; by default the async one."""
     if isinstance(transport, (MeteredTransport, AsyncMeteredTransport)):
         transport.metering = metering
         return transport
-    if hasattr(transport, "handle_async_request"):
+    if asynchronous is None:
+        asynchronous = hasattr(transport, "handle_async_request")
+    if asynchronous:
         return AsyncMeteredTransport(cast(AsyncTransport, transport), metering)
     return MeteredTransport(cast(SyncTransport, transport), metering)
 
@@ -381,9 +400,10 @@ def install(client: object, metering: Metering) -> Metering:
     transport = getattr(client, "_transport", None)
     if transport is None:
         raise TypeError(f"{type(client).__name__} has no httpx transport to meter")
+    asynchronous = hasattr(client, "__aenter__")  # an AsyncClient
     mounts: dict[object, object | None] = getattr(client, "_mounts", {})
     for pattern, mounted in list(mounts.items()):
         if mounted is not None:
-            mounts[pattern] = wrap(mounted, metering)
-    setattr(client, "_transport", wrap(transport, metering))  # noqa: B010
+            mounts[pattern] = wrap(mounted, metering, asynchronous=asynchronous)
+    setattr(client, "_transport", wrap(transport, metering, asynchronous=asynchronous))  # noqa: B010
     return metering

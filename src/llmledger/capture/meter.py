@@ -155,6 +155,11 @@ class SSEMeter:
 
     def feed(self, data: bytes) -> bytes:
         """Body bytes in; the bytes to send on now out."""
+        if self.strip_null_usage:
+            # Every chunk's null usage at once, where it ends an event as usual (the rest are
+            # cut one by one: ``_without_null_usage``).
+            for tail in _NULL_USAGE_TAILS:
+                data = data.replace(tail + b"\n\n", b"}\n\n")
         out = self._pass(self._frames.feed(data))
         return data if self.watching else out
 
@@ -198,8 +203,15 @@ class SSEMeter:
             if self.deferred is not None:
                 self.deferred.accumulator.finished = True
             return self._ended(block)
-        payload = decode_json(data)
         deferred = self.deferred
+        if deferred is not None and not name and deferred.accumulator.text_only_json(data):
+            # Most chunks are text deltas: kept as JSON text, parsed only if an estimate needs
+            # their text (parsing each one here made a stream cost a third more).
+            sent = _cut_null_usage(block, data) if self.strip_null_usage else block
+            if sent is not None:
+                deferred.add(data)
+                return sent
+        payload = decode_json(data)
         if deferred is None:
             self.shape = detect_stream_shape(payload)
             if self.shape is None:
@@ -248,17 +260,30 @@ def _error_kind(name: bytes, payload: object) -> str | None:
     return kind if isinstance(kind, str) and kind else "error"
 
 
-def _without_null_usage(block: bytes, data: bytes, payload: dict[str, Any]) -> bytes:
-    """``block`` minus the top-level ``"usage": null`` of its JSON ``data``: cut from the text
-    when it is the object's last member (its final ``}`` follows, so it is top-level), else
-    re-encoded from the parsed ``payload``."""
+def _cut_null_usage(block: bytes, data: bytes) -> bytes | None:
+    """``block`` minus the ``"usage": null`` its JSON ``data`` ends with (the object's last
+    member: its final ``}`` follows, so it is top-level); ``block`` itself when ``data`` has no
+    ``"usage"``; None when it has one elsewhere (``_without_null_usage`` re-encodes)."""
+    if b'"usage"' not in data:
+        return block
     for tail in _NULL_USAGE_TAILS:
         if data.endswith(tail):
-            cut = data[: -len(tail)] + b"}"
-            break
-    else:
-        del payload["usage"]
-        cut = msgspec.json.encode(payload)
+            return _with_data(block, data, data[: -len(tail)] + b"}")
+    return None
+
+
+def _without_null_usage(block: bytes, data: bytes, payload: dict[str, Any]) -> bytes:
+    """``block`` minus the top-level ``"usage": null`` of its JSON ``data``: cut from the text
+    when it is the object's last member, else re-encoded from the parsed ``payload``."""
+    cut = _cut_null_usage(block, data)
+    if cut is not None:
+        return cut
+    del payload["usage"]
+    return _with_data(block, data, msgspec.json.encode(payload))
+
+
+def _with_data(block: bytes, data: bytes, cut: bytes) -> bytes:
+    """``block`` (an event whose data is ``data``) with ``cut`` as its data."""
     if len(block) == len(data) + 8 and block.startswith(b"data: ") and block.endswith(b"\n\n"):
         return b"data: " + cut + b"\n\n"  # the usual event: one data line, LF line ends
     others = [line for line in block.splitlines() if line and not line.startswith(b"data")]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import replace
 
 from llmledger.estimate import estimate_tokens, tokenizer_name
@@ -190,6 +191,12 @@ class StreamAccumulator:
         or end-of-stream signal): feeding it is needed only for an estimate. Cheap to ask."""
         return False
 
+    @staticmethod
+    def text_only_json(data: bytes) -> bool:
+        """``text_only`` asked of an event's JSON text before parsing it: True only when
+        parsing it would surely give a text-only event (False: parse it and see)."""
+        return False
+
     def _feed(self, event: object) -> None:
         raise NotImplementedError
 
@@ -242,6 +249,11 @@ class OpenAIChatStream(StreamAccumulator):
                 return False
         return True
 
+    @staticmethod
+    def text_only_json(data: bytes) -> bool:
+        # Keys in JSON text are quoted without a backslash, unlike quotes inside strings.
+        return _CHAT_NOT_TEXT.search(data) is None
+
     def _feed(self, event: object) -> None:
         self._set_identity(get(event, "model"), get(event, "id"))
         for choice in items(get(event, "choices")):
@@ -258,6 +270,13 @@ class OpenAIChatStream(StreamAccumulator):
                 self.finished = True
         if is_node(get(event, "usage")) or is_node(get(item(get(event, "choices"), 0), "usage")):
             self._take_usage(event)
+
+
+# What makes a Chat Completions chunk more than a text delta: a usage or finish reason that is
+# not null, an error, an empty ``choices`` (the usage-only chunk) or a ``type`` (not a chunk).
+_CHAT_NOT_TEXT = re.compile(
+    rb'"(?:usage|finish_reason)"\s*:\s*(?!\s|null)|"(?:error|type)"\s*:|"choices"\s*:\s*\[\s*\]'
+)
 
 
 def is_usage_only_chunk(event: object) -> bool:
@@ -479,12 +498,14 @@ class DeferredStream:
         self._pending: list[object] = []
 
     def add(self, event: object) -> None:
+        """A parsed event, or the JSON text (bytes) of one the accumulator's
+        ``text_only_json`` passed: parsed only if an estimate needs its text."""
         pending = self._pending
         pending.append(event)
         if len(pending) >= self._max_pending:
             self._pending = []
             for item_ in pending:
-                self.accumulator.feed(item_)
+                self._feed(item_)
 
     def settle(self) -> StreamAccumulator:
         """Feed what is pending and return the accumulator. Text-only events are fed only
@@ -494,11 +515,18 @@ class DeferredStream:
         text_only = acc.text_only
         skipped: list[object] = []
         for event in pending:
-            if text_only(event):
+            if type(event) is bytes or text_only(event):
                 skipped.append(event)
             else:
                 acc.feed(event)
         if skipped and (acc.usage is None or not acc.finished):
             for event in skipped:
-                acc.feed(event)
+                self._feed(event)
         return acc
+
+    def _feed(self, event: object) -> None:
+        if type(event) is bytes:
+            event = decode_json(event)
+            if event is None:
+                return
+        self.accumulator.feed(event)
