@@ -20,6 +20,9 @@ from llmledger.telegram.render import MESSAGE_LIMIT
 from llmledger.telegram.settings import TelegramSettings
 from tests.telegram.fake_telegram import FakeTelegram, Sent
 
+# python-telegram-bot 22.2+ warns inside RetryAfter about its future timedelta type.
+pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
+
 TOKEN = "7000000001:AAFakeTokenForTestsOnly-abcdefghijk"
 ADMIN = 111111111
 STRANGER = 333333333
