@@ -23,6 +23,7 @@ Looked for:
                      ~/.claude/projects
   Cline              ~/.config/Code/User/globalStorage/saoudrizwan.claude-dev/tasks
                      ~/.cline/data/tasks
+                     ~/.cline/data/sessions
   Codex CLI          ~/.codex/sessions
                      ~/.codex/archived_sessions
   Copilot CLI        ~/.copilot/session-state

@@ -104,3 +104,69 @@ def roo_history(folder: Path, prompts: list[tuple[int, str]], workspace: str = "
         answer = [{"type": "text", "text": "Reading the test first."}]
         messages.append({"role": "assistant", "content": answer, "ts": ts + 900})
     (folder / "api_conversation_history.json").write_text(json.dumps(messages))
+
+
+def sdk_message(
+    message_id: str | None,
+    ts: int,
+    metrics: list[int] | None,
+    model: tuple[str, str] | None = ("anthropic", "claude-sonnet-4-5"),
+) -> dict[str, Any]:
+    """A persisted ``MessageWithMetadata`` of Cline 4.1+ (the SDK): ``metrics`` =
+    [inputTokens (cache included), outputTokens, cacheReadTokens, cacheWriteTokens]."""
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": [{"type": "text", "text": "Reading the test first."}],
+        "ts": ts,
+    }
+    if message_id is not None:
+        message["id"] = message_id
+    if model is not None:
+        message["modelInfo"] = {"id": model[1], "provider": model[0]}
+    if metrics is not None:
+        inp, out, read, write = metrics
+        message["metrics"] = {
+            "inputTokens": inp,
+            "outputTokens": out,
+            "cacheReadTokens": read,
+            "cacheWriteTokens": write,
+            "cost": 0.01,
+        }
+    return message
+
+
+def sdk_session(
+    sessions: Path,
+    session: str,
+    messages: list[dict[str, Any]],
+    *,
+    stem: str | None = None,
+    agent: str = "lead",
+) -> Path:
+    """``<sessions>/<id>/<stem>.messages.json`` as ``buildMessagesFilePayload`` writes it, and
+    the session's manifest ``<id>.json``."""
+    folder = sessions / session
+    folder.mkdir(parents=True, exist_ok=True)
+    user = {"id": "msg_u", "role": "user", "content": "fix the failing test", "ts": T0}
+    payload = {
+        "version": 1,
+        "updated_at": "2026-03-02T09:10:00.000Z",
+        "agent": agent,
+        "sessionId": stem or session,
+        "origin": {"source": "cli"},
+        "messages": [user, *messages],
+    }
+    path = folder / f"{stem or session}.messages.json"
+    path.write_text(json.dumps(payload, indent=2) + "\n")
+    manifest = {
+        "version": 1,
+        "session_id": session,
+        "source": "cli",
+        "started_at": "2026-03-02T09:00:00.000Z",
+        "status": "completed",
+        "provider": "anthropic",
+        "model": "claude-sonnet-4-5",
+        "cwd": "/src/cline-app",
+    }
+    (folder / f"{session}.json").write_text(json.dumps(manifest))
+    return path

@@ -20,6 +20,8 @@ from .cline_logs import (
     chat,
     cline_metadata,
     roo_history,
+    sdk_message,
+    sdk_session,
     vscode_tasks,
     write_task,
 )
@@ -241,6 +243,7 @@ def test_sources_lists_the_three_and_where_they_looked(
             "exists": True,
         },
         {"path": str(isolated_home / ".cline/data/tasks"), "exists": False},
+        {"path": str(isolated_home / ".cline/data/sessions"), "exists": False},
     ]
     assert (listed["cline"]["files"], listed["cline"]["events"]) == (1, 4)
     assert listed["roo-code"]["locations"] == [
@@ -279,3 +282,61 @@ def test_kilo_code_7_database_is_read_as_opencode_s(ledger: Ledger, isolated_hom
     assert (first.input_tokens, first.output_tokens, first.cache_read_tokens) == (1000, 550, 200)
     assert (first.cost_status, events["opencode:msg_k3"].cost_status) == ("computed", "unpriced")
     assert run_scan(ledger, isolated_home).read == 0
+
+
+def test_cline_sdk_sessions(ledger: Ledger, isolated_home: Path, tmp_path: Path) -> None:
+    sessions = isolated_home / ".cline" / "data" / "sessions"
+    main_file = sdk_session(
+        sessions,
+        "sess_1",
+        [
+            sdk_message("msg_a1", T0 + 1000, [12000, 300, 10000, 1500]),
+            sdk_message("msg_a2", T0 + 5000, [12600, 80, 11500, 0], model=None),  # manifest's
+            sdk_message("msg_a3", T0 + 6000, None),  # a display-only message: no call
+            sdk_message(None, T0 + 7000, [500, 5, 0, 0], model=("openai", "gpt-5")),
+        ],
+    )
+    sdk_session(
+        sessions,
+        "sess_1",
+        [sdk_message("msg_s1", T0 + 3000, [4000, 40, 0, 0])],
+        stem="sess_1__sub_1",
+        agent="subagent",
+    )
+    result = run_scan(ledger, isolated_home)
+    assert (result.malformed, result.sources["cline"].files) == (0, 2)
+    events = {e.id: e for e in ledger.events()}
+    assert sorted(events) == [
+        f"cline:sess_1:{T0 + 7000}",
+        "cline:sess_1:msg_a1",
+        "cline:sess_1:msg_a2",
+        "cline:sess_1__sub_1:msg_s1",
+    ]
+    first = events["cline:sess_1:msg_a1"]
+    # inputTokens includes the cache: 12,000 − 10,000 read − 1,500 written.
+    assert (first.input_tokens, first.cache_read_tokens, first.cache_write_tokens) == (
+        500,
+        10000,
+        1500,
+    )
+    assert (first.model, first.provider, first.project) == (
+        "claude-sonnet-4-5",
+        "anthropic",
+        "/src/cline-app",
+    )
+    assert events["cline:sess_1:msg_a2"].model == "claude-sonnet-4-5"
+    assert events["cline:sess_1__sub_1:msg_s1"].session_id == "sess_1__sub_1"
+    assert all(e.cost_status == "computed" for e in events.values())
+    assert run_scan(ledger, isolated_home).read == 0
+    # The SDK rewrites the file whole: the next call is added, nothing counts twice.
+    payload = json.loads(main_file.read_text())
+    payload["messages"].append(sdk_message("msg_a4", T0 + 9000, [13000, 20, 12600, 0]))
+    main_file.write_text(json.dumps(payload))
+    again = run_scan(ledger, isolated_home)
+    assert (again.read, ledger.count()) == (1, 5)
+    # CLINE_SESSION_DATA_DIR moves them; a cut file is one malformed entry.
+    elsewhere = tmp_path / "sdk-sessions"
+    (elsewhere / "s2").mkdir(parents=True)
+    (elsewhere / "s2" / "s2.messages.json").write_text('{"version": 1, "messages": [')
+    moved = run_scan(ledger, isolated_home, env={"CLINE_SESSION_DATA_DIR": str(elsewhere)})
+    assert moved.malformed == 1 and ledger.count() == 5

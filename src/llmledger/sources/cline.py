@@ -13,8 +13,10 @@ else ``task_metadata.json``'s ``model_usage`` entry in effect at the request
 ``modelId`` in ``<storage>/state/taskHistory.json``, whose ``cwdOnTaskInitialization`` is also
 the project.
 
-Not read: sessions of Cline 4.1+ (the SDK-based extension and CLI), which no longer write
-``ui_messages.json`` (``apps/vscode/src/sdk/sdk-task-control-coordinator.ts``).
+Cline 4.1+ (the SDK-based extension and CLI) no longer writes ``ui_messages.json``
+(``apps/vscode/src/sdk/sdk-task-control-coordinator.ts``): its sessions,
+``${CLINE_SESSION_DATA_DIR:-<cline data>/sessions}/<id>/*.messages.json``, are read by
+``cline_sessions``.
 
 Verified against cline/cline @ beb3ad78 (``src/core/api/providers/{openai,litellm,doubao,
 fireworks,hicap,lmstudio,qwen,xai,zai}.ts`` pass ``prompt_tokens``; ``openrouter.ts``,
@@ -24,11 +26,14 @@ fireworks,hicap,lmstudio,qwen,xai,zai}.ts`` pass ``prompt_tokens``; ``openrouter
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import os
+from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from llmledger.sources.base import env_dir
+from llmledger.sources import cline_sessions
+from llmledger.sources.base import FileParse, SourceFile, env_dir
 from llmledger.sources.cline_family import (
     ApiReqInfo,
     Flavor,
@@ -38,6 +43,7 @@ from llmledger.sources.cline_family import (
     mtime_ns,
     read_json,
 )
+from llmledger.sources.walk import note_unreadable
 
 NAME = "cline"
 PROMPT_INCLUDES_CACHE = frozenset(
@@ -54,6 +60,11 @@ def data_dir(env: Mapping[str, str]) -> Path:
     if configured:
         return Path(configured).expanduser()
     return env_dir(env, "CLINE_DIR", ".cline") / "data"
+
+
+def sessions_dir(env: Mapping[str, str]) -> Path:
+    configured = env.get("CLINE_SESSION_DATA_DIR", "").strip()
+    return Path(configured).expanduser() if configured else data_dir(env) / "sessions"
 
 
 def _extra_roots(env: Mapping[str, str]) -> list[Path]:
@@ -110,4 +121,39 @@ FLAVOR = Flavor(
     context=cline_context,
     extra_roots=_extra_roots,
 )
-SOURCE = TaskSource(FLAVOR)
+
+
+class Cline(TaskSource):
+    """Classic task folders, and the SDK's session files (Cline 4.1+)."""
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        return [*super().roots(env), sessions_dir(env)]
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        yield from super().discover(env)
+        base = sessions_dir(env)
+        try:
+            with os.scandir(base) as entries:
+                folders = sorted(e.path for e in entries if e.is_dir(follow_symlinks=False))
+        except OSError as exc:
+            note_unreadable(base, exc)
+            return
+        for folder in folders:
+            try:
+                names = sorted(os.listdir(folder))
+            except OSError as exc:
+                note_unreadable(folder, exc)
+                continue
+            for name in names:
+                if name.endswith(cline_sessions.SUFFIX):
+                    yield SourceFile(NAME, os.path.join(folder, name), "document")
+
+    def parse(
+        self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
+    ) -> FileParse:
+        if path.name.endswith(cline_sessions.SUFFIX):
+            return cline_sessions.parse_session_file(path, NAME)
+        return super().parse(path, offset, carry, budget)
+
+
+SOURCE = Cline(FLAVOR)
