@@ -177,3 +177,44 @@ def test_a_failing_upstream_account(tmp_path: Path) -> None:
             "6 of 8 requests through acct-a failed in the last 60 minutes (75%)",
         )
     ]
+
+
+def test_stored_states_read_as_alerts_with_the_ids_of_the_fired_events() -> None:
+    from llmledger.alerts.model import from_quota_event, from_quota_state
+    from llmledger.quota.alerts import AlertEvent
+    from llmledger.quota.records import AlertState
+
+    fired_at = datetime(2026, 12, 7, 10, 15, 0, 123456, tzinfo=timezone.utc)
+    resolved_at = datetime(2026, 12, 8, 9, 0, tzinfo=timezone.utc)
+    state = AlertState("budget:b7:usd", "2026-12", 80, fired_at, None, 85, 100)
+    fired = from_quota_state(state)
+    assert (fired.id, fired.kind, fired.severity, fired.title) == (
+        "quota:budget:b7:usd:2026-12:80:fired:20261207T101500Z",
+        "quota.fired",
+        "warning",
+        "budget b7 reached 80% of its limit",
+    )
+    event = AlertEvent(
+        state="fired",
+        limit_key="budget:b7:usd",
+        kind="budget",
+        name="b7",
+        subject="user:u1",
+        window="2026-12",
+        threshold=80,
+        used=0.85,
+        limit=1.0,
+        unit="usd",
+        percent=85,
+        at=fired_at,
+    )
+    assert from_quota_event(event).id == fired.id  # found twice, delivered once
+    resolved = from_quota_state(
+        AlertState("plan:user:u1", "2026-12", 100, fired_at, resolved_at, 90, 100)
+    )
+    assert (resolved.id, resolved.severity, resolved.title, resolved.message) == (
+        "quota:plan:user:u1:2026-12:100:resolved:20261208T090000Z",
+        "info",
+        "user:u1 is below 100% of its plan again",
+        "user:u1 is below 100% of its plan again in 2026-12 (90% used)",
+    )

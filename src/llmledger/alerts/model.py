@@ -75,12 +75,11 @@ def from_quota_state(state: AlertState) -> Alert:
         timezone.utc
     )
     kind = "resolved" if resolved else "fired"
-    subject = (
-        ":".join(state.limit_key.split(":")[1:3]) if state.limit_key.startswith("plan:") else ""
-    )
-    name = state.limit_key.split(":")[1] if state.limit_key.startswith("budget:") else ""
-    what = f"budget {name}" if name else "the plan"
-    who = subject or state.limit_key
+    parts = state.limit_key.split(":")
+    if parts[0] == "budget" and len(parts) >= 2:  # "budget:<id>:tokens" / ":usd"
+        who, what = f"budget {parts[1]}", "its limit"
+    else:  # "plan:user:u1" / "plan:org:o1"
+        who, what = ":".join(parts[1:]) or state.limit_key, "its plan"
     percent = round(state.used * 100 / state.limit, 1) if state.limit else 0
     if resolved:
         title = f"{who} is below {state.threshold}% of {what} again"
