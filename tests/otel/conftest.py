@@ -20,6 +20,17 @@ from llmledger.ledger import Ledger
 from llmledger.otel.exporter import OtelExporter, attach
 
 
+class MemoryExporter(OtelExporter):
+    """An exporter on the SDK's in-memory span exporter and metric reader."""
+
+    def __init__(self) -> None:
+        self.spans = InMemorySpanExporter()
+        tracer_provider = TracerProvider()
+        tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
+        self.metrics = InMemoryMetricReader()
+        super().__init__(tracer_provider, MeterProvider(metric_readers=[self.metrics]))
+
+
 @dataclass
 class Exported:
     ledger: Ledger
@@ -30,14 +41,9 @@ class Exported:
 
 @pytest.fixture
 def exported(tmp_path: Path) -> Iterator[Exported]:
-    spans = InMemorySpanExporter()
-    tracer_provider = TracerProvider()
-    tracer_provider.add_span_processor(SimpleSpanProcessor(spans))
-    metrics = InMemoryMetricReader()
-    meter_provider = MeterProvider(metric_readers=[metrics])
-    exporter = OtelExporter(tracer_provider, meter_provider)
+    exporter = MemoryExporter()
     ledger = Ledger(tmp_path / "ledger.db")
     detach = attach(ledger, exporter)
-    yield Exported(ledger, spans, metrics, exporter)
+    yield Exported(ledger, exporter.spans, exporter.metrics, exporter)
     detach()
     ledger.close()

@@ -22,6 +22,8 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 )
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 
+from tests.otel.conftest import MemoryExporter
+
 
 class Collector:
     def __init__(self) -> None:
@@ -148,3 +150,50 @@ def test_a_bad_switch_is_one_line(tmp_path: Path) -> None:
         1,
         "llmledger: error: LLMLEDGER_OTEL: expected 1 or 0, got 'maybe'\n",
     )
+
+
+def test_without_the_extra_it_says_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmledger.errors import ConfigError
+    from llmledger.ledger import Ledger
+    from llmledger.otel import auto
+
+    monkeypatch.setattr(auto, "_shared", None)
+    monkeypatch.setitem(sys.modules, "llmledger.otel.exporter", None)  # as if not installed
+    with pytest.raises(ConfigError) as raised:
+        Ledger(tmp_path / "l.db", env={"LLMLEDGER_OTEL": "1"})
+    assert str(raised.value) == (
+        "OpenTelemetry export needs its packages: pip install 'llmledger[otel]'"
+    )
+
+
+def test_one_exporter_serves_every_ledger_of_a_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from llmledger.ledger import Ledger
+    from llmledger.otel import auto
+
+    made: list[MemoryExporter] = []
+
+    def fake_environment_exporter() -> MemoryExporter:
+        exporter = MemoryExporter()
+        made.append(exporter)
+        return exporter
+
+    monkeypatch.setattr(auto, "_shared", None)
+    monkeypatch.setattr(
+        "llmledger.otel.exporter.exporter_from_environment", fake_environment_exporter
+    )
+    first = Ledger(tmp_path / "a.db", env={"LLMLEDGER_OTEL": "1"})
+    second = Ledger(tmp_path / "b.db", env={"LLMLEDGER_OTEL": "true"})
+    off = Ledger(tmp_path / "c.db", env={"LLMLEDGER_OTEL": "0"})
+    for ledger in (first, second, off):
+        ledger.record(model="m", input_tokens=1, id=f"in-{ledger.url}")
+        ledger.close()
+    [exporter] = made
+    spans = exporter.spans.get_finished_spans()
+    assert sorted(s.attributes["llmledger.event.id"] for s in spans) == [
+        f"in-{tmp_path / 'a.db'}",
+        f"in-{tmp_path / 'b.db'}",
+    ]

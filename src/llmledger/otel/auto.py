@@ -9,6 +9,7 @@ The OTLP endpoint, headers and service name come from the standard ``OTEL_*`` va
 from __future__ import annotations
 
 import atexit
+import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from llmledger.errors import ConfigError
 
 if TYPE_CHECKING:
     from llmledger.ledger import Ledger
+    from llmledger.otel.exporter import OtelExporter
 
 __all__ = ["export_if_configured", "export_wanted"]
 
@@ -42,18 +44,30 @@ def export_wanted(raw: Mapping[str, object], env: Mapping[str, str]) -> bool:
     return export
 
 
+_INSTALL_HINT = "OpenTelemetry export needs its packages: pip install 'llmledger[otel]'"
+_shared: OtelExporter | None = None  # one set of providers per process, however many Ledgers
+_lock = threading.Lock()
+
+
+def _exporter() -> OtelExporter:
+    global _shared
+    with _lock:
+        if _shared is None:
+            try:
+                from llmledger.otel.exporter import exporter_from_environment
+
+                _shared = exporter_from_environment()
+            except ImportError:
+                raise ConfigError(_INSTALL_HINT) from None
+            atexit.register(_shared.shutdown)  # the last batch of spans and metrics goes out
+        return _shared
+
+
 def export_if_configured(ledger: Ledger, env: Mapping[str, str]) -> None:
+    """Attach the process's exporter to ``ledger`` when export is on."""
     if not export_wanted(ledger.config.raw, env):
         return
-    try:
-        from llmledger.otel.exporter import INSTALL_HINT, attach, exporter_from_environment
-    except ImportError:
-        raise ConfigError(
-            "OpenTelemetry export needs its packages: pip install 'llmledger[otel]'"
-        ) from None
-    try:
-        exporter = exporter_from_environment()
-    except ImportError:
-        raise ConfigError(INSTALL_HINT) from None
+    exporter = _exporter()
+    from llmledger.otel.exporter import attach
+
     attach(ledger, exporter)
-    atexit.register(exporter.shutdown)  # the last batch of spans and metrics goes out
