@@ -44,6 +44,7 @@ Looked for:
                      ~/.qwen/tmp
   Qwen OpenAI proxy  ~/.qwen/request_counts.json
   Roo Code           ~/.config/Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks
+                     ~/.vscode-mock/global-storage/tasks
   Zed agent          ~/.local/share/zed/threads/threads.db
 To see usage here:
   - use one of these agents, then run llmledger again;

@@ -179,10 +179,16 @@ def test_roo_code_model_per_request_and_project(ledger: Ledger, isolated_home: P
         ],
     )
     roo_history(path.parent, [(T0 + 300, "claude-sonnet-4-5"), (T0 + 9300, "gpt-5")], "/src/roo")
+    # Roo Code's CLI keeps its tasks in its VS Code shim's storage.
+    cli_tasks = isolated_home / ".vscode-mock" / "global-storage" / "tasks"
+    cli = write_task(cli_tasks, "cli-1", [api_req(T0 + 20000, [50, 5, 0, 0], protocol="openai")])
+    roo_history(cli.parent, [(T0 + 20100, "gpt-5")], "/src/cli")
     run_scan(ledger, isolated_home)
-    models = [e.model for e in sorted(ledger.events(), key=lambda e: e.ts)]
+    assert ledger.get(f"roo-code:cli-1:{T0 + 20000}").project == "/src/cli"  # type: ignore[union-attr]
+    task = [e for e in ledger.events() if e.session_id == "c3d4"]
+    models = [e.model for e in sorted(task, key=lambda e: e.ts)]
     assert models == ["claude-sonnet-4-5", "claude-sonnet-4-5", "gpt-5"]
-    assert {e.project for e in ledger.events()} == {"/src/roo"}  # from the prompts
+    assert {e.project for e in task} == {"/src/roo"}  # from the prompts
     other = write_task(tasks, "e5f6", [api_req(T0, [1, 1, 0, 0], protocol="openai")])
     (other.parent / "history_item.json").write_text(json.dumps({"id": "e5f6", "workspace": "/w"}))
     run_scan(ledger, isolated_home)
@@ -250,7 +256,8 @@ def test_sources_lists_the_three_and_where_they_looked(
         {
             "path": str(config / "Code/User/globalStorage/rooveterinaryinc.roo-cline/tasks"),
             "exists": False,
-        }
+        },
+        {"path": str(isolated_home / ".vscode-mock/global-storage/tasks"), "exists": False},
     ]
     assert listed["kilo-code"]["title"] == "Kilo Code"
     assert main(["daily", "--cline", "--json", "--no-scan"]) == 0

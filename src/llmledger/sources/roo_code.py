@@ -15,18 +15,22 @@ details (``<model>…</model>``), in a user message of ``api_conversation_histor
 with ``ts`` just after the request's ``api_req_started``. A request's model is the last one
 stamped before the next request. The project is ``history_item.json``'s ``workspace``, else
 the prompt's ``# Current Workspace Directory (…) Files``. A custom storage path
-(``roo-cline.customStoragePath``) is not followed.
+(``roo-cline.customStoragePath``) is not followed. Roo Code's CLI runs the extension on a shim
+whose global storage is ``~/.vscode-mock/global-storage``: its tasks are read too.
 
 Verified against RooCodeInc/Roo-Code @ cb836567 (``src/core/task/Task.ts``,
+``packages/vscode-shim/src/context/ExtensionContext.ts``, ``apps/cli/src/lib/task-history``,
 ``src/shared/cost.ts``, ``src/core/environment/getEnvironmentDetails.ts``,
 ``packages/types/src/history.ts``) and commit 416fa572 (#8954).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
+from pathlib import Path
 
-from llmledger.sources.base import nonnegative
+from llmledger.sources.base import home_dir, nonnegative
 from llmledger.sources.cline_family import ApiReqInfo, Flavor, TaskSource, roo_context
 
 NAME = "roo-code"
@@ -53,6 +57,11 @@ def includes_cache(info: ApiReqInfo, provider: str | None, ts_ms: int) -> bool:
     return roo_includes_cache(info, TOTAL_INPUT_SINCE_MS, ts_ms)
 
 
+def cli_tasks(env: Mapping[str, str]) -> list[Path]:
+    """The tasks of Roo Code's CLI (its VS Code shim's global storage)."""
+    return [home_dir(env) / ".vscode-mock" / "global-storage" / "tasks"]
+
+
 FLAVOR = Flavor(
     name=NAME,
     title="Roo Code",
@@ -60,5 +69,6 @@ FLAVOR = Flavor(
     extension_id="rooveterinaryinc.roo-cline",
     includes_cache=includes_cache,
     context=roo_context,
+    extra_roots=cli_tasks,
 )
 SOURCE = TaskSource(FLAVOR)
