@@ -329,8 +329,10 @@ class TaskSource(FileSource):
         seen: set[str] = set()
         for tasks in task_dirs(self.flavor, env):
             try:
+                if not tasks.is_dir():
+                    continue
                 real = os.path.realpath(tasks)
-                if real in seen or not tasks.is_dir():
+                if real in seen:
                     continue
                 seen.add(real)
                 with os.scandir(tasks) as entries:
