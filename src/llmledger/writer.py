@@ -79,6 +79,7 @@ class BackgroundWriter:
         self.failed = 0
         self.last_error: BaseException | None = None
         self.batcher: Batcher | None = None  # writes batches with jobs (and all, once set)
+        self._committing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
         # Interpreter exit flushes whatever is still queued.
@@ -120,10 +121,16 @@ class BackgroundWriter:
     def pending(self) -> int:
         return self._queue.qsize()
 
+    @property
+    def idle(self) -> bool:
+        """Nothing queued and no commit under way (a caller may write itself, unqueued)."""
+        return not self._committing and self._queue.empty()
+
     def _run(self) -> None:
         stop = False
         while not stop:
             item = self._queue.get()
+            self._committing = True
             batch: list[tuple[UsageEvent | Deferred, Future[None]]] = []
             jobs: list[Job] = []
             markers: list[_FlushMarker] = []
@@ -142,8 +149,11 @@ class BackgroundWriter:
                     item = self._queue.get_nowait()
                 except queue.Empty:
                     break
-            if batch or jobs:
-                self._commit(batch, jobs)
+            try:
+                if batch or jobs:
+                    self._commit(batch, jobs)
+            finally:
+                self._committing = False
             for marker in markers:
                 marker.done.set()
 

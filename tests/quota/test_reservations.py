@@ -11,6 +11,7 @@ import pytest
 
 from llmledger.events import UsageEvent
 from llmledger.query import EventFilter
+from llmledger.quota.batching import QuotaBatcher
 from llmledger.quota.records import Budget
 from llmledger.quota.service import Estimate, QuotaBook, Subject
 from tests.quota.conftest import Clock, OpenBook, at, open_ledger
@@ -132,25 +133,37 @@ def test_stale_reservations_expire(open_book: OpenBook, clock: Clock) -> None:
     assert book.summary("u1")["used"] == 700
 
 
-def test_sixteen_threads_overrun_by_at_most_one_request(ledger_path: Path) -> None:
+@pytest.mark.parametrize("batched", [False, True], ids=["own-transactions", "group-commits"])
+def test_sixteen_threads_overrun_by_at_most_one_request(ledger_path: Path, batched: bool) -> None:
     ledger = open_ledger(ledger_path, LIMITED)
     try:
         book = QuotaBook(ledger)  # the real clock: the events are recorded now
-        admitted = run_clients(book, "t", clients=16, attempts=8)
+        batcher = None
+        if batched and not ledger.batches_quotas:
+            pytest.skip("this store reserves in transactions of their own")
+        if batched:
+            batcher = QuotaBatcher(ledger, book)
+            ledger.writer.batcher = batcher
+        admitted = run_clients(book, "t", clients=16, attempts=8, batcher=batcher)
         assert 40 <= admitted <= 41
         _counters_equal_the_ledger(book, admitted)
     finally:
         ledger.close()
 
 
-def test_two_processes_on_one_file_overrun_by_at_most_one_request(ledger_path: Path) -> None:
-    open_ledger(ledger_path, LIMITED).close()  # create it (and its tables) once
+@pytest.mark.parametrize("batched", [False, True], ids=["own-transactions", "group-commits"])
+def test_two_processes_on_one_file_overrun_by_at_most_one_request(
+    ledger_path: Path, batched: bool
+) -> None:
+    with open_ledger(ledger_path, LIMITED) as ledger:  # create it (and its tables) once
+        if batched and not ledger.batches_quotas:
+            pytest.skip("this store reserves in transactions of their own")
     context = multiprocessing.get_context("spawn")
     ready, results = context.Barrier(2), context.Queue()
     processes = [
         context.Process(
             target=process_clients,
-            args=(str(ledger_path), LIMITED, name, 8, 6, ready, results),
+            args=(str(ledger_path), LIMITED, name, 8, 6, ready, results, batched),
         )
         for name in ("p1", "p2")
     ]

@@ -118,10 +118,16 @@ class QuotaGate:
                 self.executor, self._reserve, api, body, who, request_id
             )
         else:
-            job = AdmitJob(who, request_id, self._estimate(api, body, model))
-            self.batcher.submit(job)
+            estimate = self._estimate(api, body, model)
             try:
-                admission = await asyncio.wrap_future(job.future)
+                # A lone request admits itself (one small transaction on this thread, never
+                # waiting); under load admissions queue for the writer's group commits.
+                found = self.batcher.admit_now(who, request_id, estimate)
+                if found is None:
+                    job = AdmitJob(who, request_id, estimate)
+                    self.batcher.submit(job)
+                    found = await asyncio.wrap_future(job.future)
+                admission = found
             except CountersMoved:  # another process's zone: the book recounts first
                 admission = await loop.run_in_executor(
                     self.executor, self._reserve, api, body, who, request_id

@@ -23,16 +23,24 @@ see each other's reservations and stay race-free: their commits are serialized b
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from llmledger.events import UsageEvent
 from llmledger.quota.admission import Admission, Estimate, Reservation, refusal
 from llmledger.quota.limits import Limit, Subject, Usage, limits_for, usages
-from llmledger.quota.records import AlertState, CounterRange, Counts, Hold, QuotaBatch
+from llmledger.quota.records import (
+    AlertState,
+    CounterRange,
+    Counts,
+    Hold,
+    QuotaBatch,
+    QuotaBatchStorage,
+)
 
 if TYPE_CHECKING:
     from llmledger.ledger import Ledger
@@ -111,10 +119,11 @@ class _CachedLimits:
 
 class AdmissionView:
     """What admissions decide on, in memory between commits (see the module docstring).
-    Used only on the writer thread, inside its transactions."""
+    Used inside write transactions only (the writer's, or ``admit_now``'s), under ``lock``."""
 
     def __init__(self, book: QuotaBook) -> None:
         self.book = book
+        self.lock = threading.Lock()
         self._mark: Hashable | None = None
         self._zone_ok = False
         self._limits: dict[Subject, _CachedLimits] = {}
@@ -267,9 +276,35 @@ class QuotaBatcher:
         self.ledger = ledger
         self.book = book
         self.view = AdmissionView(book)
+        if not ledger.batches_quotas:
+            raise TypeError(f"{type(ledger.store).__name__} cannot batch quota work")
+        self._store = cast(QuotaBatchStorage, ledger.store)
 
     def submit(self, job: AdmitJob | SettleJob | ReleaseJob) -> None:
         self.ledger.writer.submit_job(job)
+
+    def admit_now(self, who: Subject, request_id: str, estimate: Estimate) -> Admission | None:
+        """Admit on the caller's thread when the writer is idle and the ledger free this
+        instant (one small transaction, no round trip through the writer's queue: what a
+        lone request waits for); None when not, and nothing was done (submit an AdmitJob)."""
+        if not self.ledger.writer.idle:
+            return None
+        now = self.book.now()
+        admitted: list[Admission] = []
+
+        def work(batch: QuotaBatch) -> None:
+            with self.view.lock:
+                self.view.begin(batch)
+                admitted.append(self.view.admit(batch, who, request_id, estimate, now))
+                self.view.end(batch)
+
+        try:
+            done = self._store.try_quota_batch(work)
+        except BaseException:
+            with self.view.lock:
+                self.view.clear()  # it may hold what was rolled back
+            raise
+        return admitted[0] if done else None
 
     def commit(self, events: Sequence[UsageEvent], jobs: Sequence[Job]) -> None:
         admits = [job for job in jobs if isinstance(job, AdmitJob)]
@@ -281,6 +316,10 @@ class QuotaBatcher:
         admitted: list[tuple[AdmitJob, Admission | CountersMoved]] = []
 
         def work(batch: QuotaBatch) -> None:
+            with view.lock:
+                decide(batch)
+
+        def decide(batch: QuotaBatch) -> None:
             view.begin(batch)
             view.wrote(written)
             dropped = [job.reservation.request_id for job in settles]
@@ -302,7 +341,8 @@ class QuotaBatcher:
         try:
             self.ledger.record_batch(written, work)
         except BaseException:
-            view.clear()  # it may hold what was rolled back
+            with view.lock:
+                view.clear()  # it may hold what was rolled back
             raise
         for job, outcome in admitted:
             if isinstance(outcome, CountersMoved):

@@ -293,3 +293,9 @@ class QuotaBatchStorage(Protocol):
         """``write_events(events)``, then ``work`` with the quota tables, in ONE write
         transaction (all or nothing); returns event rows written."""
         ...
+
+    def try_quota_batch(self, work: Callable[[QuotaBatch], None]) -> bool:
+        """``work`` in a write transaction of its own, on the caller's thread, only if one
+        can start this instant (False when this store or another process is writing: the
+        caller waits for nothing)."""
+        ...

@@ -8,6 +8,7 @@ the store's connection, under its lock and transactions. Reservations are decide
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
@@ -198,6 +199,17 @@ class _Reader:
         return [str(row[0]) for row in rows]
 
 
+_BUSY, _LOCKED = 5, 6  # SQLite result codes: another connection holds the lock
+_BUSY_TIMEOUT_MS = 30_000  # store/connect.py's timeout
+
+
+def _busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)  # Python 3.11+
+    if code is None:
+        return "locked" in str(exc) or "busy" in str(exc)
+    return int(code) & 0xFF in (_BUSY, _LOCKED)
+
+
 _HOLD_SQL = (
     "INSERT OR REPLACE INTO quota_holds "
     "(request_id, subject, tokens, cost_nanos, expires_at) VALUES (?, ?, ?, ?, ?)"
@@ -248,8 +260,14 @@ class SQLiteQuotas:
     """The Store protocol's quota methods (quota/records.py ``QuotaStorage``)."""
 
     if TYPE_CHECKING:
+        _lock: threading.RLock
+        _conn: sqlite3.Connection
 
         def _writing(self) -> AbstractContextManager[sqlite3.Connection]: ...
+
+        def _ready_to_write(self) -> None: ...
+
+        def _failure(self, exc: sqlite3.Error, *, writing: bool) -> StoreError: ...
 
         def _reading(self) -> AbstractContextManager[sqlite3.Connection]: ...
 
@@ -333,6 +351,35 @@ class SQLiteQuotas:
             ) from None
         self._written(written)
         return written
+
+    def try_quota_batch(self, work: Callable[[QuotaBatch], None]) -> bool:
+        if not self._lock.acquire(blocking=False):
+            return False
+        try:
+            self._ready_to_write()
+            conn = self._conn
+            # No waiting on another process's write lock: busy now means "not now".
+            conn.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if _busy(exc):
+                    return False
+                raise self._failure(exc, writing=True) from exc
+            finally:
+                conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
+            try:
+                work(_Batch(conn))
+                conn.execute("COMMIT")
+            except BaseException as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise self._failure(exc, writing=True) from exc
+                raise
+            return True
+        finally:
+            self._lock.release()
 
     def assign_plan(self, subject: str, plan: str | None, at: datetime) -> None:
         with self._writing() as conn:
