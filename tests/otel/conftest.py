@@ -23,12 +23,13 @@ from llmledger.otel.exporter import OtelExporter, attach
 class MemoryExporter(OtelExporter):
     """An exporter on the SDK's in-memory span exporter and metric reader."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, background: bool = False) -> None:
         self.spans = InMemorySpanExporter()
         tracer_provider = TracerProvider()
         tracer_provider.add_span_processor(SimpleSpanProcessor(self.spans))
         self.metrics = InMemoryMetricReader()
-        super().__init__(tracer_provider, MeterProvider(metric_readers=[self.metrics]))
+        meter_provider = MeterProvider(metric_readers=[self.metrics])
+        super().__init__(tracer_provider, meter_provider, background=background)
 
 
 @dataclass

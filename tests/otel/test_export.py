@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+from collections.abc import Sequence
 from datetime import datetime, timezone
+from pathlib import Path
 
 import pytest
 from opentelemetry.trace import SpanKind, StatusCode
 
 from llmledger.events import UsageEvent
-from tests.otel.conftest import Exported
+from llmledger.ledger import Ledger
+from llmledger.otel.exporter import attach
+from tests.otel.conftest import Exported, MemoryExporter
 
 TS = datetime(2026, 12, 7, 10, 15, 30, 250000, tzinfo=timezone.utc)
 END_NS = int(TS.timestamp() * 1_000_000) * 1_000
@@ -168,3 +173,24 @@ def test_a_failing_exporter_never_fails_the_write(
     ]
     ids = [s.attributes["llmledger.event.id"] for s in exported.spans.get_finished_spans()]
     assert ids == ["kept"]  # the other observer (the exporter) still ran
+
+
+def test_in_the_background_writes_only_queue_and_shutdown_drains(tmp_path: Path) -> None:
+    exporter = MemoryExporter(background=True)
+    ledger = Ledger(tmp_path / "bg.db")
+    attach(ledger, exporter)
+    threads: list[str] = []
+    original = exporter._emit
+
+    def emit(events: Sequence[UsageEvent]) -> None:
+        threads.append(threading.current_thread().name)
+        original(events)
+
+    exporter._emit = emit  # type: ignore[method-assign]
+    ledger.record_many(UsageEvent(model="m", input_tokens=n, id=f"bg-{n}") for n in range(50))
+    ledger.record(model="m", input_tokens=7, id="bg-last")
+    exporter.shutdown()  # drains the queue first
+    ledger.close()
+    ids = sorted(s.attributes["llmledger.event.id"] for s in exporter.spans.get_finished_spans())
+    assert ids == sorted([*(f"bg-{n}" for n in range(50)), "bg-last"])
+    assert set(threads) == {"llmledger-otel"}  # never on the writing thread
