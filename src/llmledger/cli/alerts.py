@@ -22,11 +22,12 @@ if TYPE_CHECKING:
     from llmledger.alerts.watch import AlertWatch
 
 DESCRIPTION = """\
-Alerts to the channels under [[alerts.channels]] in the config: a JSON webhook signed with
-HMAC-SHA256, a Slack-compatible webhook, the Telegram admin chat. Budget and plan thresholds
-(from [quotas] and [plans]) and anomalies (a spend spike, a model without a price, an upstream
-account failing) are each delivered once per channel, retried with backoff, and written to the
-dead-letter log when a channel keeps failing.
+Alerts to the channels under [[alerts.channels]] in the config: a JSON webhook
+signed with HMAC-SHA256, a Slack-compatible webhook, the Telegram admin chat.
+Budget and plan thresholds (from [quotas] and [plans]) and anomalies (a spend
+spike, a model without a price, an upstream account failing) are each delivered
+once per channel, retried with backoff, and written to the dead-letter log when
+a channel keeps failing. llmledger serve delivers them by itself too.
 """
 
 EPILOG = """\

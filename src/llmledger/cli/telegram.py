@@ -22,16 +22,18 @@ if TYPE_CHECKING:
 
 
 DESCRIPTION = """\
-Run the Telegram bot over this ledger. Admins (ADMIN_USER_ID, a comma list of Telegram user
-ids, or [telegram] admins) get /token_usage [days], /today, /models [days]; users linked under
-[telegram.users] get /usage, their meter this month. Everyone else gets a polite refusal.
-The token comes from TELEGRAM_BOT_TOKEN or [telegram] token; it is never logged.
+Run the Telegram bot over this ledger. Admins (ADMIN_USER_ID, a comma list of
+Telegram user ids, or [telegram] admins) get /token_usage [days], /today and
+/models [days]; users linked under [telegram.users] get /usage, their meter
+this month. Everyone else gets a polite refusal. The token comes from
+TELEGRAM_BOT_TOKEN or [telegram] token; it is never logged.
 """
 
 EPILOG = """\
 examples:
   TELEGRAM_BOT_TOKEN=123:ABC ADMIN_USER_ID=111,222 llmledger telegram
-  llmledger telegram --config bot.toml -v        (see docs/telegram.md for the config)
+  llmledger telegram --config bot.toml -v     (docs/telegram.md: the config)
+  llmledger telegram --set-webhook https://host/telegram/webhook
 """
 
 
