@@ -1,0 +1,155 @@
+"""Reading a PostgreSQL ledger: counts, sums per group (from the hourly rollup when it answers
+exactly, else from the events), and the events themselves. ``PostgresReads`` is mixed into
+``PostgresStore``; the SQL is the SQLite store's (store/sql.py, store/rollup.py), put in
+PostgreSQL's terms by ``pg``. Groups come back in SQLite's order, so outputs are the same."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from llmledger.events import UsageEvent
+from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow
+from llmledger.store import rollup
+from llmledger.store.postgres_write import COLUMNS_SQL
+from llmledger.store.sql import EVENT_TOTALS, day_sql, totals_from_row, totals_sql, where_sql
+from llmledger.store.sqlite import event_from_row
+
+__all__ = ["TOTALS_SQL", "PostgresReads", "pg"]
+
+Connection = psycopg.Connection[tuple[Any, ...]]
+
+# The events totals in PostgreSQL's dialect (``success`` is a SMALLINT there, as in SQLite).
+TOTALS_SQL = totals_sql({**EVENT_TOTALS, "failed": "SUM(1 - success)"})
+
+
+def pg(sql: str) -> str:
+    """SQL written for SQLite, in PostgreSQL's terms: psycopg's ``%s`` placeholders for
+    ``?``, and each ``SUM(…)`` cast back to BIGINT (PostgreSQL sums BIGINTs as NUMERIC, which
+    psycopg reads as Decimal: exact, but slow to turn into ints by the hundred thousand)."""
+    parts: list[str] = []
+    rest = sql.replace("?", "%s")
+    while (start := rest.find("SUM(")) >= 0:
+        depth, end = 0, start + 3
+        for end in range(start + 3, len(rest)):
+            depth += {"(": 1, ")": -1}.get(rest[end], 0)
+            if depth == 0:
+                break
+        parts.append(rest[: end + 1] + "::BIGINT")
+        rest = rest[end + 1 :]
+    return "".join(parts) + rest
+
+
+def _sort_key(values: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
+    # SQLite's GROUP BY order: NULL first, then by value (text by code point).
+    return tuple((value is not None, value) for value in values)
+
+
+class PostgresReads:
+    """The Store protocol's reads."""
+
+    if TYPE_CHECKING:
+
+        def _reading(self) -> AbstractContextManager[Connection]: ...
+
+    def count(self, flt: EventFilter | None = None) -> int:
+        flt = flt or EventFilter()
+        if rollup.usable(flt, [], None):
+            where, params = rollup.where_sql(flt)
+            sql = f"SELECT COALESCE(SUM(events), 0) FROM rollup_hourly{where}"
+        else:
+            where, params = where_sql(flt)
+            sql = f"SELECT COUNT(*) FROM events{where}"
+        with self._reading() as conn:
+            row = conn.execute(pg(sql), params).fetchone()
+        return int(row[0]) if row else 0
+
+    def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
+        flt = flt or EventFilter()
+        if rollup.usable(flt, [], None):
+            where, params = rollup.where_sql(flt)
+            sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
+            sql = sql if where else sql.replace(" AND ", " WHERE ", 1)
+        else:
+            where, params = where_sql(flt)
+            sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
+        with self._reading() as conn:
+            row = conn.execute(pg(sql), params).fetchone()
+        return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
+
+    def aggregate(
+        self, flt: EventFilter, dims: Sequence[str], segments: DaySegments | None = None
+    ) -> list[GroupRow]:
+        if rollup.usable(flt, dims, segments):
+            sql, params = rollup.aggregate_sql(flt, dims, segments)
+            return self._grouped(sql, params, dims)
+        select: list[str] = []
+        params = []
+        for dim in dims:
+            if dim == "day":
+                if segments is None:
+                    raise ValueError("grouping by day needs the time zone's day segments")
+                expr, expr_params = day_sql(segments)
+                select.append(expr)
+                params += expr_params
+            elif dim in DIMENSIONS:
+                select.append(DIMENSIONS[dim])
+            else:
+                raise ValueError(f"unknown dimension {dim!r}")
+        where, where_params = where_sql(flt)
+        sql = f"SELECT {', '.join([*select, TOTALS_SQL])} FROM events{where}"
+        if dims:
+            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
+        return self._grouped(sql, params + where_params, dims)
+
+    def _grouped(self, sql: str, params: list[Any], dims: Sequence[str]) -> list[GroupRow]:
+        with self._reading() as conn:
+            rows = conn.execute(pg(sql), params).fetchall()
+        width = len(dims)
+        result = []
+        for row in sorted(rows, key=lambda r: _sort_key(r[:width])):
+            values = [int(v) if dim == "day" else v for dim, v in zip(dims, row[:width])]
+            totals = totals_from_row(row[width:])
+            if totals.events:
+                result.append(GroupRow(dict(zip(dims, values)), totals))
+        return result
+
+    def unpriced_models(self, flt: EventFilter) -> list[str]:
+        table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
+        where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
+        joiner = " AND " if where else " WHERE "
+        sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
+        if table != "events":
+            sql += " AND events > 0"
+        with self._reading() as conn:
+            rows = conn.execute(pg(sql), params).fetchall()
+        return sorted(str(row[0]) for row in rows)
+
+    def iter_events(
+        self, flt: EventFilter | None = None, chunk: int = 5_000
+    ) -> Iterator[UsageEvent]:
+        """Matching events ordered by time, then id (by code point, as SQLite orders), read
+        with a server-side cursor in chunks (bounded memory)."""
+        where, params = where_sql(flt or EventFilter())
+        sql = pg(f'SELECT {COLUMNS_SQL} FROM events{where} ORDER BY ts, id COLLATE "C"')
+        with (
+            self._reading() as conn,
+            conn.transaction(),
+            conn.cursor(name="llmledger_events") as cursor,
+        ):
+            cursor.itersize = chunk
+            cursor.execute(sql, params)
+            for row in cursor:
+                yield event_from_row(row)
+
+    def get_event(self, event_id: str) -> UsageEvent | None:
+        sql = (
+            f"SELECT {COLUMNS_SQL} FROM events WHERE id = %(id)s "
+            "AND ts = (SELECT ts FROM event_ids WHERE id = %(id)s)"
+        )
+        with self._reading() as conn:
+            row = conn.execute(sql, {"id": event_id}).fetchone()
+        return None if row is None else event_from_row(row)
