@@ -107,6 +107,7 @@ def check_text(health: Any) -> str:
         lines += [f"  {difference.describe()}" for difference in health.rollup[:5]]
     else:
         lines.append("rollup: matches the events")
+    lines += _quota_lines(health)
     advice = health.advice()
     if not advice:
         lines.append("healthy")
@@ -114,6 +115,24 @@ def check_text(health: Any) -> str:
         lines.append("what to do:")
         lines += [f"  {number}. {step}" for number, step in enumerate(advice, 1)]
     return "\n".join(lines)
+
+
+def _quota_lines(health: Any) -> list[str]:
+    quotas = getattr(health, "quotas", None)  # PostgreSQL's report has none
+    if quotas is None or not health.rollup_checked or not quotas.counted:
+        return []
+    if quotas.differing:
+        lines = [f"quota counters: differ from the events in {quotas.differing:,} row(s)"]
+        lines += [f"  {difference.describe()}" for difference in quotas.differences[:5]]
+    else:
+        lines = ["quota counters: match the events"]
+    stale = []
+    if quotas.expired_holds:
+        stale.append(f"{quotas.expired_holds:,} expired")
+    if quotas.settled_holds:
+        stale.append(f"{quotas.settled_holds:,} of requests already recorded")
+    lines.append(f"reservations: {', '.join(stale)}" if stale else "reservations: none stale")
+    return lines
 
 
 def run_backup(args: argparse.Namespace) -> int:
@@ -147,15 +166,28 @@ def run_repair(args: argparse.Namespace) -> int:
     before = check_file(path)
     if before.integrity:
         raise damaged_error(path, f"{before.integrity[0]}; `db repair` rebuilds the rollup only")
-    if before.rollup_checked and not before.rollup_count:
+    quotas = before.quotas
+    if before.rollup_checked and not before.rollup_count and not quotas.problems:
         emit(f"nothing to repair: the rollup of {path} matches its events")
         return 0
+    rollup = not before.rollup_checked or before.rollup_count > 0
     with open_ledger(args, "read") as ledger:  # "read": an existing ledger, never a new one
-        ledger.rebuild_rollup()  # opening applied any pending migrations first
+        if rollup:
+            ledger.rebuild_rollup()  # opening applied any pending migrations first
+        if quotas.problems:
+            ledger.quotas.repair()
     after = check_file(path)
-    done = [f"rebuilt the hourly rollup of {path} from its {after.events or 0:,} events"]
-    if before.rollup_checked:
+    done = []
+    if rollup:
+        done.append(f"rebuilt the hourly rollup of {path} from its {after.events or 0:,} events")
+    if before.rollup_checked and before.rollup_count:
         done.append(f"{before.rollup_count:,} hour row(s) differed")
+    if quotas.problems:
+        stale = quotas.expired_holds + quotas.settled_holds
+        done.append(
+            f"recounted the quota counters of {path} ({quotas.differing:,} row(s) differed) "
+            f"and deleted {stale:,} stale reservation(s)"
+        )
     if before.pending:
         done.append(f"applied migrations {', '.join(before.pending)}")
     if not after.healthy:

@@ -98,6 +98,7 @@ class QuotaGate:
         # the store cannot batch them): threads of their own, never queued behind other
         # blocking work of the event loop's default pool.
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="llmledger-quota")
+        self.in_flight = 0  # admitted requests not yet settled or released (a retry: again)
         self.batcher: QuotaBatcher | None = None
         if ledger.batches_quotas:
             self.batcher = QuotaBatcher(ledger, self.book)
@@ -122,7 +123,9 @@ class QuotaGate:
             try:
                 # A lone request admits itself (one small transaction on this thread, never
                 # waiting); under load admissions queue for the writer's group commits.
-                found = self.batcher.admit_now(who, request_id, estimate)
+                found = None
+                if self.in_flight == 0:
+                    found = self.batcher.admit_now(who, request_id, estimate)
                 if found is None:
                     job = AdmitJob(who, request_id, estimate)
                     self.batcher.submit(job)
@@ -135,6 +138,7 @@ class QuotaGate:
         if admission.refusal is not None:
             raise BudgetExceeded(admission.refusal)
         assert admission.reservation is not None
+        self.in_flight += 1
         return admission.reservation
 
     def _estimate(self, api: str, body: bytes, model: str) -> Estimate:
@@ -147,6 +151,7 @@ class QuotaGate:
 
     async def settle(self, event: UsageEvent, reservation: Reservation) -> None:
         """Write ``event`` and drop the reservation's holds in one transaction; its alerts."""
+        self.in_flight = max(0, self.in_flight - 1)
         if self.batcher is None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
@@ -158,6 +163,7 @@ class QuotaGate:
 
     async def release(self, request_id: str) -> None:
         """Drop a request's holds (it ended without an event to settle with)."""
+        self.in_flight = max(0, self.in_flight - 1)
         loop = asyncio.get_running_loop()
         try:
             if self.batcher is None:

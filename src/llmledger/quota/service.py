@@ -245,6 +245,12 @@ class QuotaBook:
         """Delete holds past their expiry; returns how many."""
         return self._store.expire_holds(_aware(now, self._clock()))
 
+    def repair(self) -> int:
+        """Recount every usage counter from the events and delete the holds left behind
+        (expired, or of a request whose event is recorded); returns expired holds deleted."""
+        self._store.rebuild_counters()
+        return self._store.expire_holds(self._clock())
+
     def held(self, who: Subject) -> dict[str, int]:
         """Tokens held by open reservations, per subject (for tests and the admin API)."""
         now = self._clock()

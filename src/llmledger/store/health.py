@@ -5,7 +5,9 @@ Three questions, read-only (the file is opened with ``mode=ro`` or ``immutable``
 1. integrity: ``PRAGMA integrity_check`` (every page, row and index entry);
 2. migrations: every migration this version knows is applied, none from a newer version;
 3. rollup: ``rollup_hourly`` holds exactly the sums ``rollup.REBUILD_SQL`` would compute from
-   the events (``min_ts``/``max_ts`` aside: they only grow, see store/rollup.py).
+   the events (``min_ts``/``max_ts`` aside: they only grow, see store/rollup.py);
+4. quotas (once in use): the usage counters equal the events' sums per subject and day/month,
+   and no reservation is left behind (store/quota_health.py).
 
 Each problem found comes with the next step: keep a copy and recover a damaged file, apply
 pending migrations, or rebuild a rollup that disagrees with intact events (``db repair``).
@@ -24,6 +26,7 @@ from llmledger.store import rollup
 from llmledger.store.connect import no_ledger, open_read_only
 from llmledger.store.diagnose import command, not_a_ledger, read_header, truncation
 from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
+from llmledger.store.quota_health import QuotaHealth, check_quotas
 from llmledger.store.rows import HOUR_US
 
 # Findings of integrity_check and rollup differences kept (the counts are complete).
@@ -77,11 +80,12 @@ class Health:
     rollup_checked: bool = False
     rollup_count: int = 0  # keys whose sums differ
     rollup: list[RollupDifference] = field(default_factory=list)  # the first SHOWN of them
+    quotas: QuotaHealth = field(default_factory=QuotaHealth)  # compared with the rollup
 
     @property
     def healthy(self) -> bool:
         problems = self.integrity or self.pending or self.unknown or self.rollup_count
-        return not problems and self.rollup_checked
+        return not problems and self.rollup_checked and not self.quotas.problems
 
     def advice(self) -> list[str]:
         """What to do next, most urgent first."""
@@ -110,6 +114,11 @@ class Health:
                 "the events are intact; rebuild the hourly rollup reports read from them: "
                 f"{command(path, 'db repair')}"
             )
+        if self.quotas.problems and not self.integrity:
+            steps.append(
+                "recount the quota counters from the events and drop stale reservations: "
+                f"{command(path, 'db repair')}"
+            )
         return steps
 
     def to_json(self) -> dict[str, Any]:
@@ -130,6 +139,7 @@ class Health:
                 "differences": self.rollup_count,
                 "examples": [d.describe() for d in self.rollup],
             },
+            "quotas": self.quotas.to_json(),
             "next": self.advice(),
         }
 
@@ -185,6 +195,8 @@ def _check(conn: sqlite3.Connection, health: Health) -> None:
         return  # the rollup is compared only on a sound file of this version's schema
     try:
         health.rollup_count, health.rollup = rollup_differences(conn)
+        now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+        health.quotas = check_quotas(conn, now_us, SHOWN)
     except sqlite3.DatabaseError as exc:
         health.integrity.append(f"the rollup cannot be compared with the events: {exc}")
         return

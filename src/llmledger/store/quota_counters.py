@@ -154,3 +154,24 @@ MODEL_FILL_SQL: list[str] = [
     "DELETE FROM quota_counters WHERE subject = 'model:' || :model",
     *_fill(_event_rows("model", "model", "model = :model"), "subject = 'model:' || :model"),
 ]
+
+# Every counter as the events say it should be (subject, period, io, cache, cost, events):
+# what REBUILD_SQL would store, for ``db check`` to compare without writing.
+EXPECTED_SQL: str = (
+    "WITH counted AS ("
+    + " UNION ALL ".join(
+        _event_rows(
+            kind,
+            column,
+            "model IN (SELECT model FROM quota_models)"
+            if kind == "model"
+            else f"{column} IS NOT NULL",
+        )
+        for kind, column in SUBJECT_COLUMNS
+    )
+    + "), days AS (SELECT subject, 'd:' || day AS period, SUM(io) AS io, SUM(cache) AS cache, "
+    "SUM(cost) AS cost, COUNT(*) AS events FROM counted GROUP BY subject, day) "
+    "SELECT subject, period, io, cache, cost, events FROM days UNION ALL "
+    "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io), SUM(cache), SUM(cost), SUM(events) "
+    "FROM days GROUP BY subject, substr(period, 3, 7)"
+)

@@ -531,3 +531,9 @@ class SQLiteQuotas:
         with self._writing() as conn:
             for statement in quota_counters.REBUILD_SQL:
                 conn.execute(statement)
+            # Holds of requests whose event is recorded are left by a crash between the two
+            # (a settle drops them in the event's own transaction).
+            conn.execute(
+                "DELETE FROM quota_holds WHERE request_id IN (SELECT id FROM events) "
+                "OR 'proxy:' || request_id IN (SELECT id FROM events)"
+            )
