@@ -303,3 +303,29 @@ def test_writers_that_lock_counters_in_opposite_orders_all_get_written(pg_url: s
     )
     assert [c.events for c in counts] == [400] * len(users)
     store.close()
+
+
+def test_a_user_who_may_only_read_gets_reports_and_a_one_line_refusal(pg_url: str) -> None:
+    with Ledger(pg_url) as ledger:
+        ledger.record(model="gpt-4o", input_tokens=10, output_tokens=5, ts=T0)
+    schema_name = pg_url.rsplit("%3D", 1)[1]
+    role = f"reader_{schema_name}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema_name} TO {role}")
+        conn.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA {schema_name} TO {role}")
+    try:
+        reader = pg_url.replace("postgres@", f"{role}@")
+        shown = run_cli("models", "--no-scan", "--json", "--since", "2026-01-01", "--db", reader)
+        assert shown.returncode == 0, shown.stderr
+        assert '"inputTokens": 10' in shown.stdout
+        refused = run_cli("record", "--model", "gpt-4o", "--input", "1", "--db", reader)
+        assert refused.returncode == 1
+        assert refused.stderr.splitlines() == [
+            f"llmledger: error: the PostgreSQL ledger at {reader} refused: permission denied "
+            "for table event_ids"
+        ]
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f"DROP OWNED BY {role}")
+            conn.execute(f"DROP ROLE {role}")

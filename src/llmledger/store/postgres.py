@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
 import msgspec
@@ -91,8 +91,10 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
         except Exception as exc:
             self._pool.close()
             raise postgres_errors.connect_error(exc, self._location) from exc
-        if not readonly:
-            self._prepare_partitions()
+        if create and not readonly:
+            # A user who may not make tables still reads (and writes, into months that exist).
+            with suppress(StoreError):
+                self._prepare_partitions()
 
     # -- setup ---------------------------------------------------------------------------------
 
