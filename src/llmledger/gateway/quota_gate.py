@@ -31,7 +31,7 @@ import msgspec
 from llmledger.events import UsageEvent
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity
-from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
+from llmledger.gateway.usage_feed import CounterWatch, FeedMessage, UsageFeed
 from llmledger.ledger import Ledger
 from llmledger.quota.admission import Admission, Estimate, Refusal, Reservation
 from llmledger.quota.alerts import AlertEvent
@@ -179,7 +179,9 @@ class QuotaGate:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self._tasks = [loop.create_task(self._expire())]
+        # Usage another gateway process (or the CLI) records reaches this one's live streams.
+        watch = CounterWatch(self.feed, self.book.month_counts)
+        self._tasks = [loop.create_task(self._expire()), loop.create_task(watch.run())]
 
     async def close(self) -> None:
         for task in self._tasks:

@@ -4,17 +4,25 @@ The recorder publishes each committed event's subjects (``user:u1``, ``org:acme`
 ``key:key_1``); the quota service's alerts, add-ons and plan changes publish theirs. A
 subscriber (one SSE stream) gets a ``FeedMessage`` for each change to one of its subjects.
 ``publish`` may be called from any thread; it costs a dict lookup while nobody listens.
+
+Usage recorded by another process on the same ledger (a second ``llmledger serve``, the CLI)
+is not published here; ``CounterWatch`` finds it: while anyone listens, it reads the month
+counters of the subjects listened to every ``interval`` seconds and publishes those that
+changed without this process publishing them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
-__all__ = ["FeedMessage", "Subscription", "UsageFeed"]
+__all__ = ["CounterWatch", "FeedMessage", "Subscription", "UsageFeed"]
+
+log = logging.getLogger("llmledger.gateway")
 
 _QUEUE_SIZE = 256
 
@@ -24,6 +32,7 @@ class FeedMessage:
     kind: Literal["usage", "alert"]
     subjects: tuple[str, ...]
     alert: Mapping[str, object] = field(default_factory=dict)  # AlertEvent.to_dict()
+    elsewhere: bool = False  # found by CounterWatch: recorded by another process
 
 
 class Subscription:
@@ -54,6 +63,18 @@ class UsageFeed:
         self._by_subject: dict[str, set[Subscription]] = {}
         self._lock = threading.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._published: set[str] = set()  # usage subjects published since the last take
+
+    def subjects(self) -> list[str]:
+        """The subjects someone listens to."""
+        with self._lock:
+            return list(self._by_subject)
+
+    def take_published(self) -> set[str]:
+        """The subjects of usage messages published since the last call."""
+        with self._lock:
+            taken, self._published = self._published, set()
+        return taken
 
     def subscribe(self, subjects: Iterable[str]) -> Subscription:
         """A subscription to ``subjects`` (call on the event loop)."""
@@ -82,6 +103,8 @@ class UsageFeed:
         if not self._by_subject or self._loop is None:
             return
         with self._lock:
+            if message.kind == "usage" and not message.elsewhere:
+                self._published.update(message.subjects)
             targets = {s for subject in message.subjects for s in self._by_subject.get(subject, ())}
         if not targets:
             return
@@ -95,3 +118,46 @@ class UsageFeed:
                 target.offer(message)
             else:
                 loop.call_soon_threadsafe(target.offer, message)
+
+
+class CounterWatch:
+    """Publishes usage that other processes recorded (see the module docstring).
+
+    ``read`` returns a value per subject that changes whenever its usage does (its counters
+    this month); it runs in a worker thread."""
+
+    def __init__(
+        self,
+        feed: UsageFeed,
+        read: Callable[[Sequence[str]], Mapping[str, Hashable]],
+        interval: float = 0.5,
+    ) -> None:
+        self.feed = feed
+        self.read = read
+        self.interval = interval
+        self._seen: dict[str, Hashable] = {}
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(self.interval)
+            subjects = self.feed.subjects()
+            if not subjects:
+                self._seen.clear()
+                continue
+            published = self.feed.take_published()
+            try:
+                now = await loop.run_in_executor(None, self.read, subjects)
+            except Exception:  # a locked or busy ledger: look again next time
+                log.exception("gateway: cannot read the usage counters for the live stream")
+                continue
+            changed = [
+                subject
+                for subject in subjects
+                if subject in self._seen
+                and subject not in published
+                and now.get(subject) != self._seen[subject]
+            ]
+            self._seen = {subject: now.get(subject) for subject in subjects}
+            if changed:
+                self.feed.publish(FeedMessage("usage", tuple(changed), elsewhere=True))

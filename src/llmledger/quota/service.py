@@ -55,9 +55,18 @@ from llmledger.quota.limits import (
     plan_meter,
     usages,
 )
-from llmledger.quota.periods import month_at, zone_offsets
+from llmledger.quota.periods import counter_range, month_at, zone_offsets
 from llmledger.quota.plans import NANOS_PER_USD, Quotas
-from llmledger.quota.records import AlertState, Budget, Grant, Hold, QuotaReader, subject
+from llmledger.quota.records import (
+    AlertState,
+    Budget,
+    CounterRange,
+    Counts,
+    Grant,
+    Hold,
+    QuotaReader,
+    subject,
+)
 
 if TYPE_CHECKING:
     from llmledger.ledger import Ledger
@@ -250,6 +259,13 @@ class QuotaBook:
         (expired, or of a request whose event is recorded); returns expired holds deleted."""
         self._store.rebuild_counters()
         return self._store.expire_holds(self._clock())
+
+    def month_counts(self, subjects: Sequence[str]) -> dict[str, Counts]:
+        """What each subject used this month (a change here is a change to its meter)."""
+        month = month_at(self._clock(), self.quotas.zone)
+        first, last = counter_range(month, self.quotas.zone)
+        ranges = [CounterRange(s, first, last) for s in subjects]
+        return dict(zip(subjects, self._read(lambda reader: reader.counts(ranges))))
 
     def held(self, who: Subject) -> dict[str, int]:
         """Tokens held by open reservations, per subject (for tests and the admin API)."""
