@@ -111,6 +111,42 @@ class ReleaseJob(_Job[None]):
 # -- the view ----------------------------------------------------------------------------------
 
 
+class _Held:
+    """The holds on one subject, by request, with their running sums (an admission reads
+    them in constant time however many requests are in flight)."""
+
+    def __init__(self) -> None:
+        self.by_request: dict[str, Hold] = {}
+        self.tokens = 0
+        self.cost_nanos = 0
+        self.first_expiry: datetime | None = None  # no later than the earliest hold's expiry
+
+    def add(self, hold: Hold) -> None:
+        self.drop(hold.request_id)
+        self.by_request[hold.request_id] = hold
+        self.tokens += hold.tokens
+        self.cost_nanos += hold.cost_nanos
+        if self.first_expiry is None or hold.expires_at < self.first_expiry:
+            self.first_expiry = hold.expires_at
+
+    def drop(self, request_id: str) -> None:
+        hold = self.by_request.pop(request_id, None)
+        if hold is not None:
+            self.tokens -= hold.tokens
+            self.cost_nanos -= hold.cost_nanos
+
+    def counts(self, now: datetime) -> Counts | None:
+        if self.first_expiry is not None and self.first_expiry <= now:
+            # Expired holds never count again (the expiry sweep deletes their rows).
+            for request_id, hold in list(self.by_request.items()):
+                if hold.expires_at <= now:
+                    self.drop(request_id)
+            self.first_expiry = min((h.expires_at for h in self.by_request.values()), default=None)
+        if not self.by_request:
+            return None
+        return Counts(self.tokens, 0, self.cost_nanos, len(self.by_request))
+
+
 @dataclass(frozen=True)
 class _CachedLimits:
     limits: tuple[Limit, ...]
@@ -128,7 +164,7 @@ class AdmissionView:
         self._zone_ok = False
         self._limits: dict[Subject, _CachedLimits] = {}
         self._counts: dict[str, dict[CounterRange, Counts]] = {}  # by subject
-        self._holds: dict[str, dict[str, Hold]] = {}  # subject -> request id -> hold
+        self._holds: dict[str, _Held] = {}  # by subject (those read from the file)
         self._hold_subjects: dict[str, list[str]] = {}  # request id -> its held subjects
 
     def clear(self) -> None:
@@ -166,7 +202,7 @@ class AdmissionView:
             for subject in self._hold_subjects.pop(request_id, ()):
                 held = self._holds.get(subject)
                 if held is not None:
-                    held.pop(request_id, None)
+                    held.drop(request_id)
 
     # -- reads -----------------------------------------------------------------------------
 
@@ -188,23 +224,18 @@ class AdmissionView:
         missing = [s for s in subjects if s not in self._holds]
         if missing:
             for subject in missing:
-                self._holds[subject] = {}
+                self._holds[subject] = _Held()
             for hold in batch.holds(missing):
                 self._remember(hold)
         result: dict[str, Counts] = {}
         for subject in subjects:
-            tokens = cost = count = 0
-            for hold in self._holds[subject].values():
-                if hold.expires_at > now:
-                    tokens += hold.tokens
-                    cost += hold.cost_nanos
-                    count += 1
-            if count:
-                result[subject] = Counts(tokens, 0, cost, count)
+            counts = self._holds[subject].counts(now)
+            if counts is not None:
+                result[subject] = counts
         return result
 
     def _remember(self, hold: Hold) -> None:
-        self._holds.setdefault(hold.subject, {})[hold.request_id] = hold
+        self._holds.setdefault(hold.subject, _Held()).add(hold)
         subjects = self._hold_subjects.setdefault(hold.request_id, [])
         if hold.subject not in subjects:
             subjects.append(hold.subject)
