@@ -127,9 +127,10 @@ class QuotaGate:
                 if self.in_flight == 0:
                     found = self.batcher.admit_now(who, request_id, estimate)
                 if found is None:
-                    job = AdmitJob(who, request_id, estimate)
+                    job = AdmitJob(who, request_id, estimate, loop)
                     self.batcher.submit(job)
-                    found = await asyncio.wrap_future(job.future)
+                    assert job.waiter is not None
+                    found = await job.waiter
                 admission = found
             except CountersMoved:  # another process's zone: the book recounts first
                 admission = await loop.run_in_executor(
@@ -157,9 +158,10 @@ class QuotaGate:
             await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
             return
         event.validate()  # a bad event fails its own settle, not its group commit
-        job = SettleJob(event, reservation)
-        self.batcher.submit(job)
-        await asyncio.wrap_future(job.future)
+        settle = SettleJob(event, reservation, asyncio.get_running_loop())
+        self.batcher.submit(settle)
+        assert settle.waiter is not None
+        await settle.waiter
 
     async def release(self, request_id: str) -> None:
         """Drop a request's holds (it ended without an event to settle with)."""
@@ -169,9 +171,10 @@ class QuotaGate:
             if self.batcher is None:
                 await loop.run_in_executor(self.executor, self.book.release, request_id)
             else:
-                job = ReleaseJob(request_id)
-                self.batcher.submit(job)
-                await asyncio.wrap_future(job.future)
+                release = ReleaseJob(request_id, loop)
+                self.batcher.submit(release)
+                assert release.waiter is not None
+                await release.waiter
         except Exception:  # the holds expire by themselves
             log.exception("gateway: cannot release the reservation of %s", request_id)
 

@@ -22,13 +22,15 @@ see each other's reservations and stay race-free: their commits are serialized b
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Hashable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Generic, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, cast
 
 from llmledger.events import UsageEvent
 from llmledger.quota.admission import Admission, Estimate, Reservation, refusal
@@ -71,19 +73,60 @@ class CountersMoved(Exception):
 
 
 class _Job(Generic[R]):
-    def __init__(self) -> None:
+    """A job's outcome goes to ``future`` (threads wait on it), or, for a job made on an
+    event loop (``loop``), to ``waiter``: every waiter of a commit is set by ONE call into its
+    loop (a wake-up per commit, not per request)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop
         self.future: Future[R] = Future()
+        self.waiter: asyncio.Future[R] | None = None if loop is None else loop.create_future()
 
     def fail(self, exc: BaseException) -> None:
-        if not self.future.done():
-            self.future.set_exception(exc)
+        _deliver([(self, exc)])
+
+
+Outcome = tuple["_Job[Any]", object]
+
+
+def _deliver(outcomes: Sequence[Outcome]) -> None:
+    """Set each job's result (or exception, when the outcome is one)."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[Outcome]] = {}
+    for job, outcome in outcomes:
+        if job.loop is not None:
+            by_loop.setdefault(job.loop, []).append((job, outcome))
+        elif not job.future.done():
+            if isinstance(outcome, BaseException):
+                job.future.set_exception(outcome)
+            else:
+                job.future.set_result(outcome)
+    for loop, found in by_loop.items():
+        with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+            loop.call_soon_threadsafe(_set_waiters, found)
+
+
+def _set_waiters(outcomes: Sequence[Outcome]) -> None:
+    for job, outcome in outcomes:
+        waiter = job.waiter
+        if waiter is None or waiter.done():  # cancelled: the client went away
+            continue
+        if isinstance(outcome, BaseException):
+            waiter.set_exception(outcome)
+        else:
+            waiter.set_result(outcome)
 
 
 class AdmitJob(_Job[Admission]):
     """Admit a request and hold its bound, or refuse it."""
 
-    def __init__(self, who: Subject, request_id: str, estimate: Estimate) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        who: Subject,
+        request_id: str,
+        estimate: Estimate,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(loop)
         self.who = who
         self.request_id = request_id
         self.estimate = estimate
@@ -92,8 +135,13 @@ class AdmitJob(_Job[Admission]):
 class SettleJob(_Job[None]):
     """Write a request's event and drop its holds; its limits' alerts are checked after."""
 
-    def __init__(self, event: UsageEvent, reservation: Reservation) -> None:
-        super().__init__()
+    def __init__(
+        self,
+        event: UsageEvent,
+        reservation: Reservation,
+        loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(loop)
         self.event = event
         self.reservation = reservation
         self.found: list[Usage] = []
@@ -103,8 +151,8 @@ class SettleJob(_Job[None]):
 class ReleaseJob(_Job[None]):
     """Drop a request's holds (it ended without usage to settle)."""
 
-    def __init__(self, request_id: str) -> None:
-        super().__init__()
+    def __init__(self, request_id: str, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        super().__init__(loop)
         self.request_id = request_id
 
 
@@ -375,13 +423,9 @@ class QuotaBatcher:
             with view.lock:
                 view.clear()  # it may hold what was rolled back
             raise
-        for job, outcome in admitted:
-            if isinstance(outcome, CountersMoved):
-                job.fail(outcome)
-            else:
-                job.future.set_result(outcome)
-        for done in (*settles, *releases):
-            done.future.set_result(None)
+        outcomes: list[Outcome] = [(job, outcome) for job, outcome in admitted]
+        outcomes += [(job, None) for job in (*settles, *releases)]
+        _deliver(outcomes)
         for settle in settles:
             try:
                 self.book.apply_alerts(settle.found, settle.states)
