@@ -15,15 +15,14 @@ from llmledger.usage.streams import DeferredStream, OpenAIChatStream
 CHUNKS = [
     (b'{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}]}', True),
     (
-        b'{"id":"c1","choices":[{"index":0,"delta":{"content":"Hi"},"finish_reason":null}],'
-        b'"usage":null}',
-        True,
-    ),
-    (
         b'{"id": "c1", "choices": [{"index": 0, "delta": {"content": "x"}, '
-        b'"finish_reason": null}], "usage": null}',
+        b'"finish_reason": null}]}',
         True,
     ),
+    (b'{"choices":[{"delta":{"content":"a"},"finish_reason":null},{"delta":{}}]}', True),
+    (b'{"choices":[{"finish_reason":null},{"finish_reason":"stop"}]}', False),
+    # A null usage is parsed (capture cuts it from the chunk first when it asked for usage).
+    (b'{"choices":[{"delta":{"content":"Hi"},"finish_reason":null}],"usage":null}', False),
     (b'{"choices":[{"delta":{"content":"\\"usage\\": {1}"},"finish_reason":null}]}', True),
     (b'{"choices":[{"delta":{},"finish_reason":"stop"}],"usage":null}', False),
     (b'{"choices": [{"delta": {}, "finish_reason" : "length"}]}', False),
