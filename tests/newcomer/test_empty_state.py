@@ -27,6 +27,7 @@ Looked for:
   Codex CLI          ~/.codex/sessions
                      ~/.codex/archived_sessions
   Copilot CLI        ~/.copilot/session-state
+  Copilot CLI OTel   ~/.copilot/otel
   Droid (Factory)    ~/.factory/sessions
   Gemini CLI         ~/.gemini/tmp
   Goose              ~/.local/share/goose/sessions/sessions.db

@@ -295,3 +295,46 @@ def test_flat_javascript_style_span_lines(tmp_path: Path) -> None:
         300,
         "c-1",
     )
+
+
+def test_an_agent_span_totalling_its_model_calls_counts_only_without_them(
+    tmp_path: Path,
+) -> None:
+    """GenAI agents (Copilot CLI's ``invoke_agent``) may put the sum of their chat spans on the
+    agent span: with the chat spans in the trace it would count everything twice."""
+
+    def line(trace: str, span: str, operation: str, tokens_in: int, tokens_out: int) -> str:
+        attributes = {
+            "gen_ai.operation.name": operation,
+            "gen_ai.request.model": "gpt-4o-mini",
+            "gen_ai.usage.input_tokens": tokens_in,
+            "gen_ai.usage.output_tokens": tokens_out,
+        }
+        end = [1796638500, 0]
+        return json.dumps(
+            {
+                "traceId": trace,
+                "spanId": span,
+                "name": operation,
+                "startTime": end,
+                "endTime": end,
+                "attributes": attributes,
+            }
+        )
+
+    path = tmp_path / "agent.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                line("a" * 32, "1" * 16, "chat", 100, 10),
+                line("a" * 32, "2" * 16, "chat", 50, 5),
+                line("a" * 32, "3" * 16, "invoke_agent", 150, 15),  # the sum: not counted
+                line("b" * 32, "4" * 16, "invoke_agent", 70, 7),  # alone in its trace: counted
+            ]
+        )
+    )
+    db = tmp_path / "ledger.db"
+    assert main(["--db", str(db), "import", "otel", str(path)]) == 0
+    with Ledger(db) as ledger:
+        counted = sorted((e.id[-16:], e.input_tokens, e.output_tokens) for e in ledger.events())
+    assert counted == [("1" * 16, 100, 10), ("2" * 16, 50, 5), ("4" * 16, 70, 7)]

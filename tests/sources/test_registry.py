@@ -52,6 +52,7 @@ def test_every_agent_module_is_registered_with_its_flag() -> None:
         "cline": "cline",
         "codex": "codex",
         "copilot": "copilot-cli",
+        "copilot-otel": "copilot-otel",
         "droid": "droid",
         "gemini": "gemini-cli",
         "goose": "goose",

@@ -5,7 +5,9 @@ or ``output_tokens``; the older ``prompt_tokens`` / ``completion_tokens`` too). 
 convention's input INCLUDES cached tokens, so fresh input is input minus cache reads minus
 cache writes (never below zero). The id is ``llmledger.event.id`` when the span came from
 llmledger, otherwise ``otel:<trace id>:<span id>``, so a file imported twice, or a span and its
-log record, count once.
+log record, count once. An agent span (``invoke_agent``) whose usage totals the model calls
+under it (Copilot CLI's does, per its OpenTelemetry reference: "total input tokens (all
+turns)") counts only when its trace holds no model call with usage of its own.
 """
 
 from __future__ import annotations
@@ -16,15 +18,20 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from llmledger.events import UsageEvent, usd_to_nanos
 from llmledger.otel.otlp_json import OtlpRecord, parse_otlp_text
 
-if TYPE_CHECKING:
-    from llmledger.ledger import Ledger
+__all__ = ["FileImport", "event_from_record", "import_file", "is_agent_rollup"]
 
-__all__ = ["FileImport", "event_from_record", "import_file"]
+
+class Recorder(Protocol):
+    """What importing needs of a ``Ledger`` (a protocol, so agent-log sources may use this
+    module without depending on the ledger)."""
+
+    def record_many(self, events: Sequence[UsageEvent]) -> int: ...
+
 
 _ATTRIBUTION = ("user_id", "org_id", "account", "api_key_id", "project", "request_type")
 
@@ -58,6 +65,12 @@ def _record_id(record: OtlpRecord) -> str:
         ).encode()
     ).hexdigest()[:32]
     return f"otel-log:{digest}"
+
+
+def is_agent_rollup(record: OtlpRecord) -> bool:
+    """An agent invocation span, whose token counts (if any) sum its model calls."""
+    operation = record.attributes.get("gen_ai.operation.name")
+    return operation == "invoke_agent" or (operation is None and record.name == "invoke_agent")
 
 
 def event_from_record(record: OtlpRecord) -> UsageEvent | None:
@@ -160,9 +173,12 @@ def events_of(records: Sequence[OtlpRecord]) -> tuple[list[UsageEvent], int, int
 
     events: dict[str, UsageEvent] = {}
     skipped = invalid = 0
-    for record in records:
-        event = event_from_record(record)
-        if event is None:
+    converted = [(record, event_from_record(record)) for record in records]
+    # Traces whose model calls carry usage: an agent span there only repeats their sum.
+    called = {r.trace_id for r, e in converted if e is not None and not is_agent_rollup(r)}
+    for record, event in converted:
+        repeats = is_agent_rollup(record) and bool(record.trace_id) and record.trace_id in called
+        if event is None or repeats:
             skipped += 1
             continue
         try:
@@ -176,7 +192,7 @@ def events_of(records: Sequence[OtlpRecord]) -> tuple[list[UsageEvent], int, int
     return list(events.values()), skipped, invalid
 
 
-def import_file(ledger: Ledger, path: Path) -> FileImport:
+def import_file(ledger: Recorder, path: Path) -> FileImport:
     """Read ``path`` and record its events in one transaction; OSError / UnicodeDecodeError
     for a file that cannot be read."""
     report = parse_otlp_text(path.read_text(encoding="utf-8"))

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["OtlpRecord", "ParseReport", "any_value", "parse_otlp_text", "spans_request"]
+__all__ = [
+    "OtlpRecord",
+    "ParseReport",
+    "any_value",
+    "parse_otlp_text",
+    "records_of",
+    "spans_request",
+]
 
 Value = str | bool | int | float | list[Any] | dict[str, Any] | None
 
@@ -184,6 +191,12 @@ def _records(document: object) -> Iterator[OtlpRecord]:
             yield from _from_request(document)
         elif isinstance(document.get("attributes"), Mapping):
             yield _from_flat(document)
+
+
+def records_of(document: object) -> list[OtlpRecord]:
+    """The records of one decoded JSON document (a request, a flat record, or a list of
+    them); other documents (e.g. Copilot CLI's ``"type": "metric"`` lines) hold none."""
+    return list(_records(document))
 
 
 def parse_otlp_text(text: str) -> ParseReport:
