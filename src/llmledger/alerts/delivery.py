@@ -3,6 +3,12 @@ exponential backoff (or the wait the receiver asked for), at most ``attempts`` t
 alert goes to the dead-letter log. An id a channel already took (in this process, or in the
 sent log of an earlier one) is not sent again.
 
+The sent log only has to remember ids an alert check can find again: they name their moment
+(a quota alert its firing time, found again for an hour after a process starts; an anomaly
+its day or hour), so entries older than ``keep`` (30 days) are dropped once the file passes
+``compact_at`` bytes. Appends and the compaction hold a lock shared by every process using
+the state dir, so a compaction never loses another process's line.
+
 ``AlertDispatcher.deliver`` runs in the caller's event loop (the CLI); ``start``/``submit``
 run deliveries on a thread of their own, for callers on any thread (the quota service's
 alert callbacks, the watch loop).
@@ -13,17 +19,19 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import aiohttp
 
 from llmledger.alerts.channels import Channel, DeliveryError
+from llmledger.alerts.file_lock import exclusive
 from llmledger.alerts.model import Alert, stamp, webhook_payload
 
 __all__ = ["AlertDispatcher", "DeliveryLog", "DeliveryResult", "RetryPolicy"]
@@ -31,6 +39,9 @@ __all__ = ["AlertDispatcher", "DeliveryLog", "DeliveryResult", "RetryPolicy"]
 log = logging.getLogger("llmledger.alerts")
 
 Sleep = Callable[[float], Awaitable[None]]
+
+KEEP_SENT = timedelta(days=30)  # far beyond the day an alert id can be found again
+COMPACT_AT_BYTES = 256 * 1024  # about 2,500 entries
 
 
 @dataclass(frozen=True)
@@ -70,11 +81,22 @@ class DeliveryLog:
     """What was sent (``sent.jsonl``) and what could not be (``dead-letter.jsonl``), in
     ``directory``; in memory only when it is None."""
 
-    def __init__(self, directory: Path | None) -> None:
+    def __init__(
+        self,
+        directory: Path | None,
+        *,
+        keep: timedelta = KEEP_SENT,
+        compact_at: int = COMPACT_AT_BYTES,
+    ) -> None:
         self.directory = directory
+        self.keep = keep
+        self.compact_at = compact_at
+        self._next_compaction = compact_at  # doubles when the entries kept are that many
         self._lock = threading.Lock()
         self._taken: set[tuple[str, str]] = set()
         if directory is not None:
+            if self._size() > compact_at:
+                self.compact()
             for line in self._lines(directory / "sent.jsonl"):
                 self._taken.add((str(line.get("channel")), str(line.get("alertId"))))
 
@@ -111,12 +133,50 @@ class DeliveryLog:
             return
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, (self.directory / name).open("a", encoding="utf-8") as file:
-            file.write(line)
+        with self._lock, exclusive(self.directory / "sent.lock"):
+            with (self.directory / name).open("a", encoding="utf-8") as file:
+                file.write(line)
+            if name == "sent.jsonl" and self._size() > self._next_compaction:
+                self._compact_locked(datetime.now(timezone.utc))
 
     def sent(self, channel: str, alert: Alert) -> None:
         now = stamp(datetime.now(timezone.utc))
         self._append("sent.jsonl", {"channel": channel, "alertId": alert.id, "sentAt": now})
+
+    def _size(self) -> int:
+        try:
+            return (self.directory / "sent.jsonl").stat().st_size if self.directory else 0
+        except FileNotFoundError:
+            return 0
+
+    def compact(self, now: datetime | None = None) -> int:
+        """Drop the sent entries older than ``keep`` (and lines cut by a crash); the number
+        dropped. Safe while other processes append (they wait for the lock)."""
+        if self.directory is None:
+            return 0
+        with self._lock, exclusive(self.directory / "sent.lock"):
+            return self._compact_locked(now or datetime.now(timezone.utc))
+
+    def _compact_locked(self, now: datetime) -> int:
+        assert self.directory is not None
+        path = self.directory / "sent.jsonl"
+        try:
+            lines = path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return 0
+        cutoff = now - self.keep
+        kept = [line for line in lines if _still_needed(line, cutoff)]
+        temporary = path.with_name(f".sent.jsonl.{os.getpid()}.tmp")
+        with temporary.open("w", encoding="utf-8") as file:
+            file.write("".join(line + "\n" for line in kept))
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)  # readers see the old file or the new one, never half
+        self._next_compaction = max(self.compact_at, 2 * self._size())
+        dropped = len(lines) - len(kept)
+        if dropped:
+            log.info("alerts: %d sent entries older than %s dropped", dropped, stamp(cutoff))
+        return dropped
 
     def dead(self, channel: str, alert: Alert, attempts: int, error: str) -> None:
         log.error(
@@ -137,6 +197,24 @@ class DeliveryLog:
                 "alert": webhook_payload(alert),
             },
         )
+
+
+def _still_needed(raw: str, cutoff: datetime) -> bool:
+    """A sent entry younger than ``cutoff`` (or of a time that does not parse: kept)."""
+    try:
+        line = json.loads(raw)
+    except json.JSONDecodeError:
+        return False  # a line cut by a crash
+    if not isinstance(line, dict):
+        return False
+    sent_at = line.get("sentAt")
+    try:
+        moment = datetime.fromisoformat(str(sent_at).replace("Z", "+00:00"))
+    except ValueError:
+        return True
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment >= cutoff
 
 
 async def deliver_one(
