@@ -5,6 +5,8 @@ upstream, with bench_gateway.py's load generator.
 
     python benchmarks/bench_quotas.py                          # 2,000 requests per cell
     python benchmarks/bench_quotas.py --concurrency 1,16 --repeat 3 --modes json
+    # and an older checkout's enforcement in the same run (its src/ from `git archive`)
+    python benchmarks/bench_quotas.py --before /tmp/quota-before
 
 Prints throughput, p50/p99 and CPU per request of both, then the cost of enforcement: added
 p50 (target <= 0.2 ms) and lost throughput (target <= 10 %), medians over the runs.
@@ -36,10 +38,14 @@ tokens = 1000000000000000
 """
 
 
-def start(workdir: Path, upstream_port: int, quotas: bool) -> tuple[subprocess.Popen[str], Target]:
-    """``llmledger serve`` in front of the fake, with or without ``[quotas]``."""
-    proc, port, key = start_gateway(workdir, upstream_port, extra_config=QUOTAS if quotas else "")
-    name = "enforced" if quotas else "off"
+def start(
+    workdir: Path, upstream_port: int, quotas: bool, src: Path | None = None, name: str = ""
+) -> tuple[subprocess.Popen[str], Target]:
+    """``llmledger serve`` (from ``src`` when given) in front of the fake, with or without
+    ``[quotas]``."""
+    extra = QUOTAS if quotas else ""
+    proc, port, key = start_gateway(workdir, upstream_port, src=src, extra_config=extra)
+    name = name or ("enforced" if quotas else "off")
     return proc, Target(name, f"http://127.0.0.1:{port}", "/v1/chat/completions", key, proc.pid)
 
 
@@ -47,8 +53,8 @@ def _median(values: Sequence[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def _report(cells: list[Cell]) -> None:
-    print("\nmedians over the runs (quotas off -> enforced):")
+def _report(cells: list[Cell], enforced: str = "enforced") -> None:
+    print(f"\nmedians over the runs (quotas off -> {enforced}):")
     keys = sorted({(c.mode, c.concurrency) for c in cells})
     for mode, level in keys:
 
@@ -60,9 +66,9 @@ def _report(cells: list[Cell]) -> None:
             ]
             return _median([v for v in found if v is not None])
 
-        rps_off, rps_on = pick("off", "rps"), pick("enforced", "rps")
-        p50_off, p50_on = pick("off", "p50_ms"), pick("enforced", "p50_ms")
-        cpu_off, cpu_on = pick("off", "cpu_us"), pick("enforced", "cpu_us")
+        rps_off, rps_on = pick("off", "rps"), pick(enforced, "rps")
+        p50_off, p50_on = pick("off", "p50_ms"), pick(enforced, "p50_ms")
+        cpu_off, cpu_on = pick("off", "cpu_us"), pick(enforced, "cpu_us")
         lost = (1 - rps_on / rps_off) * 100 if rps_off else float("nan")
         print(
             f"  {mode:6} c={level:<3} {rps_off:>8.1f} -> {rps_on:>8.1f} req/s ({lost:+.1f} % lost)"
@@ -78,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3, help="runs of every cell, interleaved")
     parser.add_argument("--concurrency", default="1,16", help="comma-separated levels")
     parser.add_argument("--modes", default="json,stream", help="json,stream")
+    parser.add_argument(
+        "--before", type=Path, help="an older checkout (PATH/src) enforcing quotas, same run"
+    )
     args = parser.parse_args(argv)
     try:
         import uvloop
@@ -96,6 +105,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         targets = []
         for name, quotas in (("off", False), ("enforced", True)):
             proc, target = start(workdir / name, upstream_port, quotas)
+            processes.append(proc)
+            targets.append(target)
+        if args.before is not None:
+            src = args.before / "src"
+            proc, target = start(workdir / "before", upstream_port, True, src, "before")
             processes.append(proc)
             targets.append(target)
         print(f"machine: {_machine()}")
@@ -124,6 +138,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                             flush=True,
                         )
         _report(cells)
+        if args.before is not None:
+            _report(cells, "before")
     finally:
         for proc in reversed(processes):
             stop(proc)
