@@ -298,7 +298,7 @@ def test_flat_javascript_style_span_lines(tmp_path: Path) -> None:
 
 
 def test_an_agent_span_totalling_its_model_calls_counts_only_without_them(
-    tmp_path: Path,
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """GenAI agents (Copilot CLI's ``invoke_agent``) may put the sum of their chat spans on the
     agent span: with the chat spans in the trace it would count everything twice."""
@@ -335,6 +335,9 @@ def test_an_agent_span_totalling_its_model_calls_counts_only_without_them(
     )
     db = tmp_path / "ledger.db"
     assert main(["--db", str(db), "import", "otel", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{path}: 3 events, 3 new (skipped: 1 agent span totalling its calls)\n"
+    )
     with Ledger(db) as ledger:
         counted = sorted((e.id[-16:], e.input_tokens, e.output_tokens) for e in ledger.events())
     assert counted == [("1" * 16, 100, 10), ("2" * 16, 50, 5), ("4" * 16, 70, 7)]

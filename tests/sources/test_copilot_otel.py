@@ -116,10 +116,25 @@ def test_importing_the_file_and_scanning_it_count_each_span_once(
     path = export_to(isolated_home / ".copilot" / "otel" / "run.jsonl")
     assert main(["--db", ledger_url, "import", "otel", str(path), "--json"]) == 0
     imported = json.loads(capsys.readouterr().out)
-    assert [(f["events"], f["written"]) for f in imported["files"]] == [(3, 3)]
+    assert [(f["events"], f["written"], f["agentTotals"]) for f in imported["files"]] == [(3, 3, 1)]
     run_scan(ledger, isolated_home)
     days = totals(ledger)
     assert days == {"2026-09-19": DAY_86, "2026-08-03": DAY_78}
+
+
+def test_the_import_too_leaves_a_session_in_session_state_to_copilot_cli(
+    ledger: Ledger, ledger_url: str, isolated_home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    state = isolated_home / ".copilot" / "session-state"
+    write_jsonl(state / SESSION_86 / "events.jsonl", [{"type": "session.start", "data": {}}])
+    path = export_to(isolated_home / "copied" / "run.jsonl")
+    assert main(["--db", ledger_url, "import", "otel", str(path)]) == 0
+    assert capsys.readouterr().out == (
+        f"{path}: 1 event, 1 new (skipped: 1 record without token usage; "
+        "1 agent span totalling its calls; 2 Copilot CLI calls the scan counts from "
+        "session-state)\n"
+    )
+    assert totals(ledger) == {"2026-08-03": DAY_78}
 
 
 def test_a_session_copilot_keeps_in_session_state_is_left_to_copilot_cli(

@@ -57,6 +57,11 @@ def _line(found: dict[str, Any]) -> str:
         extras.append(f"{_count(found['badLines'], 'line')} not JSON")
     if found["invalid"]:
         extras.append(f"{_count(found['invalid'], 'record')} with impossible counts")
+    if found["agentTotals"]:
+        extras.append(f"{_count(found['agentTotals'], 'agent span')} totalling its calls")
+    if found["inAgentLogs"]:
+        calls = _count(found["inAgentLogs"], "Copilot CLI call")
+        extras.append(f"{calls} the scan counts from session-state")
     return text + (f" (skipped: {'; '.join(extras)})" if extras else "")
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -155,6 +155,8 @@ class FileImport:
     skipped: int  # records without token usage
     bad_lines: int
     invalid: int  # records whose usage could not be recorded (e.g. reasoning > output)
+    agent_totals: int = 0  # agent spans repeating the sum of their trace's model calls
+    in_agent_logs: int = 0  # Copilot CLI calls its session-state counts (the scan's copilot-cli)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -164,38 +166,76 @@ class FileImport:
             "skipped": self.skipped,
             "badLines": self.bad_lines,
             "invalid": self.invalid,
+            "agentTotals": self.agent_totals,
+            "inAgentLogs": self.in_agent_logs,
         }
 
 
-def events_of(records: Sequence[OtlpRecord]) -> tuple[list[UsageEvent], int, int]:
-    """The valid events, the records without usage, and the invalid ones."""
+@dataclass
+class Converted:
+    """What the records of a file come to."""
+
+    events: list[UsageEvent]
+    skipped: int = 0  # without token usage
+    invalid: int = 0
+    agent_totals: int = 0
+    in_agent_logs: int = 0
+
+
+LeftToAgentLogs = Callable[[OtlpRecord, UsageEvent], bool]
+
+
+def events_of(
+    records: Sequence[OtlpRecord], left_to_agent_logs: LeftToAgentLogs | None = None
+) -> Converted:
+    """The valid events of ``records``, and what was left out: records without usage, agent
+    totals, invalid ones, and those ``left_to_agent_logs`` says an agent-log source counts."""
     from llmledger.errors import InvalidEventError
 
     events: dict[str, UsageEvent] = {}
-    skipped = invalid = 0
+    result = Converted([])
     converted = [(record, event_from_record(record)) for record in records]
     # Traces whose model calls carry usage: an agent span there only repeats their sum.
     called = {r.trace_id for r, e in converted if e is not None and not is_agent_rollup(r)}
     for record, event in converted:
-        repeats = is_agent_rollup(record) and bool(record.trace_id) and record.trace_id in called
-        if event is None or repeats:
-            skipped += 1
+        if event is None:
+            result.skipped += 1
+            continue
+        if is_agent_rollup(record) and bool(record.trace_id) and record.trace_id in called:
+            result.agent_totals += 1
+            continue
+        if left_to_agent_logs is not None and left_to_agent_logs(record, event):
+            result.in_agent_logs += 1
             continue
         try:
             event.validate()
         except InvalidEventError:
-            invalid += 1
+            result.invalid += 1
             continue
         known = events.get(event.id)  # a span and its log record: the fuller copy wins
         if known is None or event.total_tokens > known.total_tokens:
             events[event.id] = event
-    return list(events.values()), skipped, invalid
+    result.events = list(events.values())
+    return result
 
 
 def import_file(ledger: Recorder, path: Path) -> FileImport:
     """Read ``path`` and record its events in one transaction; OSError / UnicodeDecodeError
-    for a file that cannot be read."""
+    for a file that cannot be read. Copilot CLI's spans of a session its session-state still
+    holds are left out: the scan counts that session from there (``copilot-cli``)."""
+    # Imported here: that agent-log source reads its files with this module.
+    from llmledger.sources.copilot_otel import left_to_session_state
+
     report = parse_otlp_text(path.read_text(encoding="utf-8"))
-    events, skipped, invalid = events_of(report.records)
-    written = ledger.record_many(events) if events else 0
-    return FileImport(str(path), len(events), written, skipped, report.bad_lines, invalid)
+    found = events_of(report.records, left_to_session_state)
+    written = ledger.record_many(found.events) if found.events else 0
+    return FileImport(
+        str(path),
+        len(found.events),
+        written,
+        found.skipped,
+        report.bad_lines,
+        found.invalid,
+        found.agent_totals,
+        found.in_agent_logs,
+    )

@@ -170,6 +170,7 @@ def _from_flat(record: Mapping[str, Any]) -> OtlpRecord:
     start = _flat_ns(_first(record, *_START)) or end
     span_id = _hex_id(_first(record, *_SPAN))
     is_span = bool(span_id) and _first(record, *_START) is not None
+    resource = _first(record, "resource.attributes")  # JavaScript SDK lines carry a map
     return OtlpRecord(
         kind="span" if is_span else "log",
         trace_id=_hex_id(_first(record, *_TRACE)),
@@ -179,6 +180,7 @@ def _from_flat(record: Mapping[str, Any]) -> OtlpRecord:
         end_ns=end,
         attributes={str(k): v for k, v in record["attributes"].items()},
         error=code in (2, "ERROR", "STATUS_CODE_ERROR"),
+        resource=dict(resource) if isinstance(resource, Mapping) else {},
     )
 
 

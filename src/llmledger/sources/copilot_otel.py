@@ -16,7 +16,8 @@ Lines are decoded by the OTLP/JSON reader of ``llmledger import otel`` (``otel.o
 mapped by its ``event_from_record``: ids are ``otel:<trace id>:<span id>``, the same as
 importing the file, so the scan and the import never count a span twice. Copilot also keeps
 each session's totals in ``session-state`` (the ``copilot-cli`` source): a span whose session
-has a session-state entry is left to that source, so a session is never counted twice.
+has a session-state entry is left to that source, so a session is never counted twice
+(``llmledger import otel`` leaves such spans out too, ``left_to_session_state``).
 Files are read incrementally (only appended lines); only lines with usage are decoded.
 """
 
@@ -30,7 +31,7 @@ from typing import Any
 
 from llmledger.events import UsageEvent
 from llmledger.otel.ingest import event_from_record, is_agent_rollup
-from llmledger.otel.otlp_json import records_of
+from llmledger.otel.otlp_json import OtlpRecord, records_of
 from llmledger.sources.base import FileParse, FileSource, Record, SourceFile
 from llmledger.sources.copilot_cli import copilot_home
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
@@ -55,6 +56,22 @@ def has_session_state(session: str, state_dir: Path) -> bool:
     ).is_file()
 
 
+def is_copilot(record: OtlpRecord) -> bool:
+    """A span of Copilot's runtime: its service (``github-copilot`` unless
+    ``OTEL_SERVICE_NAME`` renames it) or its ``github.copilot.*`` attributes."""
+    if record.resource.get("service.name") == "github-copilot":
+        return True
+    return any(key.startswith("github.copilot.") for key in record.attributes)
+
+
+def left_to_session_state(record: OtlpRecord, event: UsageEvent) -> bool:
+    """A Copilot call whose session the ``copilot-cli`` source counts from session-state
+    (looked up under this process's ``COPILOT_HOME`` / ``HOME``)."""
+    if not is_copilot(record):
+        return False
+    return has_session_state(event.session_id or "", copilot_home(os.environ) / "session-state")
+
+
 def to_record(event: UsageEvent) -> Record:
     return Record(
         id=event.id,
@@ -76,7 +93,7 @@ def to_record(event: UsageEvent) -> Record:
 
 def parse_lines(lines: Iterator[bytes], state_dir: Path) -> tuple[list[Record], int]:
     """Pure but for the session-state lookup: exporter lines to the records of their chat
-    spans, and the number of lines that are not JSON."""
+    spans, and the number of lines that are not JSON (or hold impossible counts)."""
     records: list[Record] = []
     malformed = 0
     for line in lines:
@@ -89,6 +106,7 @@ def parse_lines(lines: Iterator[bytes], state_dir: Path) -> tuple[list[Record], 
             if is_agent_rollup(otlp):
                 continue
             event = event_from_record(otlp)
+            # Every span of these files is Copilot's: no need to recognise it first.
             if event is None or has_session_state(event.session_id or "", state_dir):
                 continue
             try:
