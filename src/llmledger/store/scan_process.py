@@ -45,6 +45,9 @@ def usable(path: Path | None) -> bool:
     )
 
 
+# The scan process's SQLite page cache, in KiB.
+SCAN_CACHE_KIB = 16 * 1024
+
 # Batches the scan may have sent and not yet had answered: the child prepares the next one
 # (decode and de-duplicate rows) while it writes the one before.
 IN_FLIGHT = 2
@@ -66,6 +69,9 @@ def _serve(conn: Connection, parent_end: Connection, path: Path) -> None:
     from llmledger.store.sqlite import SQLiteStore
 
     store = SQLiteStore(path)
+    # A page cache that holds what the inserts revisit (the id index, the rollup), not the
+    # whole ledger: the store's default (64 MB) is for reports.
+    store._conn.execute(f"PRAGMA cache_size=-{SCAN_CACHE_KIB}")
     ready: queue.Queue[_Prepared | None] = queue.Queue(maxsize=1)
     saver = threading.Thread(target=_save_all, args=(store, ready, conn), daemon=True)
     saver.start()
