@@ -2,10 +2,10 @@
 
 A refresh opens the Ledger, files the transcript's new lines in it exactly as a scan would
 (``file_one``), files the official limit readings the fast path kept (Claude Code's come on
-its stdin; Codex's from the scan cursors), then writes ``<key>.snap.json``: today's cost (every source), this session's totals,
-the agent's current 5-hour block, the rates of the session's models, the ledger's copy of the
-session's latest calls (so a call whose streaming copies straddle the snapshot is counted
-once), and the transcript offset all of that covers.
+its stdin; Codex's from the scan cursors), then writes ``<key>.snap.json``: today's cost
+(every source), this session's totals, the agent's current 5-hour block, the rates of the
+session's models, the ledger's copy of the session's latest calls (so a call whose streaming
+copies straddle the snapshot is counted once), and the transcript offset all of that covers.
 
 Run in the statusline's own process when there is no snapshot yet, otherwise in a background
 process (``python -m llmledger.statusline.refresh KEY``) at most once a minute.
