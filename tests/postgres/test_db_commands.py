@@ -184,3 +184,63 @@ def test_db_commands_on_an_unreachable_server_are_one_line() -> None:
             "(Connection refused); is it running and is --db "
             "postgresql://postgres@127.0.0.1:9/test right?"
         ]
+
+
+def test_check_compares_quota_counters_and_repair_recounts_them(pg_url: str) -> None:
+    """As on SQLite (tests/quota/test_db_check.py): a spoiled counter and reservations left
+    behind are found, and db repair recounts and drops them."""
+    from datetime import datetime as moment
+
+    from llmledger.config import parse_config
+    from llmledger.quota.service import QuotaBook
+
+    now = moment.now(timezone.utc)
+    with Ledger(pg_url, config=parse_config({}), prices=PriceBook(), env={}) as ledger:
+        book = QuotaBook(ledger)
+        book.record_tokens("u1", 1_000, event_id="e1")
+        book.record_tokens("u1", 500, event_id="e2")
+    healthy = run_cli("db", "check", "--db", pg_url)
+    assert healthy.returncode == 0, healthy.stdout
+    assert "quota counters: match the events\nreservations: none stale\nhealthy" in healthy.stdout
+    month = now.strftime("%Y-%m")
+
+    def us(at: moment) -> int:
+        return int(at.timestamp() * 1_000_000)
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE quota_counters SET io_tokens = io_tokens + 7 "
+            "WHERE subject = 'user:u1' AND period = %s",
+            (f"m:{month}",),
+        )
+        with conn.cursor() as cur:
+            cur.executemany(
+                "INSERT INTO quota_holds VALUES (%s, %s, %s, %s, %s)",
+                [
+                    ("crashed", "user:u1", 4_000, 0, us(now - timedelta(minutes=1))),
+                    ("e1", "user:u1", 2_000, 0, us(now + timedelta(minutes=9))),
+                    ("in-flight", "user:u1", 3_000, 0, us(now + timedelta(minutes=9))),
+                ],
+            )
+    broken = run_cli("db", "check", "--db", pg_url)
+    assert broken.returncode == 1
+    assert (
+        "quota counters: differ from the events in 1 row(s)\n"
+        f"  user:u1 {month}: counter 2 events, 1,507 tokens; events table 2 events, "
+        "1,500 tokens\n"
+        "reservations: 1 expired, 1 of requests already recorded\n"
+    ) in broken.stdout
+    assert (
+        "recount the quota counters from the events and drop stale reservations: "
+        f"`llmledger db repair --db {pg_url}`"
+    ) in broken.stdout
+    repaired = run_cli("db", "repair", "--db", pg_url)
+    assert repaired.returncode == 0, repaired.stdout + repaired.stderr
+    assert repaired.stdout == (
+        "recounted the quota counters (1 row(s) differed) and deleted 2 stale reservation(s)\n"
+    )
+    again = run_cli("db", "check", "--db", pg_url)
+    assert again.returncode == 0, again.stdout
+    with psycopg.connect(pg_url) as conn:
+        left = conn.execute("SELECT request_id FROM quota_holds").fetchall()
+    assert left == [("in-flight",)]

@@ -125,14 +125,32 @@ def run_postgres_check(args: argparse.Namespace, url: str, render: Any) -> int:
 
 def run_postgres_repair(args: argparse.Namespace, url: str) -> int:
     from llmledger.admin import check
-    from llmledger.ledger import Ledger
+    from llmledger.cli.common import open_ledger
 
     before = check(url)
-    if before.rollup_checked and not before.rollup_count:
+    quotas = before.quotas
+    if before.rollup_checked and not before.rollup_count and not quotas.problems:
         emit(f"nothing to repair: the rollup of {before.path} matches its events")
         return 0
-    with Ledger(url, create=False) as ledger:
-        ledger.rebuild_rollup()
+    rollup = not before.rollup_checked or before.rollup_count > 0
+    with open_ledger(args, "read") as ledger:
+        if rollup:
+            ledger.rebuild_rollup()
+        if quotas.problems:
+            ledger.quotas.repair()
     after = check(url)
-    emit(f"rebuilt the hourly rollup of {after.path} from its {after.events or 0:,} events")
+    done = []
+    if rollup:
+        done.append(
+            f"rebuilt the hourly rollup of {after.path} from its {after.events or 0:,} events"
+        )
+    if quotas.problems:
+        stale = quotas.expired_holds + quotas.settled_holds
+        done.append(
+            f"recounted the quota counters ({quotas.differing:,} row(s) differed) and deleted "
+            f"{stale:,} stale reservation(s)"
+        )
+    if not after.healthy:
+        done.append(f"`llmledger db check --db {after.path}` still finds problems")
+    emit("; ".join(done))
     return 0 if after.healthy else 1

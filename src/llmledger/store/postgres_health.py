@@ -1,9 +1,10 @@
 """``db check`` of a PostgreSQL ledger: the questions of store/health.py, in PostgreSQL's terms.
 
-1. integrity: every claimed id (``event_ids``) has its event row and every event row its id,
-   and no reservation outlived its expiry by more than an hour (orphaned by a dead process);
+1. integrity: every claimed id (``event_ids``) has its event row and every event row its id;
 2. migrations: every migration this version knows is applied, none from a newer version;
-3. rollup: ``rollup_hourly`` holds exactly the events' sums (``min_ts``/``max_ts`` aside).
+3. rollup: ``rollup_hourly`` holds exactly the events' sums (``min_ts``/``max_ts`` aside);
+4. quotas (once in use): the usage counters equal the events' sums per subject and day/month,
+   and no reservation is left behind (expired, or of a request whose event is recorded).
 
 Read-only: one transaction at REPEATABLE READ, so the three answers describe one moment.
 """
@@ -19,10 +20,10 @@ import psycopg
 from llmledger.store import postgres_errors
 from llmledger.store.health import SHOWN, Health, RollupDifference
 from llmledger.store.migrations import MIGRATIONS_TABLE
+from llmledger.store.postgres_quotas import EXPECTED_SQL
 from llmledger.store.postgres_schema import MIGRATIONS
 from llmledger.store.postgres_write import ROLLUP_COLUMNS, rollup_delta_sql
-
-_STALE_HOLD_US = 3_600 * 1_000_000
+from llmledger.store.quota_health import CounterDifference, QuotaHealth
 
 
 @dataclass
@@ -30,7 +31,6 @@ class PostgresHealth(Health):
     """Health of a PostgreSQL ledger; ``path`` is its URL (without a password)."""
 
     partitions: int = 0
-    stale_holds: int = 0
 
     def advice(self) -> list[str]:
         where = f"--db {self.path}"
@@ -40,11 +40,6 @@ class PostgresHealth(Health):
                 "the ids and the events disagree (a table changed by hand?): copy what is "
                 f"there to a new ledger with `llmledger db copy --from {self.path} --to NEW`, "
                 "or restore the database from its backup"
-            )
-        if self.stale_holds:
-            steps.append(
-                f"{self.stale_holds:,} reservation(s) expired over an hour ago; the next "
-                "reservation drops them (nothing to do unless the gateway is stopped)"
             )
         if self.unknown:
             steps.append(
@@ -58,11 +53,16 @@ class PostgresHealth(Health):
                 "the events are intact; rebuild the hourly rollup reports read from them: "
                 f"`llmledger db repair {where}`"
             )
+        if self.quotas.problems and not self.integrity:
+            steps.append(
+                "recount the quota counters from the events and drop stale reservations: "
+                f"`llmledger db repair {where}`"
+            )
         return steps
 
     def to_json(self) -> dict[str, Any]:
         data = super().to_json()
-        data.update(partitions=self.partitions, staleReservations=self.stale_holds)
+        data.update(partitions=self.partitions)
         return data
 
 
@@ -118,16 +118,47 @@ def _check(conn: psycopg.Connection[tuple[Any, ...]], health: PostgresHealth) ->
         health.integrity.append(f"{missing:,} claimed id(s) have no event row")
     if unclaimed:
         health.integrity.append(f"{unclaimed:,} event row(s) are not in event_ids")
-    if "0005_quotas" in health.applied:
-        now_us = int(time.time() * 1_000_000)
-        row = conn.execute(
-            "SELECT COUNT(*) FROM quota_holds WHERE expires_at < %s", (now_us - _STALE_HOLD_US,)
-        ).fetchone()
-        health.stale_holds = int(row[0]) if row else 0
     if health.integrity or health.pending:
         return
     health.rollup_count, health.rollup = _rollup_differences(conn)
     health.rollup_checked = True
+    health.quotas = _check_quotas(conn, int(time.time() * 1_000_000))
+
+
+def _check_quotas(conn: psycopg.Connection[tuple[Any, ...]], now_us: int) -> QuotaHealth:
+    """The quota counters against the events, and reservations left behind (as SQLite's
+    store/quota_health.py does)."""
+    health = QuotaHealth()
+    if conn.execute("SELECT 1 FROM meta WHERE key = 'quota_zone'").fetchone() is None:
+        return health  # quotas never used: nothing counted
+    health.counted = True
+    stored = (
+        "SELECT subject, period, io_tokens, cache_tokens, cost_nanos, events FROM "
+        "quota_counters WHERE NOT (io_tokens = 0 AND cache_tokens = 0 AND cost_nanos = 0 "
+        "AND events = 0)"
+    )
+    rows = conn.execute(
+        f"WITH expected AS ({EXPECTED_SQL}) "
+        f"SELECT 0, * FROM ({stored} EXCEPT SELECT * FROM expected) AS a "
+        f"UNION ALL SELECT 1, * FROM (SELECT * FROM expected EXCEPT {stored}) AS b"
+    ).fetchall()
+    by_key: dict[tuple[str, str], list[tuple[int, int, int, int] | None]] = {}
+    for row in rows:
+        values = (int(row[3]), int(row[4]), int(row[5]), int(row[6]))
+        by_key.setdefault((str(row[1]), str(row[2])), [None, None])[int(row[0])] = values
+    health.differing = len(by_key)
+    health.differences = [
+        CounterDifference(subject, period, pair[0], pair[1])
+        for (subject, period), pair in sorted(by_key.items())[:SHOWN]
+    ]
+    counts = conn.execute(
+        "SELECT (SELECT COUNT(*) FROM quota_holds WHERE expires_at <= %(now)s), "
+        "(SELECT COUNT(*) FROM quota_holds h WHERE expires_at > %(now)s AND EXISTS ("
+        " SELECT 1 FROM event_ids k WHERE k.id IN (h.request_id, 'proxy:' || h.request_id)))",
+        {"now": now_us},
+    ).fetchone()
+    health.expired_holds, health.settled_holds = (int(v) for v in (counts or (0, 0)))
+    return health
 
 
 def _rollup_differences(

@@ -147,6 +147,23 @@ REBUILD_SQL: list[str] = [
         "TRUE",
     ),
 ]
+# Every counter as the events say it should be (``db check`` compares it with the table).
+_COUNTED_ROWS = " UNION ALL ".join(
+    [
+        *(_event_rows(k, c, f"{c} IS NOT NULL") for k, c in _SUBJECTS),
+        _event_rows("model", "model", "model IN (SELECT model FROM quota_models)"),
+    ]
+)
+EXPECTED_SQL = (
+    f"WITH counted AS ({_COUNTED_ROWS}), days AS ("
+    "SELECT subject, 'd:' || day AS period, SUM(io) AS io, SUM(cache) AS cache, "
+    "SUM(cost) AS cost, COUNT(*) AS events FROM counted GROUP BY subject, day) "
+    'SELECT subject COLLATE "C", period COLLATE "C", io::BIGINT, cache::BIGINT, '
+    "cost::BIGINT, events::BIGINT FROM days UNION ALL "
+    'SELECT subject COLLATE "C", (\'m:\' || substr(period, 3, 7)) COLLATE "C", '
+    "SUM(io)::BIGINT, SUM(cache)::BIGINT, SUM(cost)::BIGINT, SUM(events)::BIGINT "
+    "FROM days GROUP BY subject, substr(period, 3, 7)"
+)
 MODEL_FILL_SQL: list[str] = [
     "DELETE FROM quota_counters WHERE subject = 'model:' || %(model)s",
     *_fill(_event_rows("model", "model", "model = %(model)s"), "subject = 'model:' || %(model)s"),
@@ -488,3 +505,9 @@ class PostgresQuotas:
         with self._writing() as conn:
             for statement in REBUILD_SQL:
                 conn.execute(statement)
+            # Holds of requests whose event is recorded are left by a crash between the two
+            # (a settle drops them in the event's own transaction).
+            conn.execute(
+                "DELETE FROM quota_holds h WHERE EXISTS (SELECT 1 FROM event_ids k "
+                "WHERE k.id IN (h.request_id, 'proxy:' || h.request_id))"
+            )
