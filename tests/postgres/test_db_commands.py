@@ -115,6 +115,15 @@ def test_an_interrupted_copy_resumes_and_counts_once(pg_url: str, tmp_path: Path
     result = copy_ledger(source, target, batch=100)
     assert result.resumed_from is not None and result.read < 900
     assert result.verified and target.count() == 900
+    # The source gains events older than the last one copied (a scan of old logs): the next
+    # copy reads it all again, so they are not skipped.
+    source.close()
+    with Ledger(source_url) as laptop:
+        laptop.record(model="gpt-4o", input_tokens=3, ts=T0 - timedelta(days=30), id="old")
+    source = open_store(source_url)
+    again = copy_ledger(source, target, batch=100)
+    assert again.resumed_from is None and (again.read, again.copied) == (901, 1)
+    assert again.verified and target.get_event("old") is not None
     source.close()
     target.close()
 

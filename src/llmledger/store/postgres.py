@@ -103,6 +103,7 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
             conn = psycopg.connect(self.url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise postgres_errors.connect_error(exc, self._location) from exc
+        todo = postgres_schema.MIGRATIONS
         try:
             with conn:
                 todo = postgres_schema.pending(conn, self._location)

@@ -3,7 +3,8 @@ PostgreSQL), through the Store protocol only.
 
 Events go in time order, in batches, each its own transaction, with their stored costs (never
 re-priced). After each batch the target remembers how far it got (meta ``copy:<source>``), so
-an interrupted copy resumes from there; ids make re-copied events count once. Then scan
+an interrupted copy resumes from there (a verified copy forgets it: the next copy reads the
+whole source again); ids make re-copied events count once. Then scan
 cursors, gateway keys, plans, add-ons, budgets, alert states and rate-window readings follow
 (reservations are transient and stay behind), and the copy is verified: each month's event
 count and sums, read from the events of both ledgers, must be equal.
@@ -98,6 +99,10 @@ def copy_ledger(
         result.months[month] = ((ours or {}).get("events", 0), (theirs or {}).get("events", 0))
         if ours != theirs:
             result.mismatched.append(month)
+    if result.verified:
+        # Done: a later copy starts from the beginning (the source may have gained events
+        # older than the last one copied, e.g. from a scan of old logs); ids count once.
+        target.set_meta(_meta_key(source), "")
     return result
 
 
