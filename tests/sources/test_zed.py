@@ -157,5 +157,5 @@ def test_without_zstandard_the_database_is_skipped_with_the_install_line(
     monkeypatch.setitem(__import__("sys").modules, "zstandard", None)
     result = run_scan(ledger, isolated_home)
     (skipped,) = result.skipped
-    assert skipped.source == "zed" and "pip install 'llmledger[agents]'" in skipped.reason
+    assert skipped.source == "zed" and "pip install zstandard" in skipped.reason
     assert ledger.count() == 0

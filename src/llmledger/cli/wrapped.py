@@ -13,7 +13,7 @@ from llmledger.cli.common import Parents, UsageError, emit, open_ledger
 DESCRIPTION = """\
 Your year in LLM tokens as a card to share: the year's tokens, API-equivalent cost, calls,
 active days and longest streak, the top models and agents, the busiest day and the
-contribution graph. Written as PNG (Pillow: pip install 'llmledger[wrapped]') and/or SVG, on
+contribution graph. Written as PNG (Pillow: pip install pillow) and/or SVG, on
 this machine: nothing is sent anywhere.
 """
 
@@ -74,7 +74,7 @@ def run_wrapped(args: argparse.Namespace) -> int:
             data = png(review)
         except ImportError:
             raise UsageError(
-                "the PNG card needs Pillow: pip install 'llmledger[wrapped]' (or use --svg)"
+                "the PNG card needs Pillow: pip install pillow (or use --svg)"
             ) from None
         target = args.output or f"wrapped-{year}.png"
         Path(target).write_bytes(data)

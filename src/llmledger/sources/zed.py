@@ -10,7 +10,7 @@ total adds all four, so input leaves the cache out) and ``model`` (``{provider, 
 not per-call usage. So a thread is one aggregate event, id ``zed:<thread id>``, dated at its
 ``updated_at`` and replaced by a later read as it grows (``requests = 0``: calls are not
 counted). A subagent's thread (``parent_id``) is a thread of its own. Reading zstd needs the
-``zstandard`` package (``pip install 'llmledger[agents]'``); without it the database is
+``zstandard`` package (``pip install zstandard``); without it the database is
 skipped with that reason. Not read: threads of external agents run in Zed (Claude Code,
 Gemini CLI, Codex: their own logs are read as theirs) and the first agent's LMDB store.
 
@@ -112,9 +112,7 @@ def thread_json(data_type: object, data: object) -> bytes:
     try:
         import zstandard
     except ImportError:
-        raise OSError(
-            "Zed's threads are zstd-compressed: pip install 'llmledger[agents]'"
-        ) from None
+        raise OSError("Zed's threads are zstd-compressed: pip install zstandard") from None
     try:
         # A stream: Zed's frames do not state their size; read at most MAX_THREAD_BYTES.
         with zstandard.ZstdDecompressor().stream_reader(raw) as reader:

@@ -139,7 +139,7 @@ def svg(review: YearInReview) -> str:
 
 
 def png(review: YearInReview) -> bytes:
-    """The card as PNG bytes (Pillow: ``pip install 'llmledger[wrapped]'``)."""
+    """The card as PNG bytes (Pillow: ``pip install pillow``)."""
     import io
 
     from PIL import Image, ImageDraw, ImageFont
