@@ -88,13 +88,14 @@ def test_each_alert_arrives_once_signed_despite_a_failure(
         "source": "llmledger",
         "details": {"n": 1},
     }
-    sent_log = (tmp_path / "alerts" / "sent.jsonl").read_text().splitlines()
-    assert sorted((json.loads(x)["channel"], json.loads(x)["alertId"]) for x in sent_log) == [
-        ("slack", "anomaly:test:1"),
-        ("slack", "anomaly:test:2"),
-        ("webhook", "anomaly:test:1"),
-        ("webhook", "anomaly:test:2"),
+    sent_log = [
+        json.loads(x) for x in (tmp_path / "alerts" / "sent.jsonl").read_text().splitlines()
     ]
+    pairs = [("slack", "anomaly:test:1"), ("slack", "anomaly:test:2")]
+    pairs += [("webhook", "anomaly:test:1"), ("webhook", "anomaly:test:2")]
+    # Each pair claimed (for the other processes) before it was sent, then marked sent.
+    for mark in ("claimedUntil", "sentAt"):
+        assert sorted((x["channel"], x["alertId"]) for x in sent_log if mark in x) == pairs
     assert not (tmp_path / "alerts" / "dead-letter.jsonl").exists()
 
 

@@ -3,6 +3,11 @@ exponential backoff (or the wait the receiver asked for), at most ``attempts`` t
 alert goes to the dead-letter log. An id a channel already took (in this process, or in the
 sent log of an earlier one) is not sent again.
 
+Processes sharing the state dir coordinate through the sent log itself: before sending, a
+process reads under the lock what the others appended since it last looked (all of it again
+when a compaction replaced the file) and, unless the (channel, id) is sent or claimed there,
+appends a claim naming until when it is sending; ``sentAt`` follows once the channel took it.
+
 The sent log only has to remember ids an alert check can find again: they name their moment
 (a quota alert its firing time, found again for an hour after a process starts; an anomaly
 its day or hour), so entries older than ``keep`` (30 days) are dropped once the file passes
@@ -19,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import os
 import threading
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -51,6 +57,11 @@ class RetryPolicy:
     max_backoff: float = 60.0
     timeout: float = 10.0  # per request
 
+    def longest(self) -> float:
+        """Seconds a delivery can take at most: every attempt timing out after the longest
+        wait."""
+        return self.attempts * self.timeout + (self.attempts - 1) * self.max_backoff
+
     def delay(self, failures: int, asked: float | None) -> float:
         if asked is not None:
             return min(max(asked, 0.0), self.max_backoff)
@@ -77,6 +88,9 @@ class DeliveryResult:
         }
 
 
+DEFAULT_LEASE = RetryPolicy().longest()  # seconds a claim holds off the other processes
+
+
 class DeliveryLog:
     """What was sent (``sent.jsonl``) and what could not be (``dead-letter.jsonl``), in
     ``directory``; in memory only when it is None."""
@@ -93,51 +107,104 @@ class DeliveryLog:
         self.compact_at = compact_at
         self._next_compaction = compact_at  # doubles when the entries kept are that many
         self._lock = threading.Lock()
-        self._taken: set[tuple[str, str]] = set()
+        # (channel, id) -> taken until this POSIX time: inf once sent, or claimed by this
+        # process; a claim of another process lapses at the time it names.
+        self._taken: dict[tuple[str, str], float] = {}
+        self._read_file: tuple[int, int] | None = None  # (device, inode) of sent.jsonl read
+        self._read_to = 0  # bytes of it read: every line before is in _taken
+        self._cut_tail = False  # it ends in a line cut by a crash
         if directory is not None:
             if self._size() > compact_at:
                 self.compact()
-            for line in self._lines(directory / "sent.jsonl"):
-                self._taken.add((str(line.get("channel")), str(line.get("alertId"))))
+            with self._lock, exclusive(directory / "sent.lock"):
+                self._read_new_lines()
 
-    @staticmethod
-    def _lines(path: Path) -> Iterable[dict[str, object]]:
+    def _read_new_lines(self) -> None:
+        """Take in what was appended to sent.jsonl since the last read, or all of it when it
+        was replaced (a compaction) since. Called holding both locks."""
+        assert self.directory is not None
         try:
-            text = path.read_text(encoding="utf-8")
+            with (self.directory / "sent.jsonl").open("rb") as file:
+                status = os.fstat(file.fileno())
+                identity = (status.st_dev, status.st_ino)
+                if identity != self._read_file or status.st_size < self._read_to:
+                    self._read_file, self._read_to = identity, 0
+                file.seek(self._read_to)
+                data = file.read()
         except FileNotFoundError:
-            return []
-        found = []
-        for raw in text.splitlines():
+            self._read_file, self._read_to, self._cut_tail = None, 0, False
+            return
+        whole = data[: data.rfind(b"\n") + 1]  # a line without its newline: cut by a crash
+        self._read_to += len(whole)
+        self._cut_tail = len(whole) < len(data)
+        for raw in whole.splitlines():
             try:
                 line = json.loads(raw)
-            except json.JSONDecodeError:
+            except (json.JSONDecodeError, UnicodeDecodeError):
                 continue  # a line cut by a crash
             if isinstance(line, dict):
-                found.append(line)
-        return found
+                self._take(line)
+
+    def _take(self, line: dict[str, object]) -> None:
+        key = (str(line.get("channel")), str(line.get("alertId")))
+        until = math.inf if "sentAt" in line else _posix(line.get("claimedUntil"))
+        if until is not None:
+            self._taken[key] = max(until, self._taken.get(key, -math.inf))
 
     @property
     def dead_letter_path(self) -> Path | None:
         return None if self.directory is None else self.directory / "dead-letter.jsonl"
 
-    def claim(self, channel: str, alert_id: str) -> bool:
-        """True for the first claim of (channel, id); False when it is taken already."""
+    def claim(self, channel: str, alert_id: str, lease: float = DEFAULT_LEASE) -> bool:
+        """True when this process is to send ``alert_id`` to ``channel``: neither sent nor
+        being sent by a process of this state dir; it is claimed for ``lease`` seconds."""
+        key = (channel, alert_id)
+        now = datetime.now(timezone.utc)
         with self._lock:
-            if (channel, alert_id) in self._taken:
+            if self._taken.get(key, -math.inf) > now.timestamp():
+                return False  # no need to look at the file: it only adds claims
+            if self.directory is None:
+                self._taken[key] = math.inf
+                return True
+        # A claim lapses rather than lasting until "sent": a process that dies between its
+        # claim and its send leaves the alert to whoever finds it next (at least once).
+        until = now + timedelta(seconds=lease)
+        record: dict[str, object] = {
+            "channel": channel,
+            "alertId": alert_id,
+            "claimedUntil": stamp(until),
+        }
+        with self._lock, exclusive(self.directory / "sent.lock"):
+            self._read_new_lines()
+            if self._taken.get(key, -math.inf) > now.timestamp():
                 return False
-            self._taken.add((channel, alert_id))
+            self._write_locked("sent.jsonl", record)
+            self._taken[key] = math.inf  # this process does not send it twice
             return True
 
     def _append(self, name: str, record: dict[str, object]) -> None:
         if self.directory is None:
             return
+        with self._lock, exclusive(self.directory / "sent.lock"):
+            if name == "sent.jsonl":
+                self._read_new_lines()  # so that _read_to stays at the end of the file
+            self._write_locked(name, record)
+
+    def _write_locked(self, name: str, record: dict[str, object]) -> None:
+        assert self.directory is not None
         self.directory.mkdir(parents=True, exist_ok=True)
         line = json.dumps(record, ensure_ascii=False) + "\n"
-        with self._lock, exclusive(self.directory / "sent.lock"):
+        if name != "sent.jsonl":
             with (self.directory / name).open("a", encoding="utf-8") as file:
                 file.write(line)
-            if name == "sent.jsonl" and self._size() > self._next_compaction:
-                self._compact_locked(datetime.now(timezone.utc))
+            return
+        if self._cut_tail:  # end the cut line, or it would swallow this one
+            line = "\n" + line
+        with (self.directory / name).open("a", encoding="utf-8") as file:
+            file.write(line)
+        self._read_new_lines()  # our own line: moves _read_to past it
+        if self._size() > self._next_compaction:
+            self._compact_locked(datetime.now(timezone.utc))
 
     def sent(self, channel: str, alert: Alert) -> None:
         now = stamp(datetime.now(timezone.utc))
@@ -172,6 +239,7 @@ class DeliveryLog:
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)  # readers see the old file or the new one, never half
+        self._read_new_lines()  # a new file: read again whole
         self._next_compaction = max(self.compact_at, 2 * self._size())
         dropped = len(lines) - len(kept)
         if dropped:
@@ -199,22 +267,28 @@ class DeliveryLog:
         )
 
 
+def _posix(value: object) -> float | None:
+    """The POSIX time of an ISO 8601 stamp (UTC when it names no zone); None if it is none."""
+    try:
+        moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.timestamp()
+
+
 def _still_needed(raw: str, cutoff: datetime) -> bool:
-    """A sent entry younger than ``cutoff`` (or of a time that does not parse: kept)."""
+    """A sent entry or claim younger than ``cutoff`` (or of a time that does not parse:
+    kept)."""
     try:
         line = json.loads(raw)
     except json.JSONDecodeError:
         return False  # a line cut by a crash
     if not isinstance(line, dict):
         return False
-    sent_at = line.get("sentAt")
-    try:
-        moment = datetime.fromisoformat(str(sent_at).replace("Z", "+00:00"))
-    except ValueError:
-        return True
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment >= cutoff
+    moment = _posix(line.get("sentAt", line.get("claimedUntil")))
+    return moment is None or moment >= cutoff.timestamp()
 
 
 async def deliver_one(
@@ -285,7 +359,7 @@ class AlertDispatcher:
         skipped = []
         for alert in alerts:
             for channel in self.channels:
-                if self.record.claim(channel.name, alert.id):
+                if self.record.claim(channel.name, alert.id, self.policy.longest()):
                     jobs.append(deliver_one(session, channel, alert, self.policy, self.record))
                 else:
                     skipped.append(DeliveryResult(channel.name, alert.id, False, 0, None, True))
