@@ -214,6 +214,7 @@ class AdmissionView:
         self._counts: dict[str, dict[CounterRange, Counts]] = {}  # by subject
         self._holds: dict[str, _Held] = {}  # by subject (those read from the file)
         self._hold_subjects: dict[str, list[str]] = {}  # request id -> its held subjects
+        self._states: dict[tuple[str, ...], list[AlertState]] = {}  # this commit's, by keys
 
     def clear(self) -> None:
         self._mark = None
@@ -224,6 +225,7 @@ class AdmissionView:
 
     def begin(self, batch: QuotaBatch) -> None:
         """Start a commit: forget everything if anything else wrote since the last one."""
+        self._states.clear()  # alert states change between commits (fired, resolved)
         if batch.opening_mark != self._mark:
             self.clear()
             self._zone_ok = batch.counter_zone() == self.book.zone_name
@@ -311,9 +313,16 @@ class AdmissionView:
     # -- the cycle -------------------------------------------------------------------------
 
     def admit(
-        self, batch: QuotaBatch, who: Subject, request_id: str, estimate: Estimate, now: datetime
+        self,
+        batch: QuotaBatch,
+        who: Subject,
+        request_id: str,
+        estimate: Estimate,
+        now: datetime,
+        unwritten: list[Hold] | None = None,
     ) -> Admission:
-        """``QuotaBook.check_and_reserve`` on the view: refuse, or hold the bound."""
+        """``QuotaBook.check_and_reserve`` on the view: refuse, or hold the bound (its rows
+        added to ``unwritten`` when given, for the caller to store with the others')."""
         if not self._zone_ok:
             raise CountersMoved("the ledger's counters are in another time zone")
         limits = self.limits(batch, who, now)
@@ -328,7 +337,10 @@ class AdmissionView:
         holds = tuple(
             Hold(request_id, s, bound.tokens, bound.cost_nanos, expires) for s in subjects
         )
-        batch.add_holds(holds)
+        if unwritten is None:
+            batch.add_holds(holds)
+        else:
+            unwritten.extend(holds)
         for hold in holds:
             self._remember(hold)
         return Admission(Reservation(request_id, who, holds, expires, limits))
@@ -341,7 +353,11 @@ class AdmissionView:
         if not limits:
             return [], []
         counts = self.counts(batch, [limit.counter for limit in limits])
-        return usages(limits, counts, {}), batch.alert_states([limit.key for limit in limits])
+        keys = tuple(limit.key for limit in limits)
+        states = self._states.get(keys)
+        if states is None:  # read once per commit for the requests of the same subjects
+            states = self._states[keys] = batch.alert_states(keys)
+        return usages(limits, counts, {}), states
 
 
 # -- the batcher -------------------------------------------------------------------------------
@@ -408,13 +424,15 @@ class QuotaBatcher:
                 view.dropped(dropped)
             for settle in settles:
                 settle.found, settle.states = view.settled(batch, settle.reservation)
+            holds: list[Hold] = []
             for job in admits:
                 try:
-                    admitted.append(
-                        (job, view.admit(batch, job.who, job.request_id, job.estimate, now))
-                    )
+                    found = view.admit(batch, job.who, job.request_id, job.estimate, now, holds)
+                    admitted.append((job, found))
                 except CountersMoved as exc:
                     admitted.append((job, exc))
+            if holds:
+                batch.add_holds(holds)
             view.end(batch)
 
         try:
