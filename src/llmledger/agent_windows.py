@@ -18,13 +18,22 @@ from typing import Any
 from llmledger.ledger import Ledger
 from llmledger.rate_windows import RateWindow
 
-__all__ = ["WindowStatus", "file_codex_readings", "latest_windows", "window_label"]
+__all__ = [
+    "LOOKBACK_US",
+    "WindowStatus",
+    "current_windows",
+    "file_codex_readings",
+    "latest_windows",
+    "window_label",
+]
 
 US_PER_MINUTE = 60_000_000
 # Below this span between two readings a pace is noise: the forecast uses the whole period.
 MIN_PACE_SPAN_US = 5 * US_PER_MINUTE
 # A period starts at its reset time minus the window; readings before it are another period.
 WINDOW_NAMES = {300: "5-hour", 10080: "weekly"}
+# Readings older than this are not shown (a weekly window's last reading is at most a week old).
+LOOKBACK_US = 8 * 24 * 60 * US_PER_MINUTE
 
 
 def window_label(reading: RateWindow) -> str:
@@ -177,3 +186,9 @@ def latest_windows(readings: Iterable[RateWindow], now_us: int) -> list[WindowSt
         statuses,
         key=lambda s: (s.latest.source, s.latest.limit_id, s.latest.window_minutes or 0),
     )
+
+
+def current_windows(ledger: Ledger, now_us: int) -> list[WindowStatus]:
+    """Each agent's latest official windows as of ``now_us`` (readings of the last
+    ``LOOKBACK_US``), as ``llmledger quota`` and the dashboard show them."""
+    return latest_windows(ledger.rate_windows(since_us=now_us - LOOKBACK_US), now_us)

@@ -76,7 +76,10 @@ def test_the_file_holds_everything_it_shows(report: Path, cli: Cli, seeded_path:
         source = key.split("source=")[1].split("&")[0] if "source=" in key else ""
         picked = f"&source={source}" if source else ""
         sessions.add(f"sessions?since={since}{picked}&tz=UTC&until={last}")
-    assert set(views) == graphs | sessions
+    # And the agents' limit windows (the seeded ledger has no reading: an empty list).
+    limits = views["limit-windows?tz=UTC"]
+    assert (limits["windows"], limits["timezone"]) == ([], "UTC")
+    assert set(views) == graphs | sessions | {"limit-windows?tz=UTC"}
     rows = cli("daily", "--json", "--tz", "UTC", "--no-scan", "--db", str(seeded_path))
     days = {r["date"]: r for r in rows.json()["daily"]}
     shown = {

@@ -37,6 +37,7 @@ def test_the_assets_fetch_nothing_from_anywhere() -> None:
         "meter.js",
         "panel-charts.js",
         "panel-graph.js",
+        "panel-limits.js",
         "panel-lists.js",
         "panel-operators.js",
         "state.js",

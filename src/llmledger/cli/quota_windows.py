@@ -29,8 +29,6 @@ examples:
   llmledger quota --no-scan --tz Europe/Berlin
 """
 
-# Readings older than this are not shown (a weekly window's last reading is at most a week old).
-LOOKBACK = timedelta(days=8)
 # Estimates look at this much history for the agent's blocks.
 ESTIMATE_DAYS = 14
 TITLES = {"claude-code": "Claude Code", "codex": "Codex"}
@@ -129,12 +127,14 @@ def estimates(ledger: Any, official: set[str], now: datetime) -> list[dict[str, 
 
 def official_line(ledger: Any, sources: list[str], zone: tzinfo) -> str | None:
     """One line of the official windows of ``sources`` (for ``blocks``), None without any."""
-    from llmledger.agent_windows import latest_windows
+    from llmledger.agent_windows import current_windows
 
     now = datetime.now(timezone.utc)
-    since = int((now - LOOKBACK).timestamp() * 1e6)
-    readings = [r for r in ledger.rate_windows(since_us=since) if r.source in sources]
-    statuses = [s for s in latest_windows(readings, int(now.timestamp() * 1e6)) if not s.stale]
+    statuses = [
+        s
+        for s in current_windows(ledger, int(now.timestamp() * 1e6))
+        if s.latest.source in sources and not s.stale
+    ]
     if not statuses:
         return None
     parts = [
@@ -146,7 +146,7 @@ def official_line(ledger: Any, sources: list[str], zone: tzinfo) -> str | None:
 
 
 def run_quota(args: argparse.Namespace) -> int:
-    from llmledger.agent_windows import file_codex_readings, latest_windows
+    from llmledger.agent_windows import current_windows, file_codex_readings
     from llmledger.report.timezones import resolve_zone
 
     zone = resolve_zone(args.tz)
@@ -157,8 +157,7 @@ def run_quota(args: argparse.Namespace) -> int:
 
             scan_before_report(ledger, args)
             file_codex_readings(ledger)
-        since = int((now - LOOKBACK).timestamp() * 1e6)
-        statuses = latest_windows(ledger.rate_windows(since_us=since), int(now.timestamp() * 1e6))
+        statuses = current_windows(ledger, int(now.timestamp() * 1e6))
         guessed = estimates(ledger, {s.latest.source for s in statuses}, now)
     if args.json:
         print_json({"windows": [s.as_json() for s in statuses], "estimates": guessed})

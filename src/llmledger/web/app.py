@@ -13,6 +13,8 @@ Views (GET; window and filters as query parameters ``tz``, ``since``, ``until``,
 - ``access``: whose data the caller sees (``{"user": …, "admin": …}``)
 - ``admin/top?by=user|api_key|account|org``: the operators' top lists (admin access only)
 - ``admin/upstreams``: each upstream account's health (the gateway's, admin access only)
+- ``limit-windows``: each coding agent's latest official usage-limit windows (``tz`` only;
+  as ``llmledger quota``): this machine's agents, so on the gateway the admin token's only
 
 Who sees what: ``llmledger dashboard`` serves one person's ledger to this machine, whole (and
 the operators' lists with ``--admin``). The gateway passes a ``guard`` that names the caller
@@ -173,6 +175,9 @@ class _Views:
     def unpriced(self, query: DashboardQuery, request: Request) -> bytes:
         return views.unpriced_json(self.ledger, query)
 
+    def limit_windows(self, query: DashboardQuery, request: Request) -> bytes:
+        return views.limit_windows_json(self.ledger, query.zone)
+
     def top(self, query: DashboardQuery, request: Request) -> bytes:
         by = request.query_params.get("by", "")
         if by not in views.TOP_DIMENSIONS:
@@ -267,6 +272,12 @@ def dashboard_routes(
         Route(f"{api}/sessions", handlers.endpoint(handlers.sessions, ("limit",)), methods=["GET"]),
         Route(f"{api}/cache", handlers.endpoint(handlers.cache), methods=["GET"]),
         Route(f"{api}/unpriced", handlers.endpoint(handlers.unpriced), methods=["GET"]),
+        # The operator's machine's agents: a gateway's users do not see them.
+        Route(
+            f"{api}/limit-windows",
+            handlers.endpoint(handlers.limit_windows, admin=sign_in),
+            methods=["GET"],
+        ),
     ]
     if admin or sign_in:
         top = handlers.endpoint(handlers.top, ("by", "limit"), admin=True)

@@ -45,6 +45,7 @@ SCRIPTS = (
     "panel-charts.js",
     "panel-lists.js",
     "panel-operators.js",
+    "panel-limits.js",
     "app.js",
 )
 METER_SCRIPT = "meter.js"

@@ -3,7 +3,8 @@
 The file holds the page, its styles and scripts inlined, and the answers of the views the page
 asks for, keyed as the page asks (``DashboardQuery.canonical``): the graph of every year in the
 window, and the sessions of its last 31 days with usage (and the operators' lists with
-``admin``), for all sources and for each source. The time zone and dates are fixed when it
+``admin``), for all sources and for each source; and the agents' official limit windows as
+they stood when it was written. The time zone and dates are fixed when it
 is written; the year and the source can be switched in the file.
 """
 
@@ -27,7 +28,13 @@ from llmledger.web.graph import (
 )
 from llmledger.web.page import PageConfig, StaticQuery, render_page
 from llmledger.web.query import DashboardQuery
-from llmledger.web.views import TOP_DIMENSIONS, recent_window, sessions_json, top_json
+from llmledger.web.views import (
+    TOP_DIMENSIONS,
+    limit_windows_json,
+    recent_window,
+    sessions_json,
+    top_json,
+)
 
 __all__ = ["report_file", "report_years"]
 
@@ -97,6 +104,9 @@ def report_file(ledger: Ledger, base: DashboardQuery, *, admin: bool = False) ->
                     views[f"admin/top?{by_key.canonical({'by': by})}"] = msgspec.Raw(
                         top_json(ledger, recent, by)
                     )
+    # The agents' limit windows as the page asks for them (panel-limits.js: the zone only).
+    limits = DashboardQuery(zone=base.zone).canonical()
+    views[f"limit-windows?{limits}"] = msgspec.Raw(limit_windows_json(ledger, base.zone))
     now = datetime.now(timezone.utc).replace(microsecond=0)
     config = PageConfig(
         version=__version__,

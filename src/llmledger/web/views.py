@@ -10,16 +10,18 @@ no prompt).
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any
 
 import msgspec
 
+from llmledger.agent_windows import current_windows
 from llmledger.ledger import Ledger
 from llmledger.query import Totals
 from llmledger.report.aggregate import Report
 from llmledger.report.kinds import ReportKind
 from llmledger.report.render.jsonout import report_data, totals_fields
+from llmledger.report.timezones import zone_name
 from llmledger.web.graph import Catalog, GraphData, build_graph
 from llmledger.web.query import DashboardQuery
 
@@ -28,6 +30,7 @@ __all__ = [
     "cache_json",
     "daily_json",
     "day_json",
+    "limit_windows_json",
     "models_json",
     "recent_window",
     "sessions_json",
@@ -158,4 +161,42 @@ def top_json(ledger: Ledger, query: DashboardQuery, dimension: str, limit: int =
     ]
     return _encode(
         {"by": dimension, "rows": rows, "groups": len(groups), "timezone": query.zone_name}
+    )
+
+
+def _local(iso: str | None, zone: tzinfo) -> str | None:
+    if iso is None:
+        return None
+    moment = datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(zone)
+    return moment.isoformat()
+
+
+def _title(source: str) -> str:
+    from llmledger.sources.registry import SOURCES
+
+    found = SOURCES.get(source)
+    return found.title if found is not None else source
+
+
+def limit_windows_json(ledger: Ledger, zone: tzinfo, now_us: int | None = None) -> bytes:
+    """Each agent's latest official usage-limit windows (``llmledger quota --json``'s
+    ``windows``, agent_windows.current_windows), with the agent's title and the times in
+    ``zone`` too (``resetsAtLocal``, ``forecast.reaches100AtLocal``)."""
+    if now_us is None:
+        now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
+    windows = []
+    for status in current_windows(ledger, now_us):
+        fields = status.as_json()
+        fields["title"] = _title(status.latest.source)
+        fields["resetsAtLocal"] = _local(fields["resetsAt"], zone)
+        forecast = fields["forecast"]
+        forecast["reaches100AtLocal"] = _local(forecast["reaches100At"], zone)
+        windows.append(fields)
+    now = datetime.fromtimestamp(now_us // 1_000_000, timezone.utc)
+    return _encode(
+        {
+            "windows": windows,
+            "timezone": zone_name(zone),
+            "now": now.isoformat().replace("+00:00", "Z"),
+        }
     )

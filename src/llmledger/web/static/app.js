@@ -88,6 +88,9 @@
         if (panels.operators) {
           panels.operators.load(token);
         }
+        if (panels.limits) {
+          panels.limits.load(token);
+        }
         return null;
       })
       .catch(function (error) {
@@ -106,6 +109,7 @@
     byId("sign-in").hidden = false;
     byId("signed-in").hidden = true;
     byId("admin-panel").hidden = true;
+    byId("limits-panel").hidden = true;
     var note = byId("sign-in-error");
     note.hidden = !message;
     note.textContent = message || "";

@@ -201,5 +201,5 @@
   }
 
   ns.panels = ns.panels || {};
-  ns.panels.operators = { load: load };
+  ns.panels.operators = { load: load, meterCell: meterCell, meterState: meterState, percentText: percentText };
 })((window.llmledger = window.llmledger || {}));
