@@ -225,6 +225,10 @@ class _Batch(_Reader):
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         super().__init__(conn)
+        # data_version moves when another connection commits: never while this transaction
+        # holds the write lock, so it is read once. total_changes counts the rows this
+        # connection changed (triggers included): other writes of this process show too.
+        self._version = int(conn.execute("PRAGMA data_version").fetchone()[0])
         self._opening_mark = self.mark()
 
     @property
@@ -232,10 +236,7 @@ class _Batch(_Reader):
         return self._opening_mark
 
     def mark(self) -> Hashable:
-        # data_version moves when another connection commits; total_changes counts the rows
-        # this connection changed (triggers included), so other writes of this process show.
-        version = self._conn.execute("PRAGMA data_version").fetchone()[0]
-        return (int(version), self._conn.total_changes)
+        return (self._version, self._conn.total_changes)
 
     def holds(self, subjects: Sequence[str]) -> list[Hold]:
         if not subjects:
