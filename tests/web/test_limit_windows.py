@@ -1,13 +1,14 @@
-"""The agents' official limit windows on the dashboard: the ``limit-windows`` view's JSON for
-seeded readings (exact values, the same computation as ``llmledger quota``), the gateway
-keeping it to the admin token, the ``html`` report embedding it, and the panel in headless
-Chromium (shown with readings, hidden without; screenshots light and dark)."""
+"""The agents' limit windows on the dashboard: the ``limit-windows`` view's JSON for seeded
+readings and usage (exact values: official windows, and an estimate for the agent with usage
+only; the same computation as ``llmledger quota``), the gateway keeping it to the admin token,
+the ``html`` report embedding it, and the panel in headless Chromium (the estimate labelled
+and drawn apart; hidden with neither; screenshots light and dark)."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -63,6 +64,42 @@ def seed_windows(ledger: Ledger, t: int) -> None:
             RateWindow("claude-code", "five_hour", t - 10 * MINUTE, 65.0, 300, t + 3 * HOUR),
         ]
     )
+
+
+def seed_usage(ledger: Ledger, t: int) -> None:
+    """Usage around ``t``: Gemini CLI (no official figure) had a 200,000-token block 30 hours
+    before and is 50,000 tokens into its current one (one call, half an hour before ``t``: no
+    burn rate, so the projection is what it used); Codex (official readings) has a call too,
+    and gets no estimate."""
+    moment = datetime.fromtimestamp(t // 1_000_000, timezone.utc)
+    for hours, tokens in ((30, 100_000), (29.5, 100_000), (0.5, 50_000)):
+        ledger.record(model="gemini-2.5-pro", ts=moment - timedelta(hours=hours),
+                      source="gemini-cli", input_tokens=tokens, output_tokens=0)  # fmt: skip
+    ledger.record(model="gpt-5", ts=moment - timedelta(minutes=20), source="codex",
+                  input_tokens=10, output_tokens=5)  # fmt: skip
+
+
+def expected_estimates(t: int, zone: str) -> list[dict[str, Any]]:
+    """What the view answers for ``seed_usage(t)`` in ``zone``, worked out by hand."""
+    start = (t - 30 * MINUTE) // HOUR * HOUR  # the block starts at its first call's hour
+    return [
+        {
+            "source": "gemini-cli",
+            "title": "Gemini CLI",
+            "official": False,
+            "kind": "estimate",
+            "estimate": True,
+            "label": "5-hour block",
+            "blockStart": _iso(start),
+            "blockEnd": _iso(start + 5 * HOUR),
+            "blockEndLocal": _local(start + 5 * HOUR, zone),
+            "tokens": 50_000,
+            "costUSD": 0.0625,  # 50,000 input tokens at $1.25 a million
+            "largestBlockTokens": 200_000,
+            "percentOfLargest": 25.0,
+            "projectedPercentOfLargest": 25.0,
+        }
+    ]
 
 
 def expected_windows(t: int, zone: str) -> list[dict[str, Any]]:
@@ -167,15 +204,18 @@ def test_the_view_for_seeded_readings(tmp_path: Path) -> None:
     t = int(datetime(2026, 12, 7, 12, tzinfo=timezone.utc).timestamp()) * 1_000_000
     with Ledger(tmp_path / "ledger.db") as ledger:
         seed_windows(ledger, t)
+        seed_usage(ledger, t)
         body = json.loads(limit_windows_json(ledger, resolve_zone("Europe/Berlin"), t))
     assert body == {
         "windows": expected_windows(t, "Europe/Berlin"),
+        "estimates": expected_estimates(t, "Europe/Berlin"),
         "timezone": "Europe/Berlin",
         "now": "2026-12-07T12:00:00Z",
     }
     berlin = body["windows"][0]
     assert berlin["resetsAtLocal"] == "2026-12-07T16:00:00+01:00"
     assert berlin["forecast"]["reaches100AtLocal"] == "2026-12-07T14:00:00+01:00"
+    assert body["estimates"][0]["blockEndLocal"] == "2026-12-07T17:00:00+01:00"
     # After the reset the window has restarted: stale, and no forecast.
     with Ledger(tmp_path / "ledger.db") as ledger:
         later = json.loads(limit_windows_json(ledger, resolve_zone("UTC"), t + 4 * HOUR))
@@ -185,10 +225,32 @@ def test_the_view_for_seeded_readings(tmp_path: Path) -> None:
         ("codex", "secondary", False),
     ]
     assert later["windows"][0]["forecast"]["reaches100At"] is None
+    # Gemini CLI's block has ended (16:00 UTC): no current block, no estimate.
+    assert later["estimates"] == []
     # Readings older than the quota command's 8 days are not shown.
     with Ledger(tmp_path / "ledger.db") as ledger:
         old = json.loads(limit_windows_json(ledger, resolve_zone("UTC"), t + 9 * 24 * HOUR))
-    assert old["windows"] == []
+    assert old["windows"] == [] and old["estimates"] == []
+
+
+def test_an_agent_with_usage_but_an_old_reading_is_not_estimated(tmp_path: Path) -> None:
+    """A reading of the last 8 days makes the agent official (its windows are shown), even
+    after their reset; one older than that does not, and the agent's block is estimated."""
+    t = int(datetime(2026, 12, 7, 12, tzinfo=timezone.utc).timestamp()) * 1_000_000
+    with Ledger(tmp_path / "ledger.db") as ledger:
+        ledger.record_rate_windows(
+            [RateWindow("gemini-cli", "five_hour", t - 9 * 24 * HOUR, 5.0, 300, t - 8 * 24 * HOUR)]
+        )
+        seed_usage(ledger, t)
+        body = json.loads(limit_windows_json(ledger, resolve_zone("UTC"), t))
+        assert body["windows"] == []
+        assert [e["source"] for e in body["estimates"]] == ["codex", "gemini-cli"]
+        ledger.record_rate_windows(
+            [RateWindow("gemini-cli", "five_hour", t - 6 * HOUR, 5.0, 300, t - HOUR)]
+        )
+        body = json.loads(limit_windows_json(ledger, resolve_zone("UTC"), t))
+    assert [(w["source"], w["stale"]) for w in body["windows"]] == [("gemini-cli", True)]
+    assert [e["source"] for e in body["estimates"]] == ["codex"]
 
 
 def test_the_endpoint_answers_as_quota_does(
@@ -198,6 +260,7 @@ def test_the_endpoint_answers_as_quota_does(
     db = tmp_path / "ledger.db"
     with Ledger(db) as ledger:
         seed_windows(ledger, t)
+        seed_usage(ledger, t)
     ledger = Ledger(db, readonly=True)
     app = create_dashboard_app(ledger, zone=resolve_zone("UTC"))
     answers: dict[str, Any] = {}
@@ -216,12 +279,17 @@ def test_the_endpoint_answers_as_quota_does(
         ledger.close()
     body = answers["tokyo"]
     assert body["windows"] == expected_windows(t, "Asia/Tokyo")
+    assert body["estimates"] == expected_estimates(t, "Asia/Tokyo")
     assert body["timezone"] == "Asia/Tokyo"
-    # The same windows as `llmledger quota --json` (one computation).
+    # The same windows and estimates as `llmledger quota --json` (one computation each).
     capsys.readouterr()
     assert main(["quota", "--json", "--no-scan", "--db", str(db)]) == 0
-    quota = json.loads(capsys.readouterr().out)["windows"]
-    local = ("title", "resetsAtLocal")
+    answer = json.loads(capsys.readouterr().out)
+    quota = answer["windows"]
+    local = ("title", "resetsAtLocal", "blockEndLocal")
+    assert [{k: v for k, v in e.items() if k not in local} for e in body["estimates"]] == answer[
+        "estimates"
+    ]
     shown = [{k: v for k, v in w.items() if k not in local} for w in body["windows"]]
     for window in shown:
         window["forecast"] = {
@@ -262,11 +330,14 @@ def test_the_html_report_holds_them(browser: Browser, tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     with Ledger(db, config=Config()) as ledger:
         seed_windows(ledger, t)
+        seed_usage(ledger, t)
     target = tmp_path / "report.html"
     assert main(["html", str(target), "--tz", "UTC", "--no-scan", "--db", str(db)]) == 0
     html = target.read_text(encoding="utf-8")
     data = json.loads(html.split('id="llmledger-data">')[1].split("</script>")[0])
-    assert data["views"]["limit-windows?tz=UTC"]["windows"] == expected_windows(t, "UTC")
+    embedded = data["views"]["limit-windows?tz=UTC"]
+    assert embedded["windows"] == expected_windows(t, "UTC")
+    assert embedded["estimates"] == expected_estimates(t, "UTC")
     context = browser.new_context(viewport=DESKTOP, color_scheme="dark")
     watch = Watched(context)
     try:
@@ -278,6 +349,7 @@ def test_the_html_report_holds_them(browser: Browser, tmp_path: Path) -> None:
             ["Claude Code", "5-hour", "65%"],
             ["Codex CLI (codex)", "5-hour", "30%"],
             ["Codex CLI (codex)", "weekly", "40%"],
+            ["Gemini CLI", "5-hour block estimate", "25%"],
         ]
         watch.assert_clean()
     finally:
@@ -289,7 +361,7 @@ def test_the_panel_shows_the_windows(browser: Browser, tmp_path: Path) -> None:
     db = tmp_path / "ledger.db"
     with Ledger(db) as ledger:
         seed_windows(ledger, t)
-        ledger.record(model="gpt-5", input_tokens=10, output_tokens=5, source="codex")
+        seed_usage(ledger, t)
     process = _dashboard(db, tmp_path / "run")
     context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     watch = Watched(context)
@@ -309,21 +381,40 @@ def test_the_panel_shows_the_windows(browser: Browser, tmp_path: Path) -> None:
             ["Claude Code", "5-hour", "65%", "5 h"],
             ["Codex CLI (codex)", "5-hour", "30%", "5 h"],
             ["Codex CLI (codex)", "weekly", "40%", "7 d"],
+            ["Gemini CLI", "5-hour block estimate", "25%", "5 h"],
         ]
+        block_end = (t - 30 * MINUTE) // HOUR * HOUR + 5 * HOUR
         assert [row[4].split(" (in ")[0] for row in rows] == [
             local(t + 3 * HOUR),
             local(t + 2 * HOUR),
             local(t + 59 * HOUR),
+            local(block_end),
         ]
         assert [row[5] for row in rows] == [
             f"100% at {local(t + HOUR)}",
             "~90% at reset",
             "~62% at reset",
+            "~25% of largest by block end",
         ]
+        # The estimate is labelled (a badge) and drawn apart (its row's class, a hatched
+        # meter); the official rows carry neither.
+        badges = page.locator("#limits-table tbody tr .limits-estimate-badge")
+        assert badges.all_text_contents() == ["estimate"]
+        classes = page.eval_on_selector_all(
+            "#limits-table tbody tr",
+            "rows => rows.map(r => r.classList.contains('limits-estimate'))",
+        )
+        assert classes == [False, False, False, True]
+        hatched = page.eval_on_selector(
+            "#limits-table tr.limits-estimate .usage-meter-fill",
+            "fill => getComputedStyle(fill).backgroundImage",
+        )
+        assert "repeating-linear-gradient" in hatched
         headers = page.locator("#limits-table thead th").all_text_contents()
         assert headers[-1] == "Forecast (estimate)"
         note = page.locator("#limits-note").text_content() or ""
         assert "Official" in note and "estimate" in note and "Europe/Berlin" in note
+        assert "no official figure" in note
         SCREENSHOTS.mkdir(exist_ok=True)
         panel = page.locator("#limits-panel")
         for theme in ("light", "dark"):
@@ -336,9 +427,11 @@ def test_the_panel_shows_the_windows(browser: Browser, tmp_path: Path) -> None:
 
 
 def test_the_panel_is_hidden_without_readings(browser: Browser, tmp_path: Path) -> None:
+    """No reading, and no agent active in the last 5 hours (so no estimate either)."""
     db = tmp_path / "ledger.db"
     with Ledger(db) as ledger:
-        ledger.record(model="gpt-5", input_tokens=10, output_tokens=5, source="codex")
+        ledger.record(model="gpt-5", input_tokens=10, output_tokens=5, source="codex",
+                      ts=datetime.now(timezone.utc) - timedelta(hours=6))  # fmt: skip
     process = _dashboard(db, tmp_path / "run")
     context = browser.new_context(viewport=DESKTOP, color_scheme="light")
     watch = Watched(context)
@@ -347,6 +440,7 @@ def test_the_panel_is_hidden_without_readings(browser: Browser, tmp_path: Path) 
         with page.expect_response(lambda r: "/limit-windows" in r.url) as answered:
             page.goto(process.root)
         assert answered.value.json()["windows"] == []
+        assert answered.value.json()["estimates"] == []
         ready(page)
         assert page.locator("#limits-panel").is_hidden()
         assert _panel_rows(page) == []

@@ -8,7 +8,7 @@ ledger enforces; these are the limits the agents' vendors keep."""
 from __future__ import annotations
 
 import argparse
-from datetime import datetime, timedelta, timezone, tzinfo
+from datetime import datetime, timezone, tzinfo
 from typing import Any
 
 from llmledger.cli.common import Parents, emit, open_ledger
@@ -29,8 +29,6 @@ examples:
   llmledger quota --no-scan --tz Europe/Berlin
 """
 
-# Estimates look at this much history for the agent's blocks.
-ESTIMATE_DAYS = 14
 TITLES = {"claude-code": "Claude Code", "codex": "Codex"}
 
 
@@ -86,45 +84,6 @@ def _forecast(status: Any, now: datetime, zone: tzinfo) -> str:
     return "-"
 
 
-def estimates(ledger: Any, official: set[str], now: datetime) -> list[dict[str, Any]]:
-    """Each agent active in the last 5 hours without an official reading: its current 5-hour
-    block, as a share of its largest finished block of the last two weeks (an estimate of where
-    it stands against a limit the agent does not report)."""
-    from llmledger.query import EventFilter
-    from llmledger.report.blocks import compute_blocks, percent, resolve_limit
-
-    since = int((now - timedelta(days=ESTIMATE_DAYS)).timestamp() * 1e6)
-    recent = int((now - timedelta(hours=5)).timestamp() * 1e6)
-    active = ledger.aggregate(EventFilter(since_us=recent), ["source"])
-    found = []
-    for row in active:
-        source = row.key.get("source")
-        if not source or source in official:
-            continue
-        events = ledger.events(EventFilter(since_us=since, equals={"source": (source,)}))
-        blocks = compute_blocks(events, now)
-        if not blocks or not blocks[-1].active:
-            continue
-        block, largest = blocks[-1], resolve_limit("max", blocks)
-        projection = block.projection
-        found.append(
-            {
-                "source": source,
-                "estimate": True,
-                "blockStart": block.start.isoformat().replace("+00:00", "Z"),
-                "blockEnd": block.end.isoformat().replace("+00:00", "Z"),
-                "tokens": block.totals.total_tokens,
-                "costUSD": block.totals.cost_nanos / 1e9,
-                "largestBlockTokens": largest,
-                "percentOfLargest": percent(block.totals.total_tokens, largest),
-                "projectedPercentOfLargest": None
-                if projection is None
-                else percent(projection.total_tokens, largest),
-            }
-        )
-    return found
-
-
 def official_line(ledger: Any, sources: list[str], zone: tzinfo) -> str | None:
     """One line of the official windows of ``sources`` (for ``blocks``), None without any."""
     from llmledger.agent_windows import current_windows
@@ -146,6 +105,7 @@ def official_line(ledger: Any, sources: list[str], zone: tzinfo) -> str | None:
 
 
 def run_quota(args: argparse.Namespace) -> int:
+    from llmledger.agent_estimates import estimate_windows
     from llmledger.agent_windows import current_windows, file_codex_readings
     from llmledger.report.timezones import resolve_zone
 
@@ -157,8 +117,10 @@ def run_quota(args: argparse.Namespace) -> int:
 
             scan_before_report(ledger, args)
             file_codex_readings(ledger)
-        statuses = current_windows(ledger, int(now.timestamp() * 1e6))
-        guessed = estimates(ledger, {s.latest.source for s in statuses}, now)
+        now_us = int(now.timestamp() * 1e6)
+        statuses = current_windows(ledger, now_us)
+        official = {s.latest.source for s in statuses}
+        guessed = [e.as_json() for e in estimate_windows(ledger, official, now_us)]
     if args.json:
         print_json({"windows": [s.as_json() for s in statuses], "estimates": guessed})
         return 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from llmledger.agent_windows import WindowStatus, latest_windows
+from llmledger.agent_windows import WindowStatus, current_windows
 from llmledger.events import UsageEvent
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter, GroupRow
@@ -17,7 +17,6 @@ from llmledger.report.timezones import local_midnight_us
 US = 1_000_000
 # Events of the last day place each agent's current block.
 BLOCK_LOOKBACK = timedelta(hours=24)
-LIMIT_LOOKBACK = timedelta(days=8)
 LAST_CALLS = 40
 
 
@@ -53,6 +52,5 @@ def build_board(ledger: Ledger, zone: tzinfo, now: datetime | None = None) -> Bo
         if blocks and blocks[-1].active:
             board.blocks.append((source, blocks[-1]))
     board.calls = sorted(recent, key=lambda e: e.ts, reverse=True)[:LAST_CALLS]
-    readings = ledger.rate_windows(since_us=_us(now - LIMIT_LOOKBACK))
-    board.windows = latest_windows(readings, _us(now))
+    board.windows = current_windows(ledger, _us(now))
     return board

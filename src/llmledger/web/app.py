@@ -13,8 +13,9 @@ Views (GET; window and filters as query parameters ``tz``, ``since``, ``until``,
 - ``access``: whose data the caller sees (``{"user": …, "admin": …}``)
 - ``admin/top?by=user|api_key|account|org``: the operators' top lists (admin access only)
 - ``admin/upstreams``: each upstream account's health (the gateway's, admin access only)
-- ``limit-windows``: each coding agent's latest official usage-limit windows (``tz`` only;
-  as ``llmledger quota``): this machine's agents, so on the gateway the admin token's only
+- ``limit-windows``: each coding agent's latest official usage-limit windows, and an estimate
+  (``official: false``) for the agents active without one (``tz`` only; as ``llmledger
+  quota``): this machine's agents, so on the gateway the admin token's only
 
 Who sees what: ``llmledger dashboard`` serves one person's ledger to this machine, whole (and
 the operators' lists with ``--admin``). The gateway passes a ``guard`` that names the caller

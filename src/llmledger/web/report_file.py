@@ -3,9 +3,9 @@
 The file holds the page, its styles and scripts inlined, and the answers of the views the page
 asks for, keyed as the page asks (``DashboardQuery.canonical``): the graph of every year in the
 window, and the sessions of its last 31 days with usage (and the operators' lists with
-``admin``), for all sources and for each source; and the agents' official limit windows as
-they stood when it was written. The time zone and dates are fixed when it
-is written; the year and the source can be switched in the file.
+``admin``), for all sources and for each source; and the agents' official limit windows (and
+the estimates for agents without one) as they stood when it was written. The time zone and
+dates are fixed when it is written; the year and the source can be switched in the file.
 """
 
 from __future__ import annotations

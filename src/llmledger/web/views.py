@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from llmledger.agent_estimates import estimate_windows
 from llmledger.agent_windows import current_windows
 from llmledger.ledger import Ledger
 from llmledger.query import Totals
@@ -179,23 +180,33 @@ def _title(source: str) -> str:
 
 
 def limit_windows_json(ledger: Ledger, zone: tzinfo, now_us: int | None = None) -> bytes:
-    """Each agent's latest official usage-limit windows (``llmledger quota --json``'s
-    ``windows``, agent_windows.current_windows), with the agent's title and the times in
-    ``zone`` too (``resetsAtLocal``, ``forecast.reaches100AtLocal``)."""
+    """Each agent's latest official usage-limit windows and, for the agents active without
+    one, the estimate from their current 5-hour block (``llmledger quota --json``'s
+    ``windows`` and ``estimates``: agent_windows.current_windows and
+    agent_estimates.estimate_windows), with the agent's title and the times in ``zone`` too
+    (``resetsAtLocal``, ``forecast.reaches100AtLocal``; ``blockEndLocal``)."""
     if now_us is None:
         now_us = int(datetime.now(timezone.utc).timestamp() * 1_000_000)
     windows = []
-    for status in current_windows(ledger, now_us):
+    statuses = current_windows(ledger, now_us)
+    for status in statuses:
         fields = status.as_json()
         fields["title"] = _title(status.latest.source)
         fields["resetsAtLocal"] = _local(fields["resetsAt"], zone)
         forecast = fields["forecast"]
         forecast["reaches100AtLocal"] = _local(forecast["reaches100At"], zone)
         windows.append(fields)
+    estimates = []
+    for estimate in estimate_windows(ledger, {s.latest.source for s in statuses}, now_us):
+        fields = estimate.as_json()
+        fields["title"] = _title(estimate.source)
+        fields["blockEndLocal"] = _local(fields["blockEnd"], zone)
+        estimates.append(fields)
     now = datetime.fromtimestamp(now_us // 1_000_000, timezone.utc)
     return _encode(
         {
             "windows": windows,
+            "estimates": estimates,
             "timezone": zone_name(zone),
             "now": now.isoformat().replace("+00:00", "Z"),
         }

@@ -2,8 +2,10 @@
  * The coding agents' official usage-limit windows (api/dashboard/limit-windows, as
  * `llmledger quota` shows them): each agent's latest reading of each window, its reset time in
  * the page's time zone, and the forecast of when the current pace reaches 100 % (an estimate,
- * and said to be one). Hidden when there is no reading; on a gateway, shown to the admin
- * token only (they are the operator's machine's agents).
+ * and said to be one). An agent active without an official reading gets an estimate row
+ * (`official: false`): its current 5-hour block against its largest, labelled "estimate" and
+ * drawn apart (a hatched meter). Hidden when there is neither; on a gateway, shown to the
+ * admin token only (they are the operator's machine's agents).
  */
 (function (ns) {
   "use strict";
@@ -56,6 +58,55 @@
     return "—";
   }
 
+  function projectedText(row) {
+    var projected = row.projectedPercentOfLargest;
+    return projected === null || projected === undefined ? "—" : "~" + Math.round(projected) + "% of largest by block end";
+  }
+
+  /* An estimate row: the current block's share of the agent's largest (or its tokens). */
+  function estimateRow(e, now) {
+    var known = e.percentOfLargest !== null && e.percentOfLargest !== undefined;
+    var percent = known ? Math.max(0, Number(e.percentOfLargest) || 0) : null;
+    return {
+      rowClass: "limits-estimate" + (known ? " state-" + operators.meterState(percent) : ""),
+      official: false,
+      kind: "estimate",
+      agent: e.title,
+      source: e.source,
+      window: e.label,
+      usedPercent: percent,
+      tokens: e.tokens,
+      windowMinutes: 300,
+      resetsAt: e.blockEndLocal ? localText(e.blockEndLocal) + untilText(e.blockEnd, now) : "—",
+      resetsAtIso: e.blockEnd,
+      forecast: projectedText(e),
+      reaches100At: null,
+      observedAt: null,
+    };
+  }
+
+  function usedCell(value, row) {
+    if (row.usedPercent === null) {
+      return ns.dom.el("span", { class: "limits-tokens" }, Number(row.tokens).toLocaleString("en-US") + " tok");
+    }
+    var tip =
+      row.kind === "estimate"
+        ? operators.percentText(row.usedPercent) + " of this agent's largest 5-hour block (an estimate)"
+        : operators.percentText(row.usedPercent) + " of the " + row.window + " window used";
+    var cell = operators.meterCell(row.usedPercent, tip);
+    cell.appendChild(ns.dom.el("span", { class: "usage-meter-percent" }, operators.percentText(row.usedPercent)));
+    return cell;
+  }
+
+  function windowCell(value, row) {
+    if (row.kind !== "estimate") {
+      return value;
+    }
+    var cell = ns.dom.el("span", null, value + " ");
+    cell.appendChild(ns.dom.el("span", { class: "badge limits-estimate-badge", title: "No official figure: estimated from the ledger" }, "estimate"));
+    return cell;
+  }
+
   var shown = [];
 
   function render(body) {
@@ -64,6 +115,8 @@
       var percent = Math.max(0, Number(w.usedPercent) || 0);
       return {
         rowClass: "state-" + operators.meterState(percent),
+        official: true,
+        kind: "official",
         agent: w.title + (w.limitId ? " (" + w.limitId + ")" : ""),
         source: w.source,
         window: w.label,
@@ -76,6 +129,9 @@
         observedAt: w.observedAt,
       };
     });
+    (body.estimates || []).forEach(function (e) {
+      shown.push(estimateRow(e, now));
+    });
     byId("limits-panel").hidden = shown.length === 0;
     if (!shown.length) {
       return;
@@ -83,22 +139,13 @@
     byId("limits-note").textContent =
       "Official: each agent's own figures as it reported them last (Codex's rate_limits, Claude Code's statusline), times in " +
       body.timezone +
-      ". The forecast is an estimate: the current pace carried forward.";
+      ". The forecast is an estimate: the current pace carried forward. Rows marked estimate are agents with no official figure: the current 5-hour block against the agent's largest of the last two weeks.";
     ns.tables.render(
       byId("limits-table"),
       [
         { key: "agent", label: "Agent", name: true },
-        { key: "window", label: "Window" },
-        {
-          key: "meter",
-          label: "Used",
-          format: function (value, row) {
-            var tip = operators.percentText(row.usedPercent) + " of the " + row.window + " window used";
-            var cell = operators.meterCell(row.usedPercent, tip);
-            cell.appendChild(ns.dom.el("span", { class: "usage-meter-percent" }, operators.percentText(row.usedPercent)));
-            return cell;
-          },
-        },
+        { key: "window", label: "Window", format: windowCell },
+        { key: "meter", label: "Used", format: usedCell },
         { key: "windowMinutes", label: "Length", numeric: true, format: lengthText },
         { key: "resetsAt", label: "Resets" },
         { key: "forecast", label: "Forecast (estimate)" },
@@ -109,7 +156,7 @@
     ns.exports.register("limits", function () {
       return {
         name: "llmledger-limit-windows",
-        columns: ["source", "agent", "window", "usedPercent", "windowMinutes", "resetsAtIso", "reaches100At", "observedAt"],
+        columns: ["source", "agent", "kind", "window", "usedPercent", "windowMinutes", "resetsAtIso", "reaches100At", "observedAt"],
         rows: shown,
       };
     });
