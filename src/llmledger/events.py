@@ -62,6 +62,7 @@ ATTRIBUTION_FIELDS: tuple[str, ...] = (
     "session_id",
     "project",
     "request_type",
+    "host",
 )
 
 
@@ -169,6 +170,7 @@ class UsageEvent(TokenSums):
     success: bool = True
     status: str | None = None
     details: dict[str, Any] | None = None
+    host: str | None = None  # the machine it was recorded on (llmledger.host); set by the Ledger
 
     def __post_init__(self) -> None:
         if not self.id:

@@ -145,6 +145,25 @@ class Ledger:
 
     # -- recording -----------------------------------------------------------------------------
 
+    @cached_property
+    def host(self) -> str:
+        """The machine this ledger records events on (llmledger/host.py), found on first use."""
+        from llmledger.host import resolve_host
+
+        return resolve_host(self._env, self.config.raw)
+
+    def stamp_host(self, events: Iterable[UsageEvent]) -> None:
+        """Give each event without a ``host`` this machine's (a caller's own is kept)."""
+        host = self.host
+        for event in events:
+            if not event.host:
+                event.host = host
+
+    def _prepare(self, events: list[UsageEvent]) -> None:
+        """What every write does to a batch first: the host, then the prices."""
+        self.stamp_host(events)
+        self.prices.price_events(events)
+
     def record(self, event: UsageEvent | None = None, /, **fields: Any) -> UsageEvent:
         """Record one event (or build it from keyword fields); returns the priced event.
 
@@ -155,6 +174,7 @@ class Ledger:
         elif fields:
             raise TypeError("pass either a UsageEvent or keyword fields, not both")
         event.validate()
+        self.stamp_host([event])
         self.prices.price_event(event)
         per_model: dict[str, Totals] = {}
         written = self.store.write_events([event], per_model=per_model)
@@ -177,9 +197,7 @@ class Ledger:
         per_model: dict[str, Totals] = {}
         if self._observers:
             events = list(events)
-        written = self.store.write_events(
-            events, per_model=per_model, prepare=self.prices.price_events
-        )
+        written = self.store.write_events(events, per_model=per_model, prepare=self._prepare)
         self._remember(per_model)
         if self._observers and written:
             self._notify(list(events))
@@ -253,7 +271,7 @@ class Ledger:
         from, in ONE transaction; returns rows written. Ids in ``replace`` replace their stored
         copy even with fewer tokens (the scan knows this copy is preferred)."""
         if events:
-            self.prices.price_events(events)
+            self._prepare(events)
         written = self.store.write_scan(events, cursors, replace)
         if self._observers and written:
             self._notify(events)
@@ -516,6 +534,7 @@ class Ledger:
         settles, in ONE transaction; ``counters`` and the alert states of ``alert_keys`` are
         read back in it (``QuotaBook.settle`` calls this)."""
         event.validate()
+        self.stamp_host([event])
         self.prices.price_event(event)
         per_model: dict[str, Totals] = {}
         settled = self.store.write_settled(
@@ -540,9 +559,7 @@ class Ledger:
             raise TypeError(f"{type(self.store).__name__} cannot batch quota work")
         store = cast(QuotaBatchStorage, self.store)
         per_model: dict[str, Totals] = {}
-        written = store.write_batch(
-            events, work, per_model=per_model, prepare=self.prices.price_events
-        )
+        written = store.write_batch(events, work, per_model=per_model, prepare=self._prepare)
         self._remember(per_model)
         if self._observers and written:
             self._notify(events)

@@ -25,6 +25,7 @@ DIMENSIONS: dict[str, str] = {
     "session": "session_id",
     "project": "project",
     "request_type": "request_type",
+    "host": "host",
     "cost_status": "cost_status",
 }
 
@@ -38,6 +39,7 @@ FILTER_COLUMNS: tuple[str, ...] = (
     "project",
     "session_id",
     "api_key_id",
+    "host",
 )
 
 US_PER_DAY = 86_400_000_000

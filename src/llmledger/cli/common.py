@@ -132,6 +132,7 @@ def report_options(*, for_subcommands: bool = False) -> argparse.ArgumentParser:
     which.add_argument("--org", action="append", default=[], help="only this org id")
     which.add_argument("--account", action="append", default=[], help="only this account")
     which.add_argument("--project", action="append", default=[], help="only this project")
+    which.add_argument("--host", action="append", default=[], help="only this machine's events")
     shape = parser.add_argument_group("output")
     shape.add_argument(
         "--group-by",
@@ -242,6 +243,7 @@ def report_options_from(args: argparse.Namespace, kind: ReportKind) -> ReportOpt
         "org_id": _unique(args.org),
         "account": _unique(args.account),
         "project": _unique(args.project),
+        "host": _unique(args.host),
     }
     return ReportOptions(
         kind=kind,

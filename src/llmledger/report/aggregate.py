@@ -31,6 +31,7 @@ GROUP_BY_CHOICES: dict[str, str] = {
     "provider": "provider",
     "api_key": "api_key",
     "request_type": "request_type",
+    "host": "host",
 }
 
 

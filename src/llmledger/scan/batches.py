@@ -63,7 +63,7 @@ class ScanBatches:
         """How workers pack records for the scan process (None: hand records to ``add``)."""
         if self._process is None:
             return None
-        return RowPacking(self._process.pack, self.ledger.prices)
+        return RowPacking(self._process.pack, self.ledger.prices, self.ledger.host)
 
     def starved(self) -> bool:
         """True when the scan process has written every batch it was sent."""

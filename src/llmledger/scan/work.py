@@ -44,10 +44,14 @@ class RowPacking:
 
     pack: Callable[[Sequence[UsageEvent], Sequence[int]], bytes]
     prices: PriceBook
+    host: str | None = None  # the ledger's (Ledger.host): these rows bypass the Ledger
 
     def __call__(self, records: list[Record], source: str) -> bytes:
         best = keep_best(records)  # of copies of an id, the best ranked
         events = [to_event(record, source) for record in best.values()]
+        if self.host:
+            for event in events:
+                event.host = self.host
         self.prices.price_events(events)
         return self.pack(events, [record.rank for record in best.values()])
 

@@ -259,4 +259,9 @@ MIGRATIONS: list[tuple[str, list[str]]] = [
         "0008_quota_holds_unindexed",
         ["DROP INDEX quota_holds_subject", "DROP INDEX quota_holds_expiry"],
     ),
+    (
+        # The machine each event was recorded on (llmledger/host.py); older events have none.
+        "0009_events_host",
+        ["ALTER TABLE events ADD COLUMN host TEXT"],
+    ),
 ]

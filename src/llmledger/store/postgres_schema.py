@@ -221,6 +221,8 @@ MIGRATIONS: list[Migration] = [
     ),
     ("0007_events_by_user", []),  # events_user_ts is made with the table (0001)
     ("0008_quota_holds_unindexed", []),  # SQLite drops its hold indexes (pages per write)
+    # The machine each event was recorded on; the partitions take the column with the table.
+    ("0009_events_host", ["ALTER TABLE events ADD COLUMN host TEXT"]),
 ]
 
 

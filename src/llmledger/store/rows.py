@@ -42,7 +42,8 @@ OPTIONAL_COLUMNS: tuple[str, ...] = (
     "price_version",
     "estimated",
     "requests",
-    *ATTRIBUTION_FIELDS,  # user_id, org_id, account, api_key_id, session_id, project, type
+    *ATTRIBUTION_FIELDS,  # user_id, org_id, account, api_key_id, session_id, project, type,
+    # host
     "tags",
     "latency_ms",
     "success",
@@ -168,6 +169,7 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
         BIT["latency_ms"],
     )
     b_failed, b_status, b_details = BIT["success"], BIT["status"], BIT["details"]
+    b_host = BIT["host"]
     for e in events:
         i, cr, cw, cw1, o, r = (
             e.input_tokens,
@@ -241,6 +243,9 @@ def build_rows(events: Sequence[UsageEvent]) -> Rows:
         if e.request_type:
             mask += b_type
             values.append(e.request_type)
+        if e.host:
+            mask += b_host
+            values.append(e.host)
         if e.tags:
             mask += b_tags
             values.append(_json_encode(list(e.tags)).decode())

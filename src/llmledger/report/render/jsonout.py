@@ -23,6 +23,7 @@ GROUP_FIELDS = {
     "provider": "provider",
     "api_key": "apiKeyId",
     "request_type": "requestType",
+    "host": "host",
 }
 
 

@@ -22,6 +22,7 @@ GROUP_HEADERS = {
     "provider": "Provider",
     "api_key": "API Key",
     "request_type": "Request Type",
+    "host": "Host",
 }
 
 
