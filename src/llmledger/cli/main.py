@@ -52,6 +52,7 @@ COMMANDS: dict[str, str] = {
     "telegram": "telegram",
     "alerts": "alerts",
     "import": "imports",
+    "push": "push",
 }
 
 DESCRIPTION = """\

@@ -403,6 +403,17 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
             with self._reading():
                 rows = cursor.fetchmany(chunk)
 
+    def events_from_row(self, first: int, limit: int) -> list[tuple[int, UsageEvent]]:
+        """Up to ``limit`` events in the order they were stored (rowid, which only grows:
+        a replaced copy is a new row), from rowid ``first`` on, each with its rowid."""
+        sql = (
+            f"SELECT rowid, {', '.join(EVENT_COLUMNS)} FROM events WHERE rowid >= ? "
+            "ORDER BY rowid LIMIT ?"
+        )
+        with self._reading() as conn:
+            rows = conn.execute(sql, (first, limit)).fetchall()
+        return [(int(row[0]), event_from_row(row[1:])) for row in rows]
+
     def get_event(self, event_id: str) -> UsageEvent | None:
         sql = f"SELECT {', '.join(EVENT_COLUMNS)} FROM events WHERE id = ?"
         with self._reading() as conn:
