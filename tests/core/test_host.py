@@ -234,3 +234,23 @@ def test_db_copy_and_export_keep_the_host(cli: CliRunner, ledger_url: str, tmp_p
     ]
     rows = list(csv.DictReader(io.StringIO(cli("export", "--csv", "--no-scan").out)))
     assert {row["id"]: row["host"] for row in rows}["b1"] == "laptop-b"
+
+
+def test_the_gateway_records_the_host(ledger_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from llmledger.config import Config
+    from llmledger.gateway.keys import issue_key
+    from tests.gateway.test_app_inprocess import CHAT, FakeTransport, Harness
+
+    monkeypatch.setenv("LLMLEDGER_HOST", "gateway-1")
+    with Ledger(ledger_url, config=Config()) as ledger:
+        key, _ = issue_key(ledger.keys, user_id="u1")
+        harness = Harness(ledger, FakeTransport(), key)
+
+        async def scenario(client: Any, app: Any) -> None:
+            for _ in range(2):
+                reply = await client.post("/v1/chat/completions", json=CHAT, headers=harness.auth())
+                assert reply.status_code == 200
+
+        harness.run(scenario)
+        ledger.flush()
+        assert [(e.user_id, e.host) for e in ledger.events()] == [("u1", "gateway-1")] * 2

@@ -16,6 +16,7 @@ from llmledger.ledger import Ledger
 from llmledger.push import push
 
 from .conftest import run_cli
+from .test_laptops import report, scan, session
 
 
 def ev(event_id: str, day: int, hour: int, tokens: int, **fields: object) -> UsageEvent:
@@ -139,3 +140,33 @@ def test_push_refuses_a_shared_source_and_itself(pg_url: str, tmp_path: Path) ->
     assert unreachable.returncode != 0 and "Traceback" not in unreachable.stderr
     with Ledger(url) as led:
         assert led.count() == 1  # nothing lost
+
+
+@pytest.mark.parametrize("order", ["a-then-b", "b-then-a"])
+def test_two_homes_scanned_locally_then_pushed_count_the_union_once(
+    order: str, pg_url: str, tmp_path: Path
+) -> None:
+    laptop_a, laptop_b, union = tmp_path / "a", tmp_path / "b", tmp_path / "union"
+    session(laptop_a, "only-a", "2026-03-01", 4)
+    session(laptop_b, "only-b", "2026-03-02", 3)
+    for home in (laptop_a, laptop_b, union):  # one conversation synced to both machines
+        session(home, "shared", "2026-03-01", 5)
+    session(union, "only-a", "2026-03-01", 4)
+    session(union, "only-b", "2026-03-02", 3)
+    ledgers = {home: f"sqlite:///{home / 'ledger.db'}" for home in (laptop_a, laptop_b, union)}
+    for home, url in ledgers.items():
+        scan(home, url)
+
+    homes = [laptop_a, laptop_b] if order == "a-then-b" else [laptop_b, laptop_a]
+    for home in homes + homes:
+        cli_push(ledgers[home], pg_url)
+    session(laptop_b, "later-b", "2026-02-27", 2)  # an old log found after the pushes
+    session(union, "later-b", "2026-02-27", 2)
+    for home in (laptop_b, union):
+        scan(home, ledgers[home])
+    cli_push(ledgers[laptop_b], pg_url)
+    since_february = ("--since", "2026-02-01")
+    assert report(pg_url) == report(ledgers[union])
+    assert daily(pg_url, *since_february) == daily(ledgers[union], *since_february)
+    later = daily(pg_url, *since_february)["daily"][0]  # type: ignore[index]
+    assert (later["date"], later["inputTokens"]) == ("2026-02-27", 100 + 200)
