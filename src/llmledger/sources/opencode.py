@@ -32,6 +32,7 @@ from llmledger.sources.base import (
     utc_from_ms,
     xdg_dir,
 )
+from llmledger.sources.sqlite_files import wal_fingerprint
 from llmledger.sources.walk import walk_files
 
 NAME = "opencode"
@@ -218,16 +219,9 @@ class OpenCode:
 
     def fingerprint(self, path: str) -> Fingerprint:
         """A database's state includes its write-ahead log, where recent writes sit."""
-        main = fingerprint(path)
         if not path.endswith(".db"):
-            return main
-        try:
-            wal = os.stat(f"{path}-wal")
-        except OSError:
-            return main
-        return Fingerprint(
-            main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
-        )
+            return fingerprint(path)
+        return wal_fingerprint(path)
 
 
 SOURCE = OpenCode()
