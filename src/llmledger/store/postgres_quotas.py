@@ -24,7 +24,6 @@ from llmledger.quota.records import (
     AlertState,
     Budget,
     CounterRange,
-    Counts,
     Grant,
     Hold,
     QuotaReader,
@@ -32,10 +31,16 @@ from llmledger.quota.records import (
 )
 from llmledger.store.postgres_schema import QUOTA_LOCK
 from llmledger.store.postgres_write import event_rows
-from llmledger.store.quotas import _ALERT_COLUMNS, _BUDGET_COLUMNS, _GRANT_COLUMNS
-from llmledger.store.quotas import _alert as alert_from_row
+from llmledger.store.quotas import (
+    _ALERT_COLUMNS,
+    _BUDGET_COLUMNS,
+    _GRANT_COLUMNS,
+    QuotaTables,
+    budget_values,
+    grant_values,
+    granted_before,
+)
 from llmledger.store.quotas import _at as moment_of
-from llmledger.store.quotas import _budget as budget_from_row
 from llmledger.store.quotas import _grant as grant_from_row
 from llmledger.store.rows import to_us
 
@@ -178,79 +183,18 @@ def _marks(values: Sequence[object]) -> str:
     return ", ".join("%s" for _ in values)
 
 
-class _Reader:
+class _Reader(QuotaTables):
     """``QuotaReader`` on a connection (inside a transaction)."""
 
+    MARK = "%s"
+    BYTEWISE = ' COLLATE "C"'
+
     def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-
-    def counter_zone(self) -> str | None:
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'quota_zone'").fetchone()
-        return None if row is None else str(row[0])
-
-    def assigned_plans(self, subjects: Sequence[str] | None = None) -> dict[str, str]:
-        sql = "SELECT subject, plan FROM quota_plans"
-        if subjects is not None:
-            if not subjects:
-                return {}
-            sql += f" WHERE subject IN ({_marks(subjects)})"
-        rows = self._conn.execute(sql, list(subjects or ())).fetchall()
-        return {str(s): str(p) for s, p in rows}
-
-    def grants(self, subject: str | None = None) -> list[Grant]:
-        sql = f"SELECT {_GRANT_COLUMNS} FROM quota_grants"
-        params: list[str] = []
-        if subject is not None:
-            sql += " WHERE subject = %s"
-            params.append(subject)
-        sql += ' ORDER BY granted_at, id COLLATE "C"'
-        return [grant_from_row(r) for r in self._conn.execute(sql, params).fetchall()]
-
-    def budgets(self, subjects: Sequence[str] | None = None) -> list[Budget]:
-        sql = f"SELECT {_BUDGET_COLUMNS} FROM quota_budgets"
-        params: list[str] = []
-        if subjects is not None:
-            if not subjects:
-                return []
-            pairs = [s.split(":", 1) for s in subjects]
-            sql += " WHERE " + " OR ".join("(scope = %s AND scope_id = %s)" for _ in pairs)
-            params = [part for pair in pairs for part in pair]
-        sql += ' ORDER BY created_at, id COLLATE "C"'
-        return [budget_from_row(r) for r in self._conn.execute(sql, params).fetchall()]
-
-    def counts(self, ranges: Sequence[CounterRange]) -> list[Counts]:
-        result = []
-        for wanted in ranges:
-            row = self._conn.execute(
-                "SELECT SUM(io_tokens), SUM(cache_tokens), SUM(cost_nanos), SUM(events) "
-                "FROM quota_counters WHERE subject = %s AND period BETWEEN %s AND %s",
-                tuple(wanted),
-            ).fetchone()
-            result.append(Counts(*(int(value or 0) for value in (row or (0, 0, 0, 0)))))
-        return result
-
-    def held(self, subjects: Sequence[str], now: datetime) -> dict[str, Counts]:
-        if not subjects:
-            return {}
-        rows = self._conn.execute(
-            "SELECT subject, SUM(tokens), SUM(cost_nanos), COUNT(*) FROM quota_holds "
-            f"WHERE subject IN ({_marks(subjects)}) AND expires_at > %s GROUP BY subject",
-            [*subjects, _us(now)],
-        ).fetchall()
-        return {str(s): Counts(int(t), 0, int(c), int(n)) for s, t, c, n in rows}
-
-    def alert_states(self, limit_keys: Sequence[str] | None = None) -> list[AlertState]:
-        sql = f"SELECT {_ALERT_COLUMNS} FROM quota_alerts"
-        if limit_keys is not None:
-            if not limit_keys:
-                return []
-            sql += f" WHERE limit_key IN ({_marks(limit_keys)})"
-        sql += ' ORDER BY fired_at, limit_key COLLATE "C", period COLLATE "C", threshold'
-        rows = self._conn.execute(sql, list(limit_keys or ())).fetchall()
-        return [alert_from_row(row) for row in rows]
+        super().__init__(conn)
+        self._pg = conn
 
     def counted_subjects(self, kind: str, window: str) -> list[str]:
-        rows = self._conn.execute(
+        rows = self._pg.execute(
             "SELECT subject FROM quota_counters WHERE period = %s AND starts_with(subject, %s) "
             "AND events != 0 ORDER BY subject",
             (window, f"{kind}:"),
@@ -357,14 +301,7 @@ class PostgresQuotas:
                 )
 
     def add_grant(self, grant: Grant) -> tuple[Grant, bool]:
-        values = (
-            grant.id,
-            grant.subject,
-            grant.units,
-            _us(grant.granted_at),
-            None if grant.expires_at is None else _us(grant.expires_at),
-            grant.note,
-        )
+        values = grant_values(grant)
         with self._writing() as conn:
             inserted = conn.execute(
                 f"INSERT INTO quota_grants ({_GRANT_COLUMNS}) VALUES ({_marks(values)}) "
@@ -378,34 +315,11 @@ class PostgresQuotas:
                 (grant.id,),
             ).fetchone()
         assert row is not None
-        stored = grant_from_row(row)
-        same = (stored.subject, stored.units, stored.expires_at, stored.note) == (
-            grant.subject,
-            grant.units,
-            grant.expires_at,
-            grant.note,
-        )
-        if not same:
-            raise StoreError(
-                f"add-on {grant.id!r} was granted already, with other values "
-                f"({stored.units:,} to {stored.subject}); use another id"
-            )
-        return stored, False
+        return granted_before(grant_from_row(row), grant)
 
     def add_budget(self, budget: Budget) -> Budget:
         created = budget.created_at or datetime.now(timezone.utc)
-        values = (
-            budget.id,
-            budget.scope,
-            budget.scope_id,
-            budget.window,
-            budget.tokens,
-            budget.cost_nanos,
-            ",".join(str(t) for t in budget.thresholds),
-            int(budget.hard),
-            _us(created),
-            budget.note,
-        )
+        values = budget_values(budget, created)
         with self._writing() as conn:
             inserted = conn.execute(
                 f"INSERT INTO quota_budgets ({_BUDGET_COLUMNS}) VALUES ({_marks(values)}) "

@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from llmledger.errors import InvalidEventError, StoreError
 from llmledger.events import MAX_TOKENS, UsageEvent
@@ -120,11 +120,31 @@ def _alert(row: Sequence[object]) -> AlertState:
     )
 
 
-class _Reader:
-    """``QuotaReader`` on a connection inside a transaction."""
+class QueryConnection(Protocol):
+    """What the quota readers need of a connection: sqlite3's and psycopg's both fit."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def execute(self, sql: str, params: Sequence[object] = (), /) -> Rows: ...
+
+
+class Rows(Protocol):
+    def fetchone(self) -> Sequence[Any] | None: ...
+
+    def fetchall(self) -> Sequence[Sequence[Any]]: ...
+
+
+class QuotaTables:
+    """``QuotaReader`` on a connection inside a transaction, for either backend: a subclass
+    names its driver's placeholder, how ORDER BY compares text byte-wise (SQLite's BINARY
+    does already) and ``counted_subjects``, whose prefix test each backend indexes its way."""
+
+    MARK = "?"
+    BYTEWISE = ""
+
+    def __init__(self, conn: QueryConnection) -> None:
         self._conn = conn
+
+    def _marks(self, values: Sequence[object]) -> str:
+        return ", ".join(self.MARK for _ in values)
 
     def counter_zone(self) -> str | None:
         """The zone the counters count in; None while quotas were never used (not counting)."""
@@ -136,17 +156,18 @@ class _Reader:
         if subjects is not None:
             if not subjects:
                 return {}
-            sql += f" WHERE subject IN ({_marks(subjects)})"
-        return {str(s): str(p) for s, p in self._conn.execute(sql, list(subjects or ()))}
+            sql += f" WHERE subject IN ({self._marks(subjects)})"
+        rows = self._conn.execute(sql, list(subjects or ())).fetchall()
+        return {str(s): str(p) for s, p in rows}
 
     def grants(self, subject: str | None = None) -> list[Grant]:
         sql = f"SELECT {_GRANT_COLUMNS} FROM quota_grants"
         params: list[str] = []
         if subject is not None:
-            sql += " WHERE subject = ?"
+            sql += f" WHERE subject = {self.MARK}"
             params.append(subject)
-        sql += " ORDER BY granted_at, id"
-        return [_grant(row) for row in self._conn.execute(sql, params)]
+        sql += f" ORDER BY granted_at, id{self.BYTEWISE}"
+        return [_grant(row) for row in self._conn.execute(sql, params).fetchall()]
 
     def budgets(self, subjects: Sequence[str] | None = None) -> list[Budget]:
         sql = f"SELECT {_BUDGET_COLUMNS} FROM quota_budgets"
@@ -155,20 +176,22 @@ class _Reader:
             if not subjects:
                 return []
             pairs = [s.split(":", 1) for s in subjects]
-            sql += " WHERE " + " OR ".join("(scope = ? AND scope_id = ?)" for _ in pairs)
+            pair = f"(scope = {self.MARK} AND scope_id = {self.MARK})"
+            sql += " WHERE " + " OR ".join(pair for _ in pairs)
             params = [part for pair in pairs for part in pair]
-        sql += " ORDER BY created_at, id"
-        return [_budget(row) for row in self._conn.execute(sql, params)]
+        sql += f" ORDER BY created_at, id{self.BYTEWISE}"
+        return [_budget(row) for row in self._conn.execute(sql, params).fetchall()]
 
     def counts(self, ranges: Sequence[CounterRange]) -> list[Counts]:
+        mark = self.MARK
         result = []
         for wanted in ranges:
             row = self._conn.execute(
                 "SELECT SUM(io_tokens), SUM(cache_tokens), SUM(cost_nanos), SUM(events) "
-                "FROM quota_counters WHERE subject = ? AND period BETWEEN ? AND ?",
-                wanted,
+                f"FROM quota_counters WHERE subject = {mark} AND period BETWEEN {mark} AND {mark}",
+                tuple(wanted),
             ).fetchone()
-            result.append(Counts(*(int(value or 0) for value in row)))
+            result.append(Counts(*(int(value or 0) for value in (row or (0, 0, 0, 0)))))
         return result
 
     def held(self, subjects: Sequence[str], now: datetime) -> dict[str, Counts]:
@@ -176,9 +199,10 @@ class _Reader:
             return {}
         rows = self._conn.execute(
             "SELECT subject, SUM(tokens), SUM(cost_nanos), COUNT(*) FROM quota_holds "
-            f"WHERE subject IN ({_marks(subjects)}) AND expires_at > ? GROUP BY subject",
+            f"WHERE subject IN ({self._marks(subjects)}) AND expires_at > {self.MARK} "
+            "GROUP BY subject",
             [*subjects, _us(now)],
-        )
+        ).fetchall()
         return {str(s): Counts(int(t), 0, int(c), int(n)) for s, t, c, n in rows}
 
     def alert_states(self, limit_keys: Sequence[str] | None = None) -> list[AlertState]:
@@ -186,17 +210,66 @@ class _Reader:
         if limit_keys is not None:
             if not limit_keys:
                 return []
-            sql += f" WHERE limit_key IN ({_marks(limit_keys)})"
-        sql += " ORDER BY fired_at, limit_key, period, threshold"
-        return [_alert(row) for row in self._conn.execute(sql, list(limit_keys or ()))]
+            sql += f" WHERE limit_key IN ({self._marks(limit_keys)})"
+        text = self.BYTEWISE
+        sql += f" ORDER BY fired_at, limit_key{text}, period{text}, threshold"
+        rows = self._conn.execute(sql, list(limit_keys or ())).fetchall()
+        return [_alert(row) for row in rows]
+
+
+class _Reader(QuotaTables):
+    """``QuotaReader`` on a SQLite connection inside a transaction."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        super().__init__(conn)
+        self._sqlite = conn
 
     def counted_subjects(self, kind: str, window: str) -> list[str]:
-        rows = self._conn.execute(
+        rows = self._sqlite.execute(
             "SELECT subject FROM quota_counters WHERE period = ? AND subject >= ? "
             "AND subject < ? AND events != 0 ORDER BY subject",
             (window, f"{kind}:", f"{kind};"),
         )
         return [str(row[0]) for row in rows]
+
+
+def grant_values(grant: Grant) -> tuple[object, ...]:
+    """A grant's quota_grants row (``_GRANT_COLUMNS``)."""
+    expires = None if grant.expires_at is None else _us(grant.expires_at)
+    return (grant.id, grant.subject, grant.units, _us(grant.granted_at), expires, grant.note)
+
+
+def budget_values(budget: Budget, created: datetime) -> tuple[object, ...]:
+    """A budget's quota_budgets row (``_BUDGET_COLUMNS``)."""
+    return (
+        budget.id,
+        budget.scope,
+        budget.scope_id,
+        budget.window,
+        budget.tokens,
+        budget.cost_nanos,
+        ",".join(str(t) for t in budget.thresholds),
+        int(budget.hard),
+        _us(created),
+        budget.note,
+    )
+
+
+def granted_before(stored: Grant, grant: Grant) -> tuple[Grant, bool]:
+    """``add_grant``'s answer when ``grant.id`` was stored already: the stored grant, or
+    StoreError when it differs from the one given again."""
+    same = (stored.subject, stored.units, stored.expires_at, stored.note) == (
+        grant.subject,
+        grant.units,
+        grant.expires_at,
+        grant.note,
+    )
+    if not same:
+        raise StoreError(
+            f"add-on {grant.id!r} was granted already, with other values "
+            f"({stored.units:,} to {stored.subject}); use another id"
+        )
+    return stored, False
 
 
 _BUSY, _LOCKED = 5, 6  # SQLite result codes: another connection holds the lock
@@ -236,12 +309,12 @@ class _Batch(_Reader):
         return self._opening_mark
 
     def mark(self) -> Hashable:
-        return (self._version, self._conn.total_changes)
+        return (self._version, self._sqlite.total_changes)
 
     def holds(self, subjects: Sequence[str]) -> list[Hold]:
         if not subjects:
             return []
-        rows = self._conn.execute(
+        rows = self._sqlite.execute(
             "SELECT request_id, subject, tokens, cost_nanos, expires_at FROM quota_holds "
             f"WHERE subject IN ({_marks(subjects)})",
             list(subjects),
@@ -249,10 +322,10 @@ class _Batch(_Reader):
         return [Hold(str(r), str(s), _int(t), _int(c), _at(e)) for r, s, t, c, e in rows]
 
     def add_holds(self, holds: Sequence[Hold]) -> None:
-        self._conn.executemany(_HOLD_SQL, _hold_values(holds))
+        self._sqlite.executemany(_HOLD_SQL, _hold_values(holds))
 
     def drop_holds(self, request_ids: Sequence[str]) -> None:
-        self._conn.executemany(
+        self._sqlite.executemany(
             "DELETE FROM quota_holds WHERE request_id = ?", [(r,) for r in request_ids]
         )
 
@@ -394,14 +467,7 @@ class SQLiteQuotas:
                 )
 
     def add_grant(self, grant: Grant) -> tuple[Grant, bool]:
-        values = (
-            grant.id,
-            grant.subject,
-            grant.units,
-            _us(grant.granted_at),
-            None if grant.expires_at is None else _us(grant.expires_at),
-            grant.note,
-        )
+        values = grant_values(grant)
         with self._writing() as conn:
             row = conn.execute(
                 f"SELECT {_GRANT_COLUMNS} FROM quota_grants WHERE id = ?", (grant.id,)
@@ -411,34 +477,11 @@ class SQLiteQuotas:
                     f"INSERT INTO quota_grants ({_GRANT_COLUMNS}) VALUES ({_marks(values)})", values
                 )
                 return grant, True
-        stored = _grant(row)
-        same = (stored.subject, stored.units, stored.expires_at, stored.note) == (
-            grant.subject,
-            grant.units,
-            grant.expires_at,
-            grant.note,
-        )
-        if not same:
-            raise StoreError(
-                f"add-on {grant.id!r} was granted already, with other values "
-                f"({stored.units:,} to {stored.subject}); use another id"
-            )
-        return stored, False
+        return granted_before(_grant(row), grant)
 
     def add_budget(self, budget: Budget) -> Budget:
         created = budget.created_at or datetime.now(timezone.utc)
-        values = (
-            budget.id,
-            budget.scope,
-            budget.scope_id,
-            budget.window,
-            budget.tokens,
-            budget.cost_nanos,
-            ",".join(str(t) for t in budget.thresholds),
-            int(budget.hard),
-            _us(created),
-            budget.note,
-        )
+        values = budget_values(budget, created)
         with self._writing() as conn:
             try:
                 conn.execute(
