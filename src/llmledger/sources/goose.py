@@ -34,7 +34,8 @@ from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, n
 from llmledger.sources.sqlite_files import (
     DatabaseUnreadable,
     columns,
-    connect_readonly,
+    read_database,
+    select_rows,
     wal_fingerprint,
 )
 from llmledger.sources.walk import note_unreadable
@@ -150,22 +151,18 @@ _COLUMNS = (
 
 
 def parse_database(path: Path) -> FileParse:
-    conn = connect_readonly(path)
-    try:
+    def sessions(conn: sqlite3.Connection) -> list[dict[str, object]]:
         present = columns(conn, "sessions")
         if not {"id", "accumulated_input_tokens", "accumulated_output_tokens"} <= present:
             raise DatabaseUnreadable(f"{path} has no Goose sessions table")
-        wanted = [c if c in present else f"NULL AS {c}" for c in _COLUMNS]
-        rows = conn.execute(f"SELECT {', '.join(wanted)} FROM sessions").fetchall()
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+        return select_rows(conn, "sessions", _COLUMNS)
+
+    rows = read_database(path, sessions)
     records: list[Record] = []
     malformed = 0
-    for values in rows:
+    for row in rows:
         try:
-            record = session_record(dict(zip(_COLUMNS, values)))
+            record = session_record(row)
         except ValueError:
             malformed += 1
             continue

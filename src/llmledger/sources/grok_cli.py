@@ -34,7 +34,7 @@ from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, h
 from llmledger.sources.sqlite_files import (
     DatabaseUnreadable,
     columns,
-    connect_readonly,
+    read_database,
     wal_fingerprint,
 )
 from llmledger.usage.counts import LOG_COUNT_LIMIT
@@ -87,8 +87,10 @@ def usage_record(row: Mapping[str, Any], project: str | None) -> Record | None:
 
 
 def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
-    conn = connect_readonly(path)
-    try:
+    since = (carry or {}).get("last_id")
+    start = since if isinstance(since, int) else 0
+
+    def usage_rows(conn: sqlite3.Connection) -> list[Any]:
         present = columns(conn, "usage_events")
         if not present >= NEEDED:
             raise DatabaseUnreadable(f"{path} has no Grok CLI usage_events table")
@@ -100,13 +102,9 @@ def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
             f"{', '.join(optional)}, {cwd if has_cwd else 'NULL'} FROM usage_events u"
             " WHERE u.id > ? ORDER BY u.id"
         )
-        since = (carry or {}).get("last_id")
-        start = since if isinstance(since, int) else 0
-        rows = conn.execute(sql, (start,)).fetchall()
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+        return conn.execute(sql, (start,)).fetchall()
+
+    rows = read_database(path, usage_rows)
     names = ("id", "session_id", "model", "input_tokens", "output_tokens", "created_at")
     records: list[Record] = []
     malformed = 0

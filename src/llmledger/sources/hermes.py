@@ -35,7 +35,8 @@ from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, h
 from llmledger.sources.sqlite_files import (
     DatabaseUnreadable,
     columns,
-    connect_readonly,
+    read_database,
+    select_rows,
     wal_fingerprint,
 )
 from llmledger.usage.counts import LOG_COUNT_LIMIT
@@ -203,26 +204,14 @@ _SESSION_COLUMNS = (
 )
 
 
-def _select(conn: sqlite3.Connection, table: str, wanted: tuple[str, ...]) -> list[dict[str, Any]]:
-    present = columns(conn, table)
-    if not present:
-        return []
-    parts = [c if c in present else f"NULL AS {c}" for c in wanted]
-    rows = conn.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchall()
-    return [dict(zip(wanted, values)) for values in rows]
-
-
 def parse_database(path: Path) -> FileParse:
-    conn = connect_readonly(path)
-    try:
+    def tables(conn: sqlite3.Connection) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if not {"id", "input_tokens", "output_tokens"} <= columns(conn, "sessions"):
             raise DatabaseUnreadable(f"{path} has no Hermes sessions table")
-        sessions = _select(conn, "sessions", _SESSION_COLUMNS)
-        by_model = _select(conn, "session_model_usage", _MODEL_COLUMNS)
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+        sessions = select_rows(conn, "sessions", _SESSION_COLUMNS)
+        return sessions, select_rows(conn, "session_model_usage", _MODEL_COLUMNS)
+
+    sessions, by_model = read_database(path, tables)
     cwd = {str(row["id"]): row.get("cwd") for row in sessions}
     records, malformed = model_rows(by_model, cwd)
     accounted: dict[str, dict[str, int]] = {}

@@ -32,7 +32,7 @@ from llmledger.sources.base import (
     utc_from_ms,
     xdg_dir,
 )
-from llmledger.sources.sqlite_files import wal_fingerprint
+from llmledger.sources.sqlite_files import DatabaseUnreadable, read_database, wal_fingerprint
 from llmledger.sources.walk import walk_files
 
 NAME = "opencode"
@@ -78,10 +78,6 @@ class Malformed(Exception):
     """A message that is not valid OpenCode message JSON."""
 
 
-class DatabaseUnreadable(OSError):
-    """The database is locked, corrupt or not an OpenCode database."""
-
-
 def parse_message(
     data: bytes | str, message_id: str | None = None, session_id: str | None = None
 ) -> Record | None:
@@ -124,18 +120,11 @@ def parse_message(
     )
 
 
-def _connect_readonly(path: Path) -> sqlite3.Connection:
-    try:
-        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot open {path}: {exc}") from exc
-    return conn
-
-
 def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
     """All assistant messages in an OpenCode database (those updated since ``carry``'s mark)."""
-    conn = _connect_readonly(path)
-    try:
+    since = (carry or {}).get("time_updated")
+
+    def messages(conn: sqlite3.Connection) -> tuple[list[Record], int, int | None]:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(message)")}
         if not {"id", "data"} <= columns:
             raise DatabaseUnreadable(f"{path} has no OpenCode message table")
@@ -145,7 +134,6 @@ def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
         sql += ", time_updated" if incremental else ", NULL"
         sql += " FROM message WHERE instr(data, '\"assistant\"') > 0"
         params: list[Any] = []
-        since = (carry or {}).get("time_updated")
         if incremental and isinstance(since, int):
             sql += " AND time_updated >= ?"
             params.append(since)
@@ -165,10 +153,9 @@ def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
                 continue
             if record is not None:
                 records.append(record)
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+        return records, malformed, mark
+
+    records, malformed, mark = read_database(path, messages)
     new_carry = {"time_updated": mark} if mark is not None else None
     return FileParse(records, 0, malformed, new_carry)
 

@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 from llmledger.sources.base import Fingerprint, fingerprint
+
+T = TypeVar("T")
 
 
 class DatabaseUnreadable(OSError):
@@ -21,6 +25,31 @@ def connect_readonly(path: Path) -> sqlite3.Connection:
         return sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, timeout=1.0)
     except sqlite3.Error as exc:
         raise DatabaseUnreadable(f"cannot open {path}: {exc}") from exc
+
+
+def read_database(path: Path, read: Callable[[sqlite3.Connection], T]) -> T:
+    """What ``read`` takes from ``path`` opened read-only (closed after). An SQLite error on the
+    way (locked, corrupt, not a database) raises DatabaseUnreadable."""
+    conn = connect_readonly(path)
+    try:
+        return read(conn)
+    except sqlite3.Error as exc:
+        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
+    finally:
+        conn.close()
+
+
+def select_rows(
+    conn: sqlite3.Connection, table: str, wanted: tuple[str, ...]
+) -> list[dict[str, object]]:
+    """The rows of ``table`` as column -> value; a ``wanted`` column the table lacks (an older
+    schema) reads as None, a missing table as no rows."""
+    present = columns(conn, table)
+    if not present:
+        return []
+    parts = [c if c in present else f"NULL AS {c}" for c in wanted]
+    rows = conn.execute(f"SELECT {', '.join(parts)} FROM {table}").fetchall()
+    return [dict(zip(wanted, values)) for values in rows]
 
 
 def columns(conn: sqlite3.Connection, table: str) -> set[str]:

@@ -43,7 +43,7 @@ from llmledger.sources.base import (
 from llmledger.sources.sqlite_files import (
     DatabaseUnreadable,
     columns,
-    connect_readonly,
+    read_database,
     wal_fingerprint,
 )
 
@@ -175,15 +175,12 @@ def thread_record(thread_id: str, updated_at: object, json_data: bytes) -> Recor
 
 
 def parse_database(path: Path) -> FileParse:
-    conn = connect_readonly(path)
-    try:
+    def threads(conn: sqlite3.Connection) -> list[Any]:
         if not {"id", "updated_at", "data_type", "data"} <= columns(conn, "threads"):
             raise DatabaseUnreadable(f"{path} has no Zed threads table")
-        rows = conn.execute("SELECT id, updated_at, data_type, data FROM threads").fetchall()
-    except sqlite3.Error as exc:
-        raise DatabaseUnreadable(f"cannot read {path}: {exc}") from exc
-    finally:
-        conn.close()
+        return conn.execute("SELECT id, updated_at, data_type, data FROM threads").fetchall()
+
+    rows = read_database(path, threads)
     records: list[Record] = []
     malformed = 0
     for thread_id, updated_at, data_type, data in rows:
