@@ -1,5 +1,6 @@
 """The gateway's client keys in a SQLite ledger (the ``gateway_keys`` table), kept as SHA-256
-hashes only. ``SQLiteKeys`` is mixed into ``SQLiteStore``: its key methods run on the store's
+hashes only; ``KeyTables`` serves PostgreSQL too (store/postgres_keys.py). ``SQLiteKeys`` is
+mixed into ``SQLiteStore``: its key methods run on the store's
 connection, under its lock and transactions (the store stays the one owner of the database).
 """
 
@@ -7,13 +8,15 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 from llmledger.bookkeeping import KeyRecord
 from llmledger.errors import StoreError
+from llmledger.store.sql import QueryConnection
 
-__all__ = ["SQLiteKeys"]
+__all__ = ["KeyTables", "SQLiteKeys"]
 
 _COLUMNS = "id, key_hash, prefix, user_id, org_id, project, name, created_at, revoked_at"
 
@@ -24,7 +27,7 @@ def _int(value: object) -> int:
     return value
 
 
-def _record(row: tuple[object, ...]) -> KeyRecord:
+def _record(row: Sequence[object]) -> KeyRecord:
     return KeyRecord(
         id=str(row[0]),
         key_hash=str(row[1]),
@@ -38,35 +41,41 @@ def _record(row: tuple[object, ...]) -> KeyRecord:
     )
 
 
-class SQLiteKeys:
-    """Create, list, find and revoke keys (the Store protocol's key methods)."""
+def _values(record: KeyRecord, created: int) -> tuple[object, ...]:
+    return (
+        record.id,
+        record.key_hash,
+        record.prefix,
+        record.user_id,
+        record.org_id,
+        record.project,
+        record.name,
+        created,
+        record.revoked_at,
+    )
+
+
+class KeyTables:
+    """Create, list, find and revoke keys (the Store protocol's key methods), for either
+    backend: a subclass names its driver's placeholder and inserts a new key row its way."""
+
+    MARK = "?"
 
     if TYPE_CHECKING:
 
-        def _writing(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _writing(self) -> AbstractContextManager[QueryConnection]: ...
 
-        def _reading(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def _reading(self) -> AbstractContextManager[QueryConnection]: ...
+
+    def _insert_key(self, conn: QueryConnection, values: tuple[object, ...]) -> bool:
+        """Insert a ``gateway_keys`` row; False when its id is taken."""
+        raise NotImplementedError
 
     def add_key(self, record: KeyRecord) -> KeyRecord:
         created = record.created_at or int(time.time() * 1_000_000)
         with self._writing() as conn:
-            try:
-                conn.execute(
-                    f"INSERT INTO gateway_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        record.id,
-                        record.key_hash,
-                        record.prefix,
-                        record.user_id,
-                        record.org_id,
-                        record.project,
-                        record.name,
-                        created,
-                        record.revoked_at,
-                    ),
-                )
-            except sqlite3.IntegrityError as exc:
-                raise StoreError(f"a key with id {record.id!r} exists already") from exc
+            if not self._insert_key(conn, _values(record, created)):
+                raise StoreError(f"a key with id {record.id!r} exists already")
         return KeyRecord(**{**record.__dict__, "created_at": created})
 
     def list_keys(self, *, include_revoked: bool = True) -> list[KeyRecord]:
@@ -79,16 +88,15 @@ class SQLiteKeys:
         return [_record(row) for row in rows]
 
     def get_key(self, key_id: str) -> KeyRecord | None:
-        with self._reading() as conn:
-            row = conn.execute(
-                f"SELECT {_COLUMNS} FROM gateway_keys WHERE id = ?", (key_id,)
-            ).fetchone()
-        return None if row is None else _record(row)
+        return self._one_key("id", key_id)
 
     def find_key(self, key_hash: str) -> KeyRecord | None:
+        return self._one_key("key_hash", key_hash)
+
+    def _one_key(self, column: str, value: str) -> KeyRecord | None:
         with self._reading() as conn:
             row = conn.execute(
-                f"SELECT {_COLUMNS} FROM gateway_keys WHERE key_hash = ?", (key_hash,)
+                f"SELECT {_COLUMNS} FROM gateway_keys WHERE {column} = {self.MARK}", (value,)
             ).fetchone()
         return None if row is None else _record(row)
 
@@ -96,7 +104,22 @@ class SQLiteKeys:
         now = int(time.time() * 1_000_000)
         with self._writing() as conn:
             cursor = conn.execute(
-                "UPDATE gateway_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                f"UPDATE gateway_keys SET revoked_at = {self.MARK} "
+                f"WHERE id = {self.MARK} AND revoked_at IS NULL",
                 (now, key_id),
             )
             return cursor.rowcount > 0
+
+
+class SQLiteKeys(KeyTables):
+    """The key methods on a SQLite ledger."""
+
+    def _insert_key(self, conn: QueryConnection, values: tuple[object, ...]) -> bool:
+        try:
+            conn.execute(
+                f"INSERT INTO gateway_keys ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+        except sqlite3.IntegrityError:
+            return False
+        return True

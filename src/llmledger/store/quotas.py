@@ -13,7 +13,7 @@ from collections.abc import Callable, Hashable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import replace
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from llmledger.errors import InvalidEventError, StoreError
 from llmledger.events import MAX_TOKENS, UsageEvent
@@ -33,6 +33,7 @@ from llmledger.quota.records import (
 )
 from llmledger.store import quota_counters
 from llmledger.store.rows import build_rows, to_us
+from llmledger.store.sql import QueryConnection
 from llmledger.store.upsert import upsert_rows
 
 __all__ = ["SQLiteQuotas"]
@@ -118,18 +119,6 @@ def _alert(row: Sequence[object]) -> AlertState:
         used=_int(row[5]),
         limit=_int(row[6]),
     )
-
-
-class QueryConnection(Protocol):
-    """What the quota readers need of a connection: sqlite3's and psycopg's both fit."""
-
-    def execute(self, sql: str, params: Sequence[object] = (), /) -> Rows: ...
-
-
-class Rows(Protocol):
-    def fetchone(self) -> Sequence[Any] | None: ...
-
-    def fetchall(self) -> Sequence[Sequence[Any]]: ...
 
 
 class QuotaTables:

@@ -1,13 +1,32 @@
 """SQL shared by the SQL stores: the totals select list, the WHERE clause of an ``EventFilter``,
-and a time zone's local day number of a timestamp column."""
+a time zone's local day number of a timestamp column, and the connection both drivers are."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import fields
-from typing import Any
+from typing import Any, Protocol
 
 from llmledger.query import FILTER_COLUMNS, US_PER_DAY, DaySegments, EventFilter, Totals
+
+
+class Rows(Protocol):
+    """A cursor after ``execute``, sqlite3's or psycopg's."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Sequence[Any] | None: ...
+
+    def fetchall(self) -> Sequence[Sequence[Any]]: ...
+
+
+class QueryConnection(Protocol):
+    """What code serving both stores needs of a connection: sqlite3's and psycopg's both fit
+    (their placeholders differ: ``?`` and ``%s``)."""
+
+    def execute(self, sql: str, params: Sequence[object] = (), /) -> Rows: ...
+
 
 # Each Totals field and the SQL that sums it over events rows; the rollup has its own (rollup.py).
 EVENT_TOTALS: dict[str, str] = {
