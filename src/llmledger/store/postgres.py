@@ -21,7 +21,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from typing import Any, TypeVar
 
-import msgspec
 import psycopg
 from psycopg.errors import DeadlockDetected, SerializationFailure
 from psycopg_pool import ConnectionPool
@@ -43,12 +42,11 @@ from llmledger.store.postgres_write import (
     merge_rows,
     months,
 )
+from llmledger.store.scan_files import read_scan_cursors, scan_file_rows
 
 __all__ = ["PostgresStore"]
 
 Connection = psycopg.Connection[tuple[Any, ...]]
-_json_encode = msgspec.json.Encoder().encode
-_json_decode = msgspec.json.Decoder().decode
 
 _BATCH = 10_000  # events per COPY inside one write (batches are pipelined)
 _RETRIES = 5  # attempts of a write that loses a deadlock
@@ -330,26 +328,7 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
 
     def scan_cursors(self) -> dict[str, ScanCursor]:
         with self._reading() as conn:
-            rows = conn.execute(
-                'SELECT path, source, device, inode, size, mtime_ns, "offset", carry, events, '
-                "malformed FROM scan_files"
-            ).fetchall()
-        cursors = {}
-        for row in rows:
-            carry = _json_decode(row[7]) if row[7] else None
-            cursors[row[0]] = ScanCursor(
-                path=row[0],
-                source=row[1],
-                device=row[2],
-                inode=row[3],
-                size=row[4],
-                mtime_ns=row[5],
-                offset=row[6],
-                carry=carry,
-                events=row[8],
-                malformed=row[9],
-            )
-        return cursors
+            return read_scan_cursors(conn)
 
     def write_scan(
         self,
@@ -359,22 +338,7 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
     ) -> int:
         """A scan's events and its files' cursors in ONE transaction."""
         rows = event_rows(events)
-        cursor_rows = [
-            (
-                c.path,
-                c.source,
-                c.device,
-                c.inode,
-                c.size,
-                c.mtime_ns,
-                c.offset,
-                _json_encode(c.carry).decode() if c.carry else None,
-                c.events,
-                c.malformed,
-                int(time.time()),
-            )
-            for c in cursors
-        ]
+        cursor_rows = scan_file_rows(cursors, int(time.time()))
         return self._retried(lambda: self._write_scan(rows, cursor_rows, replace))
 
     def _write_scan(

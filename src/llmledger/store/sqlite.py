@@ -39,6 +39,7 @@ from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.quotas import SQLiteQuotas
 from llmledger.store.rate_windows import SQLiteRateWindows
 from llmledger.store.rows import Rows, build_rows
+from llmledger.store.scan_files import read_scan_cursors, scan_file_rows
 from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
 from llmledger.store.upsert import upsert_rows
 
@@ -62,7 +63,6 @@ EVENT_COLUMNS: tuple[str, ...] = (
     "details",
 )
 
-_json_encode = msgspec.json.Encoder().encode
 _json_decode = msgspec.json.Decoder().decode
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -424,26 +424,7 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
 
     def scan_cursors(self) -> dict[str, ScanCursor]:
         with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT path, source, device, inode, size, mtime_ns, offset, carry, events, "
-                "malformed FROM scan_files"
-            ).fetchall()
-        cursors = {}
-        for row in rows:
-            carry = _json_decode(row[7]) if row[7] else None
-            cursors[row[0]] = ScanCursor(
-                path=row[0],
-                source=row[1],
-                device=row[2],
-                inode=row[3],
-                size=row[4],
-                mtime_ns=row[5],
-                offset=row[6],
-                carry=carry,
-                events=row[8],
-                malformed=row[9],
-            )
-        return cursors
+            return read_scan_cursors(conn)
 
     def write_scan(
         self,
@@ -471,22 +452,7 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
                 "INSERT OR REPLACE INTO scan_files (path, source, device, inode, size, "
                 "mtime_ns, offset, carry, events, malformed, scanned_at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (
-                        c.path,
-                        c.source,
-                        c.device,
-                        c.inode,
-                        c.size,
-                        c.mtime_ns,
-                        c.offset,
-                        _json_encode(c.carry).decode() if c.carry else None,
-                        c.events,
-                        c.malformed,
-                        now,
-                    )
-                    for c in cursors
-                ],
+                scan_file_rows(cursors, now),
             )
         self._written(changed)
         return changed
