@@ -12,10 +12,11 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from llmledger.events import UsageEvent
-from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow
+from llmledger.query import DaySegments, EventFilter, GroupRow
 from llmledger.store import rollup
 from llmledger.store.postgres_write import COLUMNS_SQL
-from llmledger.store.sql import EVENT_TOTALS, day_sql, totals_from_row, totals_sql, where_sql
+from llmledger.store.read_sql import events_group_sql, time_span_sql
+from llmledger.store.sql import EVENT_TOTALS, totals_from_row, totals_sql, where_sql
 from llmledger.store.sqlite import event_from_row
 
 __all__ = ["TOTALS_SQL", "PostgresReads", "pg"]
@@ -68,14 +69,7 @@ class PostgresReads:
         return int(row[0]) if row else 0
 
     def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
-        flt = flt or EventFilter()
-        if rollup.usable(flt, [], None):
-            where, params = rollup.where_sql(flt)
-            sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
-            sql = sql if where else sql.replace(" AND ", " WHERE ", 1)
-        else:
-            where, params = where_sql(flt)
-            sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
+        sql, params = time_span_sql(flt or EventFilter())
         with self._reading() as conn:
             row = conn.execute(pg(sql), params).fetchone()
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
@@ -86,24 +80,8 @@ class PostgresReads:
         if rollup.usable(flt, dims, segments):
             sql, params = rollup.aggregate_sql(flt, dims, segments)
             return self._grouped(sql, params, dims)
-        select: list[str] = []
-        params = []
-        for dim in dims:
-            if dim == "day":
-                if segments is None:
-                    raise ValueError("grouping by day needs the time zone's day segments")
-                expr, expr_params = day_sql(segments)
-                select.append(expr)
-                params += expr_params
-            elif dim in DIMENSIONS:
-                select.append(DIMENSIONS[dim])
-            else:
-                raise ValueError(f"unknown dimension {dim!r}")
-        where, where_params = where_sql(flt)
-        sql = f"SELECT {', '.join([*select, TOTALS_SQL])} FROM events{where}"
-        if dims:
-            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
-        return self._grouped(sql, params + where_params, dims)
+        sql, params = events_group_sql(flt, dims, segments, TOTALS_SQL)
+        return self._grouped(sql, params, dims)
 
     def _grouped(self, sql: str, params: list[Any], dims: Sequence[str]) -> list[GroupRow]:
         with self._reading() as conn:

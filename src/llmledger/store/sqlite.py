@@ -28,7 +28,7 @@ import msgspec
 from llmledger.bookkeeping import ScanCursor, ScanProcess
 from llmledger.errors import DamagedLedgerError, InvalidEventError, StoreError
 from llmledger.events import ATTRIBUTION_FIELDS, MAX_TOKENS, TOKEN_FIELDS, UsageEvent
-from llmledger.query import DIMENSIONS, DaySegments, EventFilter, GroupRow, Totals
+from llmledger.query import DaySegments, EventFilter, GroupRow, Totals
 from llmledger.store import rollup, schema
 from llmledger.store.base import CostUpdate
 from llmledger.store.checkpoint import Checkpointer
@@ -38,9 +38,10 @@ from llmledger.store.keys import SQLiteKeys
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.quotas import SQLiteQuotas
 from llmledger.store.rate_windows import SQLiteRateWindows
+from llmledger.store.read_sql import events_group_sql, time_span_sql
 from llmledger.store.rows import Rows, build_rows
 from llmledger.store.scan_files import read_scan_cursors, scan_file_rows
-from llmledger.store.sql import TOTALS_SQL, day_sql, totals_from_row, where_sql
+from llmledger.store.sql import TOTALS_SQL, totals_from_row, where_sql
 from llmledger.store.upsert import upsert_rows
 
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -323,14 +324,7 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
             return int(conn.execute(f"SELECT COUNT(*) FROM events{where}", params).fetchone()[0])
 
     def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
-        flt = flt or EventFilter()
-        if rollup.usable(flt, [], None):
-            where, params = rollup.where_sql(flt)
-            sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
-            sql = sql if where else sql.replace(" AND ", " WHERE ", 1)
-        else:
-            where, params = where_sql(flt)
-            sql = f"SELECT MIN(ts), MAX(ts) FROM events{where}"
+        sql, params = time_span_sql(flt or EventFilter())
         with self._reading() as conn:
             row = conn.execute(sql, params).fetchone()
         return None if row[0] is None else (int(row[0]), int(row[1]))
@@ -346,25 +340,8 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
         if rollup.usable(flt, dims, segments):
             sql, params = rollup.aggregate_sql(flt, dims, segments)
             return self._grouped(sql, params, len(dims), dims)
-        select: list[str] = []
-        params = []
-        for dim in dims:
-            if dim == "day":
-                if segments is None:
-                    raise ValueError("grouping by day needs the time zone's day segments")
-                expr, expr_params = day_sql(segments)
-                select.append(expr)
-                params += expr_params
-            elif dim in DIMENSIONS:
-                select.append(DIMENSIONS[dim])
-            else:
-                raise ValueError(f"unknown dimension {dim!r}")
-        where, where_params = where_sql(flt)
-        columns = ", ".join([*select, TOTALS_SQL])
-        sql = f"SELECT {columns} FROM events{where}"
-        if dims:
-            sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
-        return self._grouped(sql, params + where_params, len(dims), dims)
+        sql, params = events_group_sql(flt, dims, segments, TOTALS_SQL)
+        return self._grouped(sql, params, len(dims), dims)
 
     def _grouped(
         self, sql: str, params: list[Any], width: int, dims: Sequence[str]
