@@ -23,22 +23,21 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, nonnegative, xdg_dir
+from llmledger.sources.base import FileParse, Record, nonnegative, xdg_dir
 from llmledger.sources.sqlite_files import (
+    DatabaseSource,
     DatabaseUnreadable,
     columns,
     read_database,
     select_rows,
-    wal_fingerprint,
 )
-from llmledger.sources.walk import note_unreadable
 from llmledger.usage.counts import LOG_COUNT_LIMIT
 
 NAME = "goose"
@@ -171,7 +170,7 @@ def parse_database(path: Path) -> FileParse:
     return FileParse(records, 0, malformed, None)
 
 
-class Goose:
+class Goose(DatabaseSource):
     name = NAME
     title = "Goose"
     shortcut = "goose"  # llmledger daily --goose
@@ -179,24 +178,10 @@ class Goose:
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [data_dir(env) / "sessions" / DATABASE]
 
-    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
-        for database in self.roots(env):
-            try:
-                found = database.is_file()
-            except OSError as exc:  # pragma: no cover - is_file does not raise on POSIX
-                note_unreadable(database, exc)
-                continue
-            if found:
-                yield SourceFile(NAME, str(database), "sqlite")
-
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_database(path)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        """The database's state includes its write-ahead log (Goose runs in WAL mode)."""
-        return wal_fingerprint(path)
 
 
 SOURCE = Goose()

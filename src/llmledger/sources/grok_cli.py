@@ -25,17 +25,17 @@ Verified against superagent-ai/grok-cli @ fb97af83 (``src/storage/db.ts``
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, home_dir
+from llmledger.sources.base import FileParse, Record, home_dir
 from llmledger.sources.sqlite_files import (
+    DatabaseSource,
     DatabaseUnreadable,
     columns,
     read_database,
-    wal_fingerprint,
 )
 from llmledger.usage.counts import LOG_COUNT_LIMIT
 
@@ -123,7 +123,7 @@ def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
     return FileParse(records, 0, malformed, {"last_id": last})
 
 
-class GrokCli:
+class GrokCli(DatabaseSource):
     name = NAME
     title = "Grok CLI"
     shortcut = "grok"  # llmledger daily --grok
@@ -131,18 +131,10 @@ class GrokCli:
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [home_dir(env) / ".grok" / "grok.db"]
 
-    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
-        for database in self.roots(env):
-            if database.is_file():
-                yield SourceFile(NAME, str(database), "sqlite")
-
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_database(path, carry)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return wal_fingerprint(path)
 
 
 SOURCE = GrokCli()

@@ -31,13 +31,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileParse, Fingerprint, Record, SourceFile, home_dir
+from llmledger.sources.base import FileParse, Record, SourceFile, home_dir
 from llmledger.sources.sqlite_files import (
+    DatabaseSource,
     DatabaseUnreadable,
     columns,
+    database_files,
     read_database,
     select_rows,
-    wal_fingerprint,
 )
 from llmledger.usage.counts import LOG_COUNT_LIMIT
 
@@ -249,7 +250,7 @@ def databases(env: Mapping[str, str]) -> list[Path]:
     return [*found, *(p / DATABASE for p in profiles)]
 
 
-class Hermes:
+class Hermes(DatabaseSource):
     name = NAME
     title = "Hermes Agent"
     shortcut = "hermes"  # llmledger daily --hermes
@@ -258,17 +259,12 @@ class Hermes:
         return [hermes_home(env) / DATABASE]
 
     def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
-        for database in databases(env):
-            if database.is_file():
-                yield SourceFile(NAME, str(database), "sqlite")
+        return database_files(NAME, databases(env))
 
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_database(path)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return wal_fingerprint(path)
 
 
 SOURCE = Hermes()

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
-from llmledger.sources.base import Fingerprint, fingerprint
+from llmledger.sources.base import Fingerprint, SourceFile, fingerprint
+from llmledger.sources.walk import note_unreadable
 
 T = TypeVar("T")
 
@@ -71,3 +72,32 @@ def wal_fingerprint(path: str) -> Fingerprint:
     return Fingerprint(
         main.device, main.inode, main.size + wal.st_size, max(main.mtime_ns, wal.st_mtime_ns)
     )
+
+
+def database_files(source: str, paths: Iterable[Path]) -> Iterator[SourceFile]:
+    """The databases among ``paths`` that are there; one that cannot even be looked at (its
+    folder unreadable) is noted (``noting_unreadable``) and skipped."""
+    for path in paths:
+        try:
+            found = path.is_file()
+        except OSError as exc:
+            note_unreadable(path, exc)
+            continue
+        if found:
+            yield SourceFile(source, str(path), "sqlite")
+
+
+class DatabaseSource:
+    """What the sources that read whole SQLite databases share: each of ``roots`` that exists
+    is a file to read, whose state includes its write-ahead log (the agents run in WAL mode)."""
+
+    name: str
+
+    def roots(self, env: Mapping[str, str]) -> list[Path]:
+        raise NotImplementedError
+
+    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
+        return database_files(self.name, self.roots(env))
+
+    def fingerprint(self, path: str) -> Fingerprint:
+        return wal_fingerprint(path)

@@ -23,7 +23,7 @@ Verified against zed-industries/zed @ 0642ec7e (``crates/agent/src/db.rs``: ``Db
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -33,18 +33,16 @@ import msgspec
 from llmledger.sources.base import (
     Count,
     FileParse,
-    Fingerprint,
     Record,
-    SourceFile,
     home_dir,
     nonnegative,
     xdg_dir,
 )
 from llmledger.sources.sqlite_files import (
+    DatabaseSource,
     DatabaseUnreadable,
     columns,
     read_database,
-    wal_fingerprint,
 )
 
 NAME = "zed"
@@ -194,7 +192,7 @@ def parse_database(path: Path) -> FileParse:
     return FileParse(records, 0, malformed, None)
 
 
-class Zed:
+class Zed(DatabaseSource):
     name = NAME
     title = "Zed agent"
     shortcut = "zed"  # llmledger daily --zed
@@ -202,18 +200,10 @@ class Zed:
     def roots(self, env: Mapping[str, str]) -> list[Path]:
         return [data_dir(env) / "threads" / "threads.db"]
 
-    def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
-        for database in self.roots(env):
-            if database.is_file():
-                yield SourceFile(NAME, str(database), "sqlite")
-
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int
     ) -> FileParse:
         return parse_database(path)
-
-    def fingerprint(self, path: str) -> Fingerprint:
-        return wal_fingerprint(path)
 
 
 SOURCE = Zed()
