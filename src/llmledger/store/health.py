@@ -16,6 +16,7 @@ pending migrations, or rebuild a rollup that disagrees with intact events (``db 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -28,6 +29,7 @@ from llmledger.store.diagnose import command, not_a_ledger, read_header, truncat
 from llmledger.store.migrations import MIGRATIONS, MIGRATIONS_TABLE
 from llmledger.store.quota_health import QuotaHealth, check_quotas
 from llmledger.store.rows import HOUR_US
+from llmledger.store.sql import QueryConnection
 
 # Findings of integrity_check and rollup differences kept (the counts are complete).
 SHOWN = 20
@@ -225,15 +227,23 @@ def rollup_differences(
 ) -> tuple[int, list[RollupDifference]]:
     """How many rollup keys differ from the events' sums, and the first ``limit`` of them."""
     columns = [row[1] for row in conn.execute("PRAGMA table_info(rollup_hourly)")]
-    compared = columns[:-2]  # min_ts and max_ts only grow: never compared
+    return rollup_differences_from(conn, columns, _expected_sql(), limit)
+
+
+def rollup_differences_from(
+    conn: QueryConnection, columns: Sequence[str], expected_sql: str, limit: int = SHOWN
+) -> tuple[int, list[RollupDifference]]:
+    """``rollup_differences`` for either backend: ``columns`` are rollup_hourly's, in order;
+    ``expected_sql`` selects them summed from the events."""
+    compared = list(columns[:-2])  # min_ts and max_ts only grow: never compared
     names = ", ".join(compared)
     all_zero = " AND ".join(f"{name} = 0" for name in compared[5:])
     stored = f"SELECT {names} FROM rollup_hourly WHERE NOT ({all_zero})"
     expected = f"SELECT {names} FROM expected"
     rows = conn.execute(
-        f"WITH expected({', '.join(columns)}) AS ({_expected_sql()}) "
-        f"SELECT 0, * FROM ({stored} EXCEPT {expected}) "
-        f"UNION ALL SELECT 1, * FROM ({expected} EXCEPT {stored})"
+        f"WITH expected({', '.join(columns)}) AS ({expected_sql}) "
+        f"SELECT 0, * FROM ({stored} EXCEPT {expected}) AS a "
+        f"UNION ALL SELECT 1, * FROM ({expected} EXCEPT {stored}) AS b"
     ).fetchall()
     by_key: dict[tuple[Any, ...], list[dict[str, int] | None]] = {}
     for row in rows:

@@ -18,12 +18,12 @@ from typing import Any
 import psycopg
 
 from llmledger.store import postgres_errors
-from llmledger.store.health import SHOWN, Health, RollupDifference
+from llmledger.store.health import SHOWN, Health, RollupDifference, rollup_differences_from
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.postgres_quotas import EXPECTED_SQL
 from llmledger.store.postgres_schema import MIGRATIONS
 from llmledger.store.postgres_write import ROLLUP_COLUMNS, rollup_delta_sql
-from llmledger.store.quota_health import CounterDifference, QuotaHealth
+from llmledger.store.quota_health import QuotaHealth, counter_differences
 
 
 @dataclass
@@ -132,25 +132,7 @@ def _check_quotas(conn: psycopg.Connection[tuple[Any, ...]], now_us: int) -> Quo
     if conn.execute("SELECT 1 FROM meta WHERE key = 'quota_zone'").fetchone() is None:
         return health  # quotas never used: nothing counted
     health.counted = True
-    stored = (
-        "SELECT subject, period, io_tokens, cache_tokens, cost_nanos, events FROM "
-        "quota_counters WHERE NOT (io_tokens = 0 AND cache_tokens = 0 AND cost_nanos = 0 "
-        "AND events = 0)"
-    )
-    rows = conn.execute(
-        f"WITH expected AS ({EXPECTED_SQL}) "
-        f"SELECT 0, * FROM ({stored} EXCEPT SELECT * FROM expected) AS a "
-        f"UNION ALL SELECT 1, * FROM (SELECT * FROM expected EXCEPT {stored}) AS b"
-    ).fetchall()
-    by_key: dict[tuple[str, str], list[tuple[int, int, int, int] | None]] = {}
-    for row in rows:
-        values = (int(row[3]), int(row[4]), int(row[5]), int(row[6]))
-        by_key.setdefault((str(row[1]), str(row[2])), [None, None])[int(row[0])] = values
-    health.differing = len(by_key)
-    health.differences = [
-        CounterDifference(subject, period, pair[0], pair[1])
-        for (subject, period), pair in sorted(by_key.items())[:SHOWN]
-    ]
+    health.differing, health.differences = counter_differences(conn, EXPECTED_SQL, SHOWN)
     counts = conn.execute(
         "SELECT (SELECT COUNT(*) FROM quota_holds WHERE expires_at <= %(now)s), "
         "(SELECT COUNT(*) FROM quota_holds h WHERE expires_at > %(now)s AND EXISTS ("
@@ -164,22 +146,4 @@ def _check_quotas(conn: psycopg.Connection[tuple[Any, ...]], now_us: int) -> Quo
 def _rollup_differences(
     conn: psycopg.Connection[tuple[Any, ...]],
 ) -> tuple[int, list[RollupDifference]]:
-    compared = ROLLUP_COLUMNS[:-2]
-    names = ", ".join(compared)
-    all_zero = " AND ".join(f"{name} = 0" for name in compared[5:])
-    stored = f"SELECT {names} FROM rollup_hourly WHERE NOT ({all_zero})"
-    rows = conn.execute(
-        f"WITH x ({', '.join(ROLLUP_COLUMNS)}) AS ({rollup_delta_sql('events', +1)}) "
-        f"SELECT 0, * FROM ({stored} EXCEPT SELECT {names} FROM x) AS a "
-        f"UNION ALL SELECT 1, * FROM (SELECT {names} FROM x EXCEPT {stored}) AS b"
-    ).fetchall()
-    by_key: dict[tuple[Any, ...], list[dict[str, int] | None]] = {}
-    for row in rows:
-        key = tuple(row[1:6])
-        sums = dict(zip(compared[5:], (int(v) for v in row[6:])))
-        by_key.setdefault(key, [None, None])[int(row[0])] = sums
-    differences = [
-        RollupDifference(int(k[0]), str(k[1]), str(k[2]), str(k[3]), str(k[4]), *pair)
-        for k, pair in sorted(by_key.items())[:SHOWN]
-    ]
-    return len(by_key), differences
+    return rollup_differences_from(conn, ROLLUP_COLUMNS, rollup_delta_sql("events", +1))

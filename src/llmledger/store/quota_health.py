@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from llmledger.store.quota_counters import EXPECTED_SQL
+from llmledger.store.sql import QueryConnection
 
 _COLUMNS = "subject, period, io_tokens, cache_tokens, cost_nanos, events"
 _NONZERO = "NOT (io_tokens = 0 AND cache_tokens = 0 AND cost_nanos = 0 AND events = 0)"
@@ -72,21 +73,7 @@ def check_quotas(conn: sqlite3.Connection, now_us: int, shown: int = 20) -> Quot
     if zone is None:
         return health  # quotas never used: nothing counted
     health.counted = True
-    stored = f"SELECT {_COLUMNS} FROM quota_counters WHERE {_NONZERO}"
-    rows = conn.execute(
-        f"WITH expected AS ({EXPECTED_SQL}) "
-        f"SELECT 0, * FROM ({stored} EXCEPT SELECT * FROM expected) "
-        f"UNION ALL SELECT 1, * FROM (SELECT * FROM expected EXCEPT {stored})"
-    ).fetchall()
-    by_key: dict[tuple[str, str], list[tuple[int, int, int, int] | None]] = {}
-    for row in rows:
-        values = (int(row[3]), int(row[4]), int(row[5]), int(row[6]))
-        by_key.setdefault((str(row[1]), str(row[2])), [None, None])[int(row[0])] = values
-    health.differing = len(by_key)
-    health.differences = [
-        CounterDifference(subject, period, pair[0], pair[1])
-        for (subject, period), pair in sorted(by_key.items())[:shown]
-    ]
+    health.differing, health.differences = counter_differences(conn, EXPECTED_SQL, shown)
     expired = "SELECT COUNT(*) FROM quota_holds WHERE expires_at <= ?"
     health.expired_holds = int(conn.execute(expired, (now_us,)).fetchone()[0])
     health.settled_holds = int(
@@ -97,3 +84,25 @@ def check_quotas(conn: sqlite3.Connection, now_us: int, shown: int = 20) -> Quot
         ).fetchone()[0]
     )
     return health
+
+
+def counter_differences(
+    conn: QueryConnection, expected_sql: str, shown: int
+) -> tuple[int, list[CounterDifference]]:
+    """How many counters differ from ``expected_sql`` (the events' sums in the backend's
+    dialect, with quota_counters' columns), and the first ``shown`` of them."""
+    stored = f"SELECT {_COLUMNS} FROM quota_counters WHERE {_NONZERO}"
+    rows = conn.execute(
+        f"WITH expected AS ({expected_sql}) "
+        f"SELECT 0, * FROM ({stored} EXCEPT SELECT * FROM expected) AS a "
+        f"UNION ALL SELECT 1, * FROM (SELECT * FROM expected EXCEPT {stored}) AS b"
+    ).fetchall()
+    by_key: dict[tuple[str, str], list[tuple[int, int, int, int] | None]] = {}
+    for row in rows:
+        values = (int(row[3]), int(row[4]), int(row[5]), int(row[6]))
+        by_key.setdefault((str(row[1]), str(row[2])), [None, None])[int(row[0])] = values
+    differences = [
+        CounterDifference(subject, period, pair[0], pair[1])
+        for (subject, period), pair in sorted(by_key.items())[:shown]
+    ]
+    return len(by_key), differences
