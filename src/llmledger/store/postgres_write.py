@@ -21,6 +21,7 @@ import psycopg
 from llmledger.errors import InvalidEventError
 from llmledger.events import MAX_TOKENS, UsageEvent
 from llmledger.query import Totals
+from llmledger.store.rollup import ROLLUP_SUMS
 from llmledger.store.rows import HOUR_US, to_us
 from llmledger.store.sql import totals_from_row
 
@@ -62,20 +63,7 @@ _TOTAL = "{t}.input_tokens + {t}.cache_read_tokens + {t}.cache_write_tokens + " 
     "{t}.cache_write_1h_tokens + {t}.output_tokens"
 )
 _ROLLUP_KEY = ("hour", "model", "source", "provider", "cost_status")
-_ROLLUP_SUMS = (
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "requests",
-    "events",
-    "estimated",
-    "failed",
-)
-ROLLUP_COLUMNS = (*_ROLLUP_KEY, *_ROLLUP_SUMS, "min_ts", "max_ts")
+ROLLUP_COLUMNS = (*_ROLLUP_KEY, *ROLLUP_SUMS, "min_ts", "max_ts")
 _json = msgspec.json.Encoder().encode
 
 SETUP_SQL = (
@@ -90,7 +78,7 @@ def rollup_delta_sql(rows: str, sign: int) -> str:
     negated when ``sign`` < 0, in key order."""
     neg = "-" if sign < 0 else ""
     sums = [
-        *(f"{neg}SUM({c})" for c in _ROLLUP_SUMS[:6]),
+        *(f"{neg}SUM({c})" for c in ROLLUP_SUMS[:6]),
         f"{neg}SUM(COALESCE(cost_nanos, 0))",
         f"{neg}SUM(requests)",
         f"{neg}COUNT(*)",
@@ -107,7 +95,7 @@ def rollup_delta_sql(rows: str, sign: int) -> str:
 ADD_TO_ROLLUP = (
     f"INSERT INTO rollup_hourly AS r ({', '.join(ROLLUP_COLUMNS)}) SELECT * FROM {{rows}} "
     f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in _ROLLUP_SUMS)
+    + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_SUMS)
     + ", min_ts = LEAST(r.min_ts, excluded.min_ts), max_ts = GREATEST(r.max_ts, excluded.max_ts)"
 )
 
@@ -124,7 +112,7 @@ WITH claimed AS (
     INSERT INTO events ({COLUMNS_SQL})
     SELECT {", ".join(f"i.{c}" for c in EVENT_COLUMNS)}
     FROM {INCOMING} i JOIN claimed c ON c.id = i.id AND c.inserted
-    RETURNING ts, model, source, provider, cost_status, {", ".join(_ROLLUP_SUMS[:6])},
+    RETURNING ts, model, source, provider, cost_status, {", ".join(ROLLUP_SUMS[:6])},
               cost_nanos, requests, estimated, success
 ), sums AS ({rollup_delta_sql("added", +1)}
 ), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")})

@@ -34,7 +34,7 @@ ROLLUP_DIMENSIONS: dict[str, str] = {
 }
 ROLLUP_FILTERS = frozenset({"model", "source"})
 
-_SUMS = (
+ROLLUP_SUMS = (
     "input_tokens",
     "cache_read_tokens",
     "cache_write_tokens",
@@ -55,14 +55,14 @@ CREATE TABLE rollup_hourly (
     source TEXT NOT NULL,
     provider TEXT NOT NULL,
     cost_status TEXT NOT NULL,
-    {", ".join(f"{name} INTEGER NOT NULL" for name in _SUMS)},
+    {", ".join(f"{name} INTEGER NOT NULL" for name in ROLLUP_SUMS)},
     min_ts INTEGER NOT NULL,
     max_ts INTEGER NOT NULL,
     PRIMARY KEY (hour, model, source, provider, cost_status)
 ) WITHOUT ROWID
 """
 
-# Sums of events rows, in _SUMS order; provider '' stands for NULL (a key cannot hold NULL).
+# Sums of events rows, in ROLLUP_SUMS order; provider '' stands for NULL (a key cannot hold NULL).
 _EVENT_SUMS = (
     "SUM(input_tokens), SUM(cache_read_tokens), SUM(cache_write_tokens), "
     "SUM(cache_write_1h_tokens), SUM(output_tokens), SUM(reasoning_tokens), "
@@ -70,15 +70,15 @@ _EVENT_SUMS = (
     "SUM(1 - success), MIN(ts), MAX(ts)"
 )
 _KEY_OF_EVENT = f"ts / {HOUR_US}, model, source, COALESCE(provider, ''), cost_status"
-_COLUMNS = f"hour, model, source, provider, cost_status, {', '.join(_SUMS)}, min_ts, max_ts"
+_COLUMNS = f"hour, model, source, provider, cost_status, {', '.join(ROLLUP_SUMS)}, min_ts, max_ts"
 _ON_CONFLICT = (
     " ON CONFLICT (hour, model, source, provider, cost_status) DO UPDATE SET "
-    + ", ".join(f"{name} = {name} + excluded.{name}" for name in _SUMS)
+    + ", ".join(f"{name} = {name} + excluded.{name}" for name in ROLLUP_SUMS)
     + ", min_ts = MIN(min_ts, excluded.min_ts), max_ts = MAX(max_ts, excluded.max_ts)"
 )
 
 ADD_ROW_SQL = (
-    f"INSERT INTO rollup_hourly ({_COLUMNS}) VALUES ({', '.join('?' * (len(_SUMS) + 7))})"
+    f"INSERT INTO rollup_hourly ({_COLUMNS}) VALUES ({', '.join('?' * (len(ROLLUP_SUMS) + 7))})"
     + _ON_CONFLICT
 )
 REBUILD_SQL = (
@@ -97,7 +97,7 @@ OLD_ROW_SQL = (
 def row_contribution(values: Sequence[Any], sign: int) -> tuple[Any, ...]:
     """Parameters for ADD_ROW_SQL from an OLD_ROW_SQL-shaped tuple, negated when sign < 0."""
     key = tuple(values[:5])
-    sums = tuple(sign * int(v) for v in values[5 : 5 + len(_SUMS)])
+    sums = tuple(sign * int(v) for v in values[5 : 5 + len(ROLLUP_SUMS)])
     return (*key, *sums, values[-2], values[-1])
 
 
