@@ -261,3 +261,17 @@ def xdg_dir(env: Mapping[str, str], variable: str, default: str) -> Path:
 
 def utc_from_ms(value: float) -> datetime:
     return datetime.fromtimestamp(value / 1000, timezone.utc)
+
+
+def utc_from_iso(value: object) -> datetime | None:
+    """ISO 8601 text (a ``Z``, an offset, or none: UTC) as an aware UTC datetime; None when
+    ``value`` is not such text."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc)

@@ -24,13 +24,13 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections.abc import Mapping
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, Record, nonnegative, xdg_dir
+from llmledger.sources.base import FileParse, Record, nonnegative, utc_from_iso, xdg_dir
 from llmledger.sources.sqlite_files import (
     DatabaseSource,
     DatabaseUnreadable,
@@ -68,16 +68,7 @@ def data_dir(env: Mapping[str, str]) -> Path:
 def parse_time(value: object) -> datetime | None:
     """Pure: a Goose timestamp (SQLite's ``YYYY-MM-DD HH:MM:SS`` in UTC, or RFC 3339 as sqlx
     writes a chrono time) as an aware UTC datetime; None when it is not one."""
-    if not isinstance(value, str) or not value.strip():
-        return None
-    text = value.strip().replace("Z", "+00:00")
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
+    return utc_from_iso(value.strip() if isinstance(value, str) else value)
 
 
 def model_name(model_config_json: object) -> str | None:

@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileParse, Record, home_dir
+from llmledger.sources.base import FileParse, Record, home_dir, utc_from_iso
 from llmledger.sources.sqlite_files import (
     DatabaseSource,
     DatabaseUnreadable,
@@ -56,12 +55,9 @@ def usage_record(row: Mapping[str, Any], project: str | None) -> Record | None:
     total = row.get("total_tokens")
     if not (fresh or output):
         return None
-    stamp = row["created_at"]
-    if not isinstance(stamp, str):
+    moment = utc_from_iso(row["created_at"])
+    if moment is None:
         raise ValueError("no time")
-    moment = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
     details: dict[str, Any] = {"requests_unknown": True, "input_includes_cache": True}
     if isinstance(row.get("source"), str):
         details["grok_usage_source"] = row["source"]
@@ -70,7 +66,7 @@ def usage_record(row: Mapping[str, Any], project: str | None) -> Record | None:
     model = row["model"] if isinstance(row["model"], str) and row["model"] else "unknown"
     return Record(
         id=f"{NAME}:{row['session_id']}:{row['id']}",
-        ts=moment.astimezone(timezone.utc),
+        ts=moment,
         model=model,
         provider="xai" if model.lower().startswith("grok") else None,
         input_tokens=fresh,

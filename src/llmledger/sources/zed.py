@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from llmledger.sources.base import (
     Record,
     home_dir,
     nonnegative,
+    utc_from_iso,
     xdg_dir,
 )
 from llmledger.sources.sqlite_files import (
@@ -122,18 +122,6 @@ def thread_json(data_type: object, data: object) -> bytes:
     return bytes(text)
 
 
-def _time(value: object) -> datetime | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc)
-
-
 def thread_record(thread_id: str, updated_at: object, json_data: bytes) -> Record | None:
     """Pure: a thread's usage as one aggregate record (None without usage). Raises Malformed."""
     try:
@@ -148,7 +136,7 @@ def thread_record(thread_id: str, updated_at: object, json_data: bytes) -> Recor
     cache_write = nonnegative(usage.cache_creation_input_tokens)
     if not (fresh or output or cache_read or cache_write):
         return None
-    moment = _time(updated_at) or _time(thread.updated_at)
+    moment = utc_from_iso(updated_at) or utc_from_iso(thread.updated_at)
     if moment is None:
         raise Malformed("a thread without a time")
     model = thread.model
