@@ -141,7 +141,8 @@ def test_sources_lists_files_the_scan_could_not_read(
 # -- for real, as a user who may not read --------------------------------------------------------
 
 # Run as root, then drop to ``uid``: the interpreter and the modules a scan needs are loaded
-# first (a user may not read root's Python), by a scan of an empty home.
+# first (a user may not read root's Python), by a scan of an empty home and one recorded event
+# (the write path's modules, e.g. the host id's, load only when an event is written).
 CHILD = textwrap.dedent(
     """
     import contextlib, io, os, sys, tempfile
@@ -153,7 +154,8 @@ CHILD = textwrap.dedent(
             os.environ.update(HOME=warm, LLMLEDGER_HOME=warm)
             with contextlib.redirect_stdout(io.StringIO()):
                 with contextlib.redirect_stderr(io.StringIO()):
-                    for argv in (["scan"], ["scan", "--json"], ["sources"], ["daily"]):
+                    record = ["record", "--model", "gpt-4o", "--input", "1", "--output", "1"]
+                    for argv in (["scan"], ["scan", "--json"], ["sources"], record, ["daily"]):
                         main(argv)
         os.environ.clear()
         os.environ.update(saved)
