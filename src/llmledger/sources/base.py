@@ -9,11 +9,11 @@ ledger (``to_event``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal, NamedTuple, Protocol
+from typing import Any, Literal, NamedTuple, Protocol, TypeVar
 
 from llmledger.events import UsageEvent
 from llmledger.usage.counts import LogCount
@@ -29,6 +29,29 @@ FileKind = Literal["jsonl", "document", "sqlite"]
 def nonnegative(value: int | None) -> int:
     """A decoded count as parsers use it: missing or negative counts are 0."""
     return value if value is not None and value > 0 else 0
+
+
+T = TypeVar("T")
+
+
+def records_from(
+    items: Iterable[T],
+    record: Callable[[T], Record | None],
+    malformed: type[Exception] | tuple[type[Exception], ...],
+) -> tuple[list[Record], int]:
+    """The records ``record`` makes of ``items`` (None: an item without usage), and how many
+    items it rejected by raising ``malformed``."""
+    records: list[Record] = []
+    rejected = 0
+    for item in items:
+        try:
+            made = record(item)
+        except malformed:
+            rejected += 1
+            continue
+        if made is not None:
+            records.append(made)
+    return records, rejected
 
 
 # Preference among copies of one event id inside a scan: non-sidechain copies first, then the

@@ -30,7 +30,14 @@ from typing import Any
 
 import msgspec
 
-from llmledger.sources.base import FileParse, Record, nonnegative, utc_from_iso, xdg_dir
+from llmledger.sources.base import (
+    FileParse,
+    Record,
+    nonnegative,
+    records_from,
+    utc_from_iso,
+    xdg_dir,
+)
 from llmledger.sources.sqlite_files import (
     DatabaseSource,
     DatabaseUnreadable,
@@ -148,16 +155,7 @@ def parse_database(path: Path) -> FileParse:
         return select_rows(conn, "sessions", _COLUMNS)
 
     rows = read_database(path, sessions)
-    records: list[Record] = []
-    malformed = 0
-    for row in rows:
-        try:
-            record = session_record(row)
-        except ValueError:
-            malformed += 1
-            continue
-        if record is not None:
-            records.append(record)
+    records, malformed = records_from(rows, session_record, ValueError)
     return FileParse(records, 0, malformed, None)
 
 

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileParse, Record, home_dir, utc_from_iso
+from llmledger.sources.base import FileParse, Record, home_dir, records_from, utc_from_iso
 from llmledger.sources.sqlite_files import (
     DatabaseSource,
     DatabaseUnreadable,
@@ -102,20 +102,13 @@ def parse_database(path: Path, carry: dict[str, Any] | None) -> FileParse:
 
     rows = read_database(path, usage_rows)
     names = ("id", "session_id", "model", "input_tokens", "output_tokens", "created_at")
-    records: list[Record] = []
-    malformed = 0
-    last = start
-    for values in rows:
+    last = max([start, *(values[0] for values in rows if isinstance(values[0], int))])
+
+    def row_record(values: tuple[object, ...]) -> Record | None:
         row = dict(zip((*names, "source", "total_tokens"), values[:-1]))
-        if isinstance(row["id"], int):
-            last = max(last, row["id"])
-        try:
-            record = usage_record(row, values[-1] if isinstance(values[-1], str) else None)
-        except (ValueError, TypeError, OverflowError):
-            malformed += 1
-            continue
-        if record is not None:
-            records.append(record)
+        return usage_record(row, values[-1] if isinstance(values[-1], str) else None)
+
+    records, malformed = records_from(rows, row_record, (ValueError, TypeError, OverflowError))
     return FileParse(records, 0, malformed, {"last_id": last})
 
 

@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from llmledger.sources.base import FileParse, Record, SourceFile, home_dir
+from llmledger.sources.base import FileParse, Record, SourceFile, home_dir, records_from
 from llmledger.sources.sqlite_files import (
     DatabaseSource,
     DatabaseUnreadable,
@@ -228,15 +228,10 @@ def parse_database(path: Path) -> FileParse:
         sums = accounted.setdefault(record.session_id or "", {})
         for counter, value in zip((*COUNTERS, "reasoning_tokens", "api_call_count"), parts):
             sums[counter] = sums.get(counter, 0) + value
-    for row in sessions:
-        try:
-            rest = session_rest(row, accounted.get(str(row["id"])))
-        except ValueError:
-            malformed += 1
-            continue
-        if rest is not None:
-            records.append(rest)
-    return FileParse(records, 0, malformed, None)
+    rest, rejected = records_from(
+        sessions, lambda row: session_rest(row, accounted.get(str(row["id"]))), ValueError
+    )
+    return FileParse(records + rest, 0, malformed + rejected, None)
 
 
 def databases(env: Mapping[str, str]) -> list[Path]:

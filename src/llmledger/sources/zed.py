@@ -35,6 +35,7 @@ from llmledger.sources.base import (
     Record,
     home_dir,
     nonnegative,
+    records_from,
     utc_from_iso,
     xdg_dir,
 )
@@ -160,6 +161,11 @@ def thread_record(thread_id: str, updated_at: object, json_data: bytes) -> Recor
     )
 
 
+def _row_record(row: tuple[object, object, object, object]) -> Record | None:
+    thread_id, updated_at, data_type, data = row
+    return thread_record(str(thread_id), updated_at, thread_json(data_type, data))
+
+
 def parse_database(path: Path) -> FileParse:
     def threads(conn: sqlite3.Connection) -> list[Any]:
         if not {"id", "updated_at", "data_type", "data"} <= columns(conn, "threads"):
@@ -167,16 +173,7 @@ def parse_database(path: Path) -> FileParse:
         return conn.execute("SELECT id, updated_at, data_type, data FROM threads").fetchall()
 
     rows = read_database(path, threads)
-    records: list[Record] = []
-    malformed = 0
-    for thread_id, updated_at, data_type, data in rows:
-        try:
-            record = thread_record(str(thread_id), updated_at, thread_json(data_type, data))
-        except Malformed:
-            malformed += 1
-            continue
-        if record is not None:
-            records.append(record)
+    records, malformed = records_from(rows, _row_record, Malformed)
     return FileParse(records, 0, malformed, None)
 
 
