@@ -31,6 +31,7 @@ from llmledger.quota.records import (
 )
 from llmledger.store.postgres_schema import QUOTA_LOCK
 from llmledger.store.postgres_write import event_rows
+from llmledger.store.quota_counters import counted_rows_sql, event_rows_sql, fill_sql
 from llmledger.store.quotas import (
     _ALERT_COLUMNS,
     _BUDGET_COLUMNS,
@@ -117,50 +118,16 @@ FUNCTIONS_SQL: list[str] = [
 ]
 
 
-def _event_rows(kind: str, column: str, where: str) -> str:
-    return (
-        f"SELECT '{kind}:' || {column} AS subject, llmledger_local_day(ts) AS day, "
-        "input_tokens + output_tokens AS io, "
-        "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens AS cache, "
-        f"COALESCE(cost_nanos, 0) AS cost FROM events WHERE {where}"
-    )
-
-
-def _fill(rows: str, subjects: str) -> list[str]:
-    return [
-        "INSERT INTO quota_counters "
-        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
-        "SELECT subject, 'd:' || day, SUM(io), SUM(cache), SUM(cost), COUNT(*) "
-        f"FROM ({rows}) AS r GROUP BY subject, day",
-        "INSERT INTO quota_counters "
-        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
-        "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io_tokens), SUM(cache_tokens), "
-        "SUM(cost_nanos), SUM(events) FROM quota_counters "
-        f"WHERE period LIKE 'd:%%' AND {subjects} GROUP BY subject, substr(period, 3, 7)",
-    ]
-
+_DAY = "llmledger_local_day(ts)"
+_DAILY = "period LIKE 'd:%%'"
 
 REBUILD_SQL: list[str] = [
     "DELETE FROM quota_counters",
-    *_fill(
-        " UNION ALL ".join(
-            [
-                *(_event_rows(k, c, f"{c} IS NOT NULL") for k, c in _SUBJECTS),
-                _event_rows("model", "model", "model IN (SELECT model FROM quota_models)"),
-            ]
-        ),
-        "TRUE",
-    ),
+    *fill_sql(counted_rows_sql(_DAY), "TRUE", _DAILY),
 ]
 # Every counter as the events say it should be (``db check`` compares it with the table).
-_COUNTED_ROWS = " UNION ALL ".join(
-    [
-        *(_event_rows(k, c, f"{c} IS NOT NULL") for k, c in _SUBJECTS),
-        _event_rows("model", "model", "model IN (SELECT model FROM quota_models)"),
-    ]
-)
 EXPECTED_SQL = (
-    f"WITH counted AS ({_COUNTED_ROWS}), days AS ("
+    f"WITH counted AS ({counted_rows_sql(_DAY)}), days AS ("
     "SELECT subject, 'd:' || day AS period, SUM(io) AS io, SUM(cache) AS cache, "
     "SUM(cost) AS cost, COUNT(*) AS events FROM counted GROUP BY subject, day) "
     'SELECT subject COLLATE "C", period COLLATE "C", io::BIGINT, cache::BIGINT, '
@@ -171,7 +138,11 @@ EXPECTED_SQL = (
 )
 MODEL_FILL_SQL: list[str] = [
     "DELETE FROM quota_counters WHERE subject = 'model:' || %(model)s",
-    *_fill(_event_rows("model", "model", "model = %(model)s"), "subject = 'model:' || %(model)s"),
+    *fill_sql(
+        event_rows_sql("model", "model", "model = %(model)s", _DAY),
+        "subject = 'model:' || %(model)s",
+        _DAILY,
+    ),
 ]
 
 

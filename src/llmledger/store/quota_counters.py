@@ -106,69 +106,71 @@ TRIGGERS_SQL: list[str] = [
 ]
 
 
-def _event_rows(kind: str, column: str, where: str) -> str:
+def event_rows_sql(kind: str, column: str, where: str, day: str) -> str:
+    """The counted values of the events ``where`` holds, as rows (subject, day, io, cache,
+    cost); ``day`` is the backend's SQL of an event's local day."""
     return (
-        f"SELECT '{kind}:' || {column} AS subject, {local_day('events.ts')} AS day, "
+        f"SELECT '{kind}:' || {column} AS subject, {day} AS day, "
         "input_tokens + output_tokens AS io, "
         "cache_read_tokens + cache_write_tokens + cache_write_1h_tokens AS cache, "
         f"COALESCE(cost_nanos, 0) AS cost FROM events WHERE {where}"
     )
 
 
-def _fill(rows: str, subjects: str) -> list[str]:
-    """Insert the day counters of ``rows``, then the month counters of ``subjects``'s days."""
-    return [
-        "INSERT INTO quota_counters "
-        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
-        "SELECT subject, 'd:' || day, SUM(io), SUM(cache), SUM(cost), COUNT(*) "
-        f"FROM ({rows}) GROUP BY subject, day",
-        "INSERT INTO quota_counters "
-        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
-        "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io_tokens), SUM(cache_tokens), "
-        "SUM(cost_nanos), SUM(events) FROM quota_counters "
-        f"WHERE period >= 'd:' AND period < 'd;' AND {subjects} "
-        "GROUP BY subject, substr(period, 3, 7)",
-    ]
-
-
-# Every counter recomputed from the events (a new zone, or repair).
-REBUILD_SQL: list[str] = [
-    "DELETE FROM quota_counters",
-    *_fill(
-        " UNION ALL ".join(
-            _event_rows(
-                kind,
-                column,
-                "model IN (SELECT model FROM quota_models)"
-                if kind == "model"
-                else f"{column} IS NOT NULL",
-            )
-            for kind, column in SUBJECT_COLUMNS
-        ),
-        "1",
-    ),
-]
-
-# One model's counters from the events (``:model``), when a budget starts tracking it.
-MODEL_FILL_SQL: list[str] = [
-    "DELETE FROM quota_counters WHERE subject = 'model:' || :model",
-    *_fill(_event_rows("model", "model", "model = :model"), "subject = 'model:' || :model"),
-]
-
-# Every counter as the events say it should be (subject, period, io, cache, cost, events):
-# what REBUILD_SQL would store, for ``db check`` to compare without writing.
-EXPECTED_SQL: str = (
-    "WITH counted AS ("
-    + " UNION ALL ".join(
-        _event_rows(
+def counted_rows_sql(day: str) -> str:
+    """``event_rows_sql`` of every subject (models only when tracked)."""
+    return " UNION ALL ".join(
+        event_rows_sql(
             kind,
             column,
             "model IN (SELECT model FROM quota_models)"
             if kind == "model"
             else f"{column} IS NOT NULL",
+            day,
         )
         for kind, column in SUBJECT_COLUMNS
     )
+
+
+def fill_sql(rows: str, subjects: str, daily: str) -> list[str]:
+    """Insert the day counters of ``rows``, then the month counters of ``subjects``'s days;
+    ``daily`` is the backend's test that a counter's period is a day."""
+    return [
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'd:' || day, SUM(io), SUM(cache), SUM(cost), COUNT(*) "
+        f"FROM ({rows}) AS r GROUP BY subject, day",
+        "INSERT INTO quota_counters "
+        "(subject, period, io_tokens, cache_tokens, cost_nanos, events) "
+        "SELECT subject, 'm:' || substr(period, 3, 7), SUM(io_tokens), SUM(cache_tokens), "
+        f"SUM(cost_nanos), SUM(events) FROM quota_counters WHERE {daily} AND {subjects} "
+        "GROUP BY subject, substr(period, 3, 7)",
+    ]
+
+
+_DAY = local_day("events.ts")
+_DAILY = "period >= 'd:' AND period < 'd;'"
+
+# Every counter recomputed from the events (a new zone, or repair).
+REBUILD_SQL: list[str] = [
+    "DELETE FROM quota_counters",
+    *fill_sql(counted_rows_sql(_DAY), "1", _DAILY),
+]
+
+# One model's counters from the events (``:model``), when a budget starts tracking it.
+MODEL_FILL_SQL: list[str] = [
+    "DELETE FROM quota_counters WHERE subject = 'model:' || :model",
+    *fill_sql(
+        event_rows_sql("model", "model", "model = :model", _DAY),
+        "subject = 'model:' || :model",
+        _DAILY,
+    ),
+]
+
+# Every counter as the events say it should be (subject, period, io, cache, cost, events):
+# what REBUILD_SQL would store, for ``db check`` to compare without writing.
+EXPECTED_SQL: str = (
+    f"WITH counted AS ({counted_rows_sql(_DAY)}"
     + "), days AS (SELECT subject, 'd:' || day AS period, SUM(io) AS io, SUM(cache) AS cache, "
     "SUM(cost) AS cost, COUNT(*) AS events FROM counted GROUP BY subject, day) "
     "SELECT subject, period, io, cache, cost, events FROM days UNION ALL "
