@@ -24,38 +24,8 @@ from llmledger.query import Totals
 from llmledger.store.rollup import ROLLUP_SUMS
 from llmledger.store.rows import HOUR_US, to_us
 from llmledger.store.sql import totals_from_row
+from llmledger.store.sqlite import EVENT_COLUMNS
 
-EVENT_COLUMNS: tuple[str, ...] = (
-    "id",
-    "ts",
-    "source",
-    "provider",
-    "model",
-    "input_tokens",
-    "cache_read_tokens",
-    "cache_write_tokens",
-    "cache_write_1h_tokens",
-    "output_tokens",
-    "reasoning_tokens",
-    "cost_nanos",
-    "cost_status",
-    "price_version",
-    "estimated",
-    "requests",
-    "user_id",
-    "org_id",
-    "account",
-    "api_key_id",
-    "session_id",
-    "project",
-    "request_type",
-    "host",
-    "tags",
-    "latency_ms",
-    "success",
-    "status",
-    "details",
-)
 COLUMNS_SQL = ", ".join(EVENT_COLUMNS)
 INCOMING = "llmledger_incoming"
 CONFLICTS = "llmledger_conflicts"
