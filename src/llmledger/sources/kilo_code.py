@@ -21,7 +21,6 @@ its ``global`` module (``const app = "kilo"``, the XDG data dir) and the Roo Cod
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -30,7 +29,7 @@ from llmledger.sources import opencode
 from llmledger.sources.base import FileParse, Fingerprint, SourceFile, xdg_dir
 from llmledger.sources.cline_family import ApiReqInfo, Flavor, TaskSource, roo_context
 from llmledger.sources.roo_code import TOTAL_INPUT_SINCE_MS, roo_includes_cache
-from llmledger.sources.sqlite_files import wal_fingerprint
+from llmledger.sources.sqlite_files import databases_in, wal_fingerprint
 
 NAME = "kilo-code"
 
@@ -66,14 +65,7 @@ class KiloCode(TaskSource):
 
     def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
         yield from super().discover(env)
-        base = data_dir(env)
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            return
-        for name in names:
-            if _is_database(name) and (base / name).is_file():
-                yield SourceFile(NAME, str(base / name), "sqlite")
+        yield from databases_in(NAME, data_dir(env), _is_database)
 
     def parse(
         self, path: Path, offset: int, carry: dict[str, Any] | None, budget: int

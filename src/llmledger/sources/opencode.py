@@ -13,7 +13,6 @@ excludes ``reasoning``, which is billed as output (ledger output = output + reas
 
 from __future__ import annotations
 
-import os
 import sqlite3
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -32,7 +31,12 @@ from llmledger.sources.base import (
     utc_from_ms,
     xdg_dir,
 )
-from llmledger.sources.sqlite_files import DatabaseUnreadable, read_database, wal_fingerprint
+from llmledger.sources.sqlite_files import (
+    DatabaseUnreadable,
+    databases_in,
+    read_database,
+    wal_fingerprint,
+)
 from llmledger.sources.walk import walk_files
 
 NAME = "opencode"
@@ -191,13 +195,7 @@ class OpenCode:
 
     def discover(self, env: Mapping[str, str]) -> Iterator[SourceFile]:
         base, legacy = self.roots(env)
-        try:
-            names = sorted(os.listdir(base))
-        except OSError:
-            names = []
-        for name in names:
-            if _is_database(name) and (base / name).is_file():
-                yield SourceFile(NAME, str(base / name), "sqlite")
+        yield from databases_in(NAME, base, _is_database)
         accept = lambda name: name.startswith("msg_") and name.endswith(".json")  # noqa: E731
         for path in walk_files(legacy, accept, max_depth=2):
             yield SourceFile(NAME, path, "document")

@@ -87,6 +87,16 @@ def database_files(source: str, paths: Iterable[Path]) -> Iterator[SourceFile]:
             yield SourceFile(source, str(path), "sqlite")
 
 
+def databases_in(source: str, folder: Path, accept: Callable[[str], bool]) -> Iterator[SourceFile]:
+    """The databases in ``folder`` itself whose name passes ``accept``, by name; none when the
+    folder cannot be listed (the scan notes an unreadable root itself)."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return
+    yield from database_files(source, (folder / name for name in names if accept(name)))
+
+
 class DatabaseSource:
     """What the sources that read whole SQLite databases share: each of ``roots`` that exists
     is a file to read, whose state includes its write-ahead log (the agents run in WAL mode)."""
