@@ -1,6 +1,6 @@
-"""What the agents that keep usage in an SQLite database share: opening it read-only (the agent
-may be writing it, in WAL mode, right now) and a fingerprint that folds in the write-ahead log,
-where its recent writes sit until a checkpoint."""
+"""What the agents that keep usage in an SQLite database share: finding their databases,
+reading one read-only (the agent may be writing it, in WAL mode, right now) and a fingerprint
+that folds in the write-ahead log, where its recent writes sit until a checkpoint."""
 
 from __future__ import annotations
 
