@@ -15,7 +15,7 @@ from llmledger.events import UsageEvent
 from llmledger.query import DaySegments, EventFilter, GroupRow
 from llmledger.store import rollup
 from llmledger.store.postgres_write import COLUMNS_SQL
-from llmledger.store.read_sql import events_group_sql, time_span_sql
+from llmledger.store.read_sql import events_group_sql, time_span_sql, unpriced_models_sql
 from llmledger.store.sql import EVENT_TOTALS, totals_from_row, totals_sql, where_sql
 from llmledger.store.sqlite import event_from_row
 
@@ -96,12 +96,7 @@ class PostgresReads:
         return result
 
     def unpriced_models(self, flt: EventFilter) -> list[str]:
-        table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
-        where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
-        joiner = " AND " if where else " WHERE "
-        sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
-        if table != "events":
-            sql += " AND events > 0"
+        sql, params = unpriced_models_sql(flt)
         with self._reading() as conn:
             rows = conn.execute(pg(sql), params).fetchall()
         return sorted(str(row[0]) for row in rows)

@@ -1,6 +1,7 @@
-"""The SELECTs of ``time_span`` and ``aggregate``, shared by the SQLite and PostgreSQL stores:
-the hourly rollup where it answers the question, else the events. Written with SQLite's ``?``
-placeholders (store/postgres_reads.py's ``pg`` turns them into PostgreSQL's)."""
+"""The SELECTs of ``time_span``, ``aggregate`` and ``unpriced_models``, shared by the SQLite
+and PostgreSQL stores: the hourly rollup where it answers the question, else the events.
+Written with SQLite's ``?`` placeholders (store/postgres_reads.py's ``pg`` turns them into
+PostgreSQL's)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from llmledger.query import DIMENSIONS, DaySegments, EventFilter
 from llmledger.store import rollup
 from llmledger.store.sql import day_sql, where_sql
 
-__all__ = ["events_group_sql", "time_span_sql"]
+__all__ = ["events_group_sql", "time_span_sql", "unpriced_models_sql"]
 
 
 def time_span_sql(flt: EventFilter) -> tuple[str, list[Any]]:
@@ -48,3 +49,14 @@ def events_group_sql(
     if dims:
         sql += " GROUP BY " + ", ".join(str(i + 1) for i in range(len(dims)))
     return sql, params + where_params
+
+
+def unpriced_models_sql(flt: EventFilter) -> tuple[str, list[Any]]:
+    """The distinct models of the matching events that have no price."""
+    table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
+    where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
+    joiner = " AND " if where else " WHERE "
+    sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
+    if table != "events":
+        sql += " AND events > 0"
+    return sql, params

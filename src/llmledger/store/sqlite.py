@@ -38,7 +38,7 @@ from llmledger.store.keys import SQLiteKeys
 from llmledger.store.migrations import MIGRATIONS_TABLE
 from llmledger.store.quotas import SQLiteQuotas
 from llmledger.store.rate_windows import SQLiteRateWindows
-from llmledger.store.read_sql import events_group_sql, time_span_sql
+from llmledger.store.read_sql import events_group_sql, time_span_sql, unpriced_models_sql
 from llmledger.store.rows import Rows, build_rows
 from llmledger.store.scan_files import read_scan_cursors, scan_file_rows
 from llmledger.store.sql import TOTALS_SQL, totals_from_row, where_sql
@@ -356,12 +356,7 @@ class SQLiteStore(SQLiteKeys, SQLiteQuotas, SQLiteRateWindows):
         return result
 
     def unpriced_models(self, flt: EventFilter) -> list[str]:
-        table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
-        where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
-        joiner = " AND " if where else " WHERE "
-        sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
-        if table != "events":
-            sql += " AND events > 0"
+        sql, params = unpriced_models_sql(flt)
         with self._reading() as conn:
             return sorted(row[0] for row in conn.execute(sql, params))
 
