@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from llmledger.bookkeeping import Keys, ScanCursor, ScanProcess
 from llmledger.config import Config, load_config
-from llmledger.errors import DamagedLedgerError, InvalidEventError
+from llmledger.errors import InvalidEventError
 from llmledger.events import UsageEvent, parse_timestamp
 from llmledger.paths import cache_dir, default_config_path, default_db_path
 from llmledger.query import EventFilter, GroupRow, Totals
@@ -38,7 +38,6 @@ if TYPE_CHECKING:
     from llmledger.pricing.book import PriceBook
     from llmledger.quota.records import CounterRange, QuotaBatch, Settled
     from llmledger.quota.service import QuotaBook
-    from llmledger.store.health import Health
 
 _EVENT_FIELDS = frozenset(f.name for f in dataclass_fields(UsageEvent))
 
@@ -564,41 +563,3 @@ class Ledger:
         if self._observers and written:
             self._notify(events)
         return written
-
-
-# -- the ledger file, for `llmledger db`: these work on a file too damaged to open -------------
-
-
-def ledger_file(url: str | Path) -> Path | str:
-    """The SQLite file (or ``":memory:"``) a path or URL names; StoreError for other URLs."""
-    from llmledger.store.location import store_target
-
-    return store_target(url)
-
-
-def check_file(path: Path) -> Health:
-    """Integrity, migrations, and the rollup compared with the events, of a ledger file."""
-    from llmledger.store.health import check_ledger
-
-    return check_ledger(path)
-
-
-def backup_file(source: Path, target: Path, *, name: Path | None = None) -> int | None:
-    """An online copy of a ledger file; returns its events (None: too damaged to count)."""
-    from llmledger.store.backup import backup
-
-    return backup(source, target, name=name)
-
-
-def damaged_error(path: Path, detail: str) -> DamagedLedgerError:
-    """The one message for a damaged ledger file, with what to do."""
-    from llmledger.store.diagnose import damaged
-
-    return damaged(path, detail)
-
-
-def db_command(path: Path, text: str) -> str:
-    """An ``llmledger`` command line naming the ledger with --db, ready to copy."""
-    from llmledger.store.diagnose import command
-
-    return command(path, text)

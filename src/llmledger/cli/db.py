@@ -64,8 +64,8 @@ def register(commands: Any, parents: Parents) -> None:
 
 def ledger_file(args: argparse.Namespace) -> Path:
     """The ledger file --db (or LLMLEDGER_DB, the config, the default) names."""
-    from llmledger.ledger import ledger_file as file_of
     from llmledger.ledger import resolve_db_url
+    from llmledger.ledger_file import ledger_file as file_of
 
     target = file_of(resolve_db_url(getattr(args, "db", None), load_cli_config(args), os.environ))
     if not isinstance(target, Path):
@@ -75,7 +75,7 @@ def ledger_file(args: argparse.Namespace) -> Path:
 
 def run_check(args: argparse.Namespace) -> int:
     from llmledger.cli.db_scale import db_url, run_postgres_check
-    from llmledger.ledger import check_file
+    from llmledger.ledger_file import check_file
 
     if (url := db_url(args)).startswith(("postgresql://", "postgres://")):
         return run_postgres_check(args, url, check_text)
@@ -138,7 +138,7 @@ def _quota_lines(health: Any) -> list[str]:
 def run_backup(args: argparse.Namespace) -> int:
     from llmledger.cli.outfile import check_target, replacing
     from llmledger.errors import FileError
-    from llmledger.ledger import backup_file
+    from llmledger.ledger_file import backup_file
 
     source = ledger_file(args)
     target = Path(args.file).expanduser()
@@ -157,7 +157,7 @@ def run_backup(args: argparse.Namespace) -> int:
 
 def run_repair(args: argparse.Namespace) -> int:
     from llmledger.cli.db_scale import db_url, run_postgres_repair
-    from llmledger.ledger import check_file, damaged_error, db_command
+    from llmledger.ledger_file import check_file, damaged_error, db_command
 
     if (url := db_url(args)).startswith(("postgresql://", "postgres://")):
         return run_postgres_repair(args, url)
