@@ -9,6 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+# Imported with the view, not in the watcher's thread: a change made while the thread was still
+# importing (and compiling) it was missed, since nothing watched yet.
+from watchfiles import watch
+
 from llmledger.sources.registry import SOURCES
 
 # Sources whose files grow by appended lines: a changed file is filed alone. Others (documents
@@ -63,8 +67,6 @@ class Watcher(threading.Thread):
         self.stop = threading.Event()
 
     def run(self) -> None:
-        from watchfiles import watch
-
         if not self.roots:
             return
         paths = [Path(root) for root in self.roots]
