@@ -59,7 +59,7 @@ def global_options() -> argparse.ArgumentParser:
         "--db",
         metavar="URL",
         default=argparse.SUPPRESS,
-        help="ledger database: a path or sqlite:///path (env LLMLEDGER_DB)",
+        help="ledger database: a path, sqlite:///path or postgresql://… (env LLMLEDGER_DB)",
     )
     group.add_argument(
         "--config",
