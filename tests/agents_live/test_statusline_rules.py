@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 from llmledger.ledger import Ledger
+from llmledger.pricing.lane import lane_cost
 from llmledger.sources import claude_code, codex
 from llmledger.statusline import transcript
-from llmledger.statusline.pricing import cost_nanos
 from llmledger.statusline.refresh import lane_json
 
 from .claude_lines import assistant, progress
@@ -155,5 +155,5 @@ def test_lane_pricing_equals_the_price_book() -> None:
                     output_tokens=output,
                     reasoning_tokens=reasoning,
                 )
-                assert cost_nanos(lane, fresh, read, write, write_1h, output, reasoning) == expected
+                assert lane_cost(lane, fresh, read, write, write_1h, output, reasoning) == expected
         assert lane_json(book.lane("no-such-model-anywhere")) is None

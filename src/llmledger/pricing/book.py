@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from llmledger.config import ModelOverride, PricingConfig
 from llmledger.events import UsageEvent, nanos_to_usd
+from llmledger.pricing.lane import lane_cost
 from llmledger.pricing.matching import NameIndex
 from llmledger.pricing.rates import (
     ATTO_PER_NANO,
@@ -216,15 +217,9 @@ class PriceBook:
             return lane
 
     def price_events(self, events: Iterable[UsageEvent]) -> None:
-        """Fill ``cost_nanos``, ``cost_status`` and ``price_version`` of events in place: the
-        one pricing function (``price_event`` and ``cost`` call it too).
-
-        cost = input x input rate + cache reads x cache-read rate + cache writes (5-minute and
-        1-hour) x their rates + output x output rate, where reasoning tokens (a part of the
-        output) take the reasoning rate when the price list has one. A model with long-context
-        tiers bills the whole request at the tier its input (fresh + cache reads + cache
-        writes; per request, for an aggregate) falls in. The sum in atto-USD is rounded once
-        to nano-USD, half to even. A provider-reported cost is kept as it is.
+        """Fill ``cost_nanos``, ``cost_status`` and ``price_version`` of events in place, with
+        the one pricing formula (``pricing/lane.py``; ``price_event`` and ``cost`` come here
+        too). A provider-reported cost is kept as it is; an unknown model is ``unpriced``.
         """
         version = self.version
         lanes = self._lanes
@@ -241,32 +236,16 @@ class PriceBook:
                 e.cost_status = "unpriced"
                 e.price_version = version
                 continue
-            # The lane's fields as locals: a fifth faster than attribute reads per event.
-            r_in, r_out, r_read, r_write, r_write_1h, r_reason, unit, half, ties, tiers = lane
-            i, cr, cw, cw1 = (
+            e.cost_nanos = lane_cost(
+                lane,
                 e.input_tokens,
                 e.cache_read_tokens,
                 e.cache_write_tokens,
                 e.cache_write_1h_tokens,
+                e.output_tokens,
+                e.reasoning_tokens,
+                e.requests,
             )
-            if tiers:  # the request's input picks the tier
-                size = i + cr + cw + cw1
-                if e.requests > 1:
-                    size //= e.requests
-                for threshold, tier in tiers:
-                    if size <= threshold:
-                        break
-                    r_in, r_out, r_read, r_write, r_write_1h, r_reason, unit, half, ties, _ = tier
-            o, reasoning = e.output_tokens, e.reasoning_tokens
-            cost = i * r_in + cr * r_read + cw * r_write + cw1 * r_write_1h
-            if r_reason >= 0 and 0 < reasoning <= o:
-                cost += (o - reasoning) * r_out + reasoning * r_reason
-            else:
-                cost += o * r_out
-            nanos, rest = divmod(cost, unit)
-            if rest > half or (rest == half and ties and nanos & 1):
-                nanos += 1
-            e.cost_nanos = nanos
             e.cost_status = "computed"
             e.price_version = version
 

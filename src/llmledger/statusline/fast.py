@@ -12,8 +12,8 @@ import os
 import sys
 import time
 
+from llmledger.pricing.lane import lane_cost
 from llmledger.statusline import render, state
-from llmledger.statusline.pricing import cost_nanos
 from llmledger.statusline.transcript import (
     CONTEXT,
     END,
@@ -221,7 +221,7 @@ def figures(
         lane = lanes.get(call[MODEL])
         cost = None
         if lane is not None:
-            cost = cost_nanos(
+            cost = lane_cost(
                 lane,
                 call[FRESH],
                 call[READ],
