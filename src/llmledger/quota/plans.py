@@ -12,6 +12,9 @@ Config (TOML)::
     max_reservation_tokens = 100000  # a request reserves at most this many tokens ...
     max_reservation_usd = 10.0       # ... and at most this much cost
     alert_webhook = "https://…"  # the gateway POSTs alerts here (optional)
+    redis = "redis://…"          # counters shared by gateways on several hosts (docs/redis.md)
+    redis_prefix = "llmledger"   # the keys' prefix (two ledgers on one Redis need two)
+    redis_reconcile_seconds = 30 # how often the Redis counters are checked against the ledger
 
     [plans.starter]
     tokens = 2500000
@@ -63,6 +66,11 @@ class QuotaSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_reservation_tokens: Annotated[int, msgspec.Meta(ge=1, le=10**13)] = 100_000
     max_reservation_usd: Annotated[float, msgspec.Meta(gt=0, le=10**6)] = 10.0
     alert_webhook: str | None = None
+    redis: str | None = None
+    redis_prefix: Annotated[
+        str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[^\s{}]+$")
+    ] = "llmledger"
+    redis_reconcile_seconds: Annotated[float, msgspec.Meta(gt=0, le=86_400)] = 30.0
 
 
 DEFAULT_PLANS: dict[str, Plan] = {
@@ -143,7 +151,15 @@ def parse_quotas(raw: Mapping[str, Any]) -> Quotas:
             f"quotas.timezone: {settings.timezone!r} is not an IANA time zone "
             "(e.g. UTC, Europe/Berlin)"
         ) from None
+    if settings.redis is not None and not settings.redis.startswith(_REDIS_SCHEMES):
+        raise ConfigError(
+            f"quotas.redis: {settings.redis!r} is not a Redis URL "
+            "(redis://host:6379/0, rediss://… or unix:///path/redis.sock)"
+        )
     return Quotas(settings=settings, plans=plans)
+
+
+_REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 __all__ = ["DEFAULT_PLANS", "CountMode", "Plan", "QuotaSettings", "Quotas", "parse_quotas"]
