@@ -19,6 +19,7 @@ from llmledger.gateway.keys import Identity, KeyRing
 from llmledger.gateway.metering import RequestContext
 from llmledger.gateway.metrics import GatewayMetrics
 from llmledger.gateway.quota_gate import BudgetExceeded, QuotaGate, subjects_of
+from llmledger.gateway.redis_gate import RedisGate
 from llmledger.gateway.recording import Recorder
 from llmledger.gateway.transport import Transport
 from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
@@ -53,9 +54,10 @@ class Gateway:
         self.recorder = Recorder(ledger)
         self.feed = UsageFeed()  # usage changes, for the usage API's live stream
         self.recorder.on_commit = self._committed
-        self.quota: QuotaGate | None = None  # plans and budgets, when configured
+        self.quota: QuotaGate | RedisGate | None = None  # plans and budgets, when configured
         if config.quotas:
-            self.quota = QuotaGate(ledger, self.feed, config.server.reserve_output_tokens)
+            gate = RedisGate if ledger.quotas.quotas.settings.redis else QuotaGate
+            self.quota = gate(ledger, self.feed, config.server.reserve_output_tokens)
             self.recorder.settle = self.quota.settle
         self.in_flight = 0
         self.prepared = False

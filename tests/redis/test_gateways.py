@@ -1,0 +1,157 @@
+"""Two ``llmledger serve`` processes on one PostgreSQL ledger sharing quota counters in one
+Redis: a budget of 40 requests holds across both (40 or 41 of 200 admitted, 16 concurrent
+clients on each), the ledger's totals equal the fake upstream's, and Redis agrees with the
+ledger afterwards; a Redis flushed between two bursts is seeded again from the ledger."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx2
+import pytest
+
+from llmledger.query import EventFilter
+from tests.gateway.conftest import GatewayProcess, tagged
+from tests.gateway.quota_fixtures import (
+    REQUEST_TOKENS,
+    FixedUsageUpstream,
+    as_user,
+    quota_config,
+    quota_ledger,
+    start_gateway,
+    summary,
+)
+
+pytestmark = pytest.mark.slow
+
+ALLOWED, CLIENTS = 40, 16
+PLANS = f"""
+[plans.hobby]
+tokens = {ALLOWED * REQUEST_TOKENS}
+"""
+
+
+@pytest.fixture(scope="module")
+def fixed() -> Iterator[FixedUsageUpstream]:
+    upstream = FixedUsageUpstream()
+    upstream.start_in_thread()
+    yield upstream
+    upstream.stop()
+
+
+def redis_quotas(url: str, prefix: str, extra: str = "") -> str:
+    return f'redis = "{url}"\nredis_prefix = "{prefix}"\n{extra}'
+
+
+def two_gateways(
+    tmp_path: Path, port: int, pg_url: str, quotas: str, plans: str = PLANS
+) -> list[GatewayProcess]:
+    started: list[GatewayProcess] = []
+    try:
+        for name in ("a", "b"):
+            config = quota_config(port, tmp_path / name, quotas=quotas, plans=plans)
+            started.append(start_gateway(tmp_path / name, config, pg_url))  # type: ignore[arg-type]
+    except BaseException:
+        for process in started:
+            process.stop()
+        raise
+    return started
+
+
+async def hammer(urls: list[str], key: str, tag: str, requests: int) -> list[int]:
+    """``requests`` requests from ``CLIENTS`` clients on each of ``urls``; their statuses."""
+    statuses: list[int] = []
+    left = iter(range(requests))
+    body = {
+        "model": "gpt-4o-mini",
+        "messages": [{"role": "user", "content": "hi"}],
+        "max_tokens": REQUEST_TOKENS,  # the bound covers the real use
+    }
+    headers = {"authorization": f"Bearer {key}", "x-test-tag": tag}
+
+    async def client(base: str) -> None:
+        async with httpx2.AsyncClient(base_url=base, timeout=30) as http:
+            for _ in left:
+                reply = await http.post("/v1/chat/completions", json=body, headers=headers)
+                statuses.append(reply.status_code)
+
+    await asyncio.gather(*(client(url) for url in urls for _ in range(CLIENTS)))
+    return statuses
+
+
+def check_ledger(
+    processes: list[GatewayProcess], fake: FixedUsageUpstream, user: str, tag: str, ok: int
+) -> None:
+    assert len(tagged(fake, tag)) == ok  # refused requests never reached the upstream
+    with quota_ledger(processes[0]) as ledger:
+        events = list(ledger.events(EventFilter(equals={"user_id": (user,)})))
+        assert len(events) == ok
+        assert sum(e.total_tokens for e in events) == ok * REQUEST_TOKENS
+        assert ledger.usage_summary(user_id=user)["used"] == ok * REQUEST_TOKENS
+    with httpx2.Client(base_url=processes[-1].url, timeout=10) as http:
+        assert summary(http, as_user(user))["used"] == ok * REQUEST_TOKENS
+
+
+def redis_used(url: str, prefix: str, subject: str) -> int:
+    """The month counter of ``subject`` in Redis (tokens: io + cache)."""
+    import redis
+
+    with redis.Redis.from_url(url, decode_responses=True) as client:
+        keys = list(client.scan_iter(match=f"{prefix}:c:month:*:{subject}"))
+        assert len(keys) == 1, keys
+        row = client.hmget(keys[0], ["io", "cache"])
+        return int(row[0]) + int(row[1])
+
+
+def test_two_gateways_share_a_budget_of_40_through_redis(
+    fixed: FixedUsageUpstream,
+    tmp_path: Path,
+    postgres_schema_url: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    processes = two_gateways(
+        tmp_path, fixed.port, postgres_schema_url, redis_quotas(redis_url, redis_prefix)
+    )
+    try:
+        key, _ = processes[0].create_key("shared")
+        statuses = asyncio.run(hammer([p.url for p in processes], key, "redis-crowd", 200))
+        ok = statuses.count(200)
+        assert ALLOWED <= ok <= ALLOWED + 1, statuses
+        assert statuses.count(429) == 200 - ok
+        check_ledger(processes, fixed, "shared", "redis-crowd", ok)
+        assert redis_used(redis_url, redis_prefix, "user:shared") == ok * REQUEST_TOKENS
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def test_a_flushed_redis_is_seeded_again_from_the_ledger(
+    fixed: FixedUsageUpstream,
+    tmp_path: Path,
+    postgres_schema_url: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    import redis
+
+    processes = two_gateways(
+        tmp_path, fixed.port, postgres_schema_url, redis_quotas(redis_url, redis_prefix)
+    )
+    try:
+        key, _ = processes[0].create_key("flushed")
+        urls = [p.url for p in processes]
+        first = asyncio.run(hammer(urls, key, "redis-flush", 25))
+        assert first.count(200) == 25
+        with redis.Redis.from_url(redis_url) as client:  # lost: every key of this ledger
+            client.delete(*client.scan_iter(match=f"{redis_prefix}:*"))
+        statuses = first + asyncio.run(hammer(urls, key, "redis-flush", 175))
+        ok = statuses.count(200)
+        assert ALLOWED <= ok <= ALLOWED + 1, statuses
+        check_ledger(processes, fixed, "flushed", "redis-flush", ok)
+        assert redis_used(redis_url, redis_prefix, "user:flushed") == ok * REQUEST_TOKENS
+    finally:
+        for process in processes:
+            process.stop()
