@@ -19,13 +19,14 @@ from llmledger.gateway.keys import Identity, KeyRing
 from llmledger.gateway.metering import RequestContext
 from llmledger.gateway.metrics import GatewayMetrics
 from llmledger.gateway.quota_gate import BudgetExceeded, QuotaGate, subjects_of
-from llmledger.gateway.redis_gate import RedisGate
 from llmledger.gateway.recording import Recorder
+from llmledger.gateway.redis_gate import RedisGate
 from llmledger.gateway.transport import Transport
 from llmledger.gateway.upstreams import Router, UpstreamState, utc_day
 from llmledger.gateway.usage_feed import FeedMessage, UsageFeed
 from llmledger.ledger import Ledger
 from llmledger.query import EventFilter
+from llmledger.quota.gateway_hosts import Announced, announce_gateway
 
 __all__ = ["Gateway"]
 
@@ -59,6 +60,7 @@ class Gateway:
             gate = RedisGate if ledger.quotas.quotas.settings.redis else QuotaGate
             self.quota = gate(ledger, self.feed, config.server.reserve_output_tokens)
             self.recorder.settle = self.quota.settle
+        self.announced: Announced | None = None  # this gateway, as other hosts see it
         self.in_flight = 0
         self.prepared = False
         self._urls: dict[tuple[str, str], str] = {}
@@ -70,6 +72,9 @@ class Gateway:
 
     def prepare(self) -> None:
         """Blocking startup work: load keys, seed today's account counters, warm the prices."""
+        if self.quota is not None and self.announced is None:  # refused beside another host
+            redis = isinstance(self.quota, RedisGate)
+            self.announced = announce_gateway(self.ledger, "redis" if redis else "ledger")
         self.keys.reload()
         today = utc_day()
         since_us = today * 86_400 * 1_000_000
@@ -101,6 +106,8 @@ class Gateway:
         await self.recorder.close()
         if self.quota is not None:
             await self.quota.close()
+        if self.announced is not None:
+            self.announced.close()
         self.access_log.flush()
 
     def _committed(self, event: UsageEvent) -> None:

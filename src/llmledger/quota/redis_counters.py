@@ -83,8 +83,7 @@ def connect(url: str, timeout: float = 2.0) -> Redis:
     """An asyncio client of the Redis at ``url``, checked with a PING from this thread;
     ``LedgerError`` (one line) when the package is missing or Redis cannot be reached."""
     try:
-        import redis
-        import redis.asyncio
+        import redis.asyncio  # binds ``redis`` too
     except ImportError:
         raise LedgerError(MISSING_PACKAGE) from None
     try:
