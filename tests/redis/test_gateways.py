@@ -13,7 +13,7 @@ import httpx2
 import pytest
 
 from llmledger.query import EventFilter
-from tests.gateway.conftest import GatewayProcess, tagged
+from tests.gateway.conftest import GatewayProcess, tagged, wait_for
 from tests.gateway.quota_fixtures import (
     REQUEST_TOKENS,
     FixedUsageUpstream,
@@ -152,6 +152,45 @@ def test_a_flushed_redis_is_seeded_again_from_the_ledger(
         assert ALLOWED <= ok <= ALLOWED + 1, statuses
         check_ledger(processes, fixed, "flushed", "redis-flush", ok)
         assert redis_used(redis_url, redis_prefix, "user:flushed") == ok * REQUEST_TOKENS
+    finally:
+        for process in processes:
+            process.stop()
+
+
+def test_a_redis_flushed_mid_load_overruns_by_at_most_the_requests_in_flight(
+    fixed: FixedUsageUpstream,
+    tmp_path: Path,
+    postgres_schema_url: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    """Lost mid-load, Redis loses the holds of the requests in flight: until reconciliation
+    (here every 0.1 s) they may let as many more through, never more; afterwards Redis and
+    the ledger agree again."""
+    import threading
+
+    import redis
+
+    quotas = redis_quotas(redis_url, redis_prefix, "redis_reconcile_seconds = 0.1\n")
+    processes = two_gateways(tmp_path, fixed.port, postgres_schema_url, quotas)
+    try:
+        key, _ = processes[0].create_key("midflush")
+
+        def flush() -> None:
+            wait_for(lambda: len(tagged(fixed, "redis-midflush")) >= 10, timeout=30)
+            with redis.Redis.from_url(redis_url) as client:
+                client.delete(*client.scan_iter(match=f"{redis_prefix}:*"))
+
+        flusher = threading.Thread(target=flush)
+        flusher.start()
+        statuses = asyncio.run(hammer([p.url for p in processes], key, "redis-midflush", 200))
+        flusher.join()
+        ok = statuses.count(200)
+        assert ALLOWED <= ok <= ALLOWED + 1 + 2 * CLIENTS, statuses
+        check_ledger(processes, fixed, "midflush", "redis-midflush", ok)
+        assert wait_for(
+            lambda: redis_used(redis_url, redis_prefix, "user:midflush") == ok * REQUEST_TOKENS
+        )
     finally:
         for process in processes:
             process.stop()
