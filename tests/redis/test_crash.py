@@ -38,7 +38,7 @@ def test_the_reservation_of_a_killed_gateway_expires(
     redis_url: str,
     redis_prefix: str,
 ) -> None:
-    quotas = f'redis = "{redis_url}"\nredis_prefix = "{redis_prefix}"\nreservation_seconds = 3\n'
+    quotas = f'redis = "{redis_url}"\nredis_prefix = "{redis_prefix}"\nreservation_seconds = 8\n'
     plans = f"[plans.hobby]\ntokens = {REQUEST_TOKENS}\n"  # one held bound fills it
     killed, survivor = two_gateways(tmp_path, fixed.port, postgres_schema_url, quotas, plans)
     try:
@@ -62,7 +62,8 @@ def test_the_reservation_of_a_killed_gateway_expires(
             refused = chat(http, key, "redis-crash")
             assert refused.status_code == 429, refused.text
             assert "held by requests in flight" in refused.json()["error"]["message"]
-            assert wait_for(lambda: chat(http, key, "redis-crash").status_code == 200)
+            ok = wait_for(lambda: chat(http, key, "redis-crash").status_code == 200, 60, 0.2)
+            assert ok
     finally:
         survivor.stop()
 
