@@ -14,10 +14,11 @@ import re
 import shutil
 import sys
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, NoReturn, TextIO
+
+import msgspec
 
 from llmledger.errors import LedgerError
 from llmledger.report.aggregate import GROUP_BY_CHOICES, ReportOptions
@@ -39,8 +40,7 @@ class Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see '{self.prog} --help')")
 
 
-@dataclass(frozen=True)
-class Parents:
+class Parents(msgspec.Struct, frozen=True):
     """Option sets a command can inherit: ``globals`` on every command, ``report`` on reports
     and the commands that take their filters, ``order`` on the date-ordered reports (apart,
     because ``export`` spends ``-o`` on its output file)."""

@@ -13,8 +13,9 @@ Re-reading is always safe: event ids make a second copy of an event replace the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
+
+import msgspec
 
 from llmledger.bookkeeping import ScanCursor
 from llmledger.sources.base import FileKind, FileParse, Fingerprint
@@ -23,8 +24,7 @@ from llmledger.sources.base import FileKind, FileParse, Fingerprint
 CHECK_BYTES = 32
 
 
-@dataclass(frozen=True)
-class ReadPlan:
+class ReadPlan(msgspec.Struct, frozen=True):
     offset: int
     carry: dict[str, Any] | None  # the parser's state to resume with
     check: str | None  # hex of the bytes just before ``offset``, to verify before reading

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+
+import msgspec
 
 from llmledger.sources.base import Source, SourceFile
 from llmledger.sources.walk import check_listable, describe, noting_unreadable
@@ -20,8 +21,7 @@ from llmledger.sources.walk import check_listable, describe, noting_unreadable
 RootState = Literal["found", "missing", "unreadable"]
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(msgspec.Struct, frozen=True):
     """A place a source looks in, and what is there."""
 
     path: Path
@@ -29,8 +29,7 @@ class Root:
     reason: str | None = None  # why it is unreadable
 
 
-@dataclass
-class Discovery:
+class Discovery(msgspec.Struct):
     """What looking for one source's logs found."""
 
     source: str

@@ -17,8 +17,9 @@ import gc
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+import msgspec
 
 from llmledger.bookkeeping import ScanCursor
 from llmledger.ledger import Ledger
@@ -54,8 +55,7 @@ TAIL_BATCH = 4_000
 ProgressFn = Callable[[int, int], None]  # (bytes read so far, bytes to read)
 
 
-@dataclass(frozen=True)
-class SkippedFile:
+class SkippedFile(msgspec.Struct, frozen=True):
     """A file (or, in ``ScanResult.skipped_dirs``, a directory) that could not be read."""
 
     source: str
@@ -63,8 +63,7 @@ class SkippedFile:
     reason: str
 
 
-@dataclass
-class SourceSummary:
+class SourceSummary(msgspec.Struct):
     files: int = 0
     read: int = 0
     records: int = 0
@@ -72,8 +71,7 @@ class SourceSummary:
     skipped: int = 0
 
 
-@dataclass
-class ScanResult:
+class ScanResult(msgspec.Struct):
     files: int = 0  # files found
     read: int = 0  # files (re)read, in whole or in part
     unchanged: int = 0
@@ -83,16 +81,15 @@ class ScanResult:
     bytes: int = 0
     seconds: float = 0.0
     workers: int = 1  # processes that parsed and wrote (the writer process counts as one)
-    skipped: list[SkippedFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = msgspec.field(default_factory=list)
     # Directories that could not be listed: the files in them were not even found.
-    skipped_dirs: list[SkippedFile] = field(default_factory=list)
+    skipped_dirs: list[SkippedFile] = msgspec.field(default_factory=list)
     # Files read with malformed entries in them: (source, path, entries skipped).
-    malformed_files: list[tuple[str, str, int]] = field(default_factory=list)
-    sources: dict[str, SourceSummary] = field(default_factory=dict)
+    malformed_files: list[tuple[str, str, int]] = msgspec.field(default_factory=list)
+    sources: dict[str, SourceSummary] = msgspec.field(default_factory=dict)
 
 
-@dataclass
-class _Pending:
+class _Pending(msgspec.Struct):
     file: SourceFile
     fp: Fingerprint
     plan: ReadPlan

@@ -11,7 +11,6 @@ import gc
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -37,8 +36,7 @@ _encode_records = msgspec.msgpack.Encoder().encode
 _decode_records = msgspec.msgpack.Decoder(list[Record]).decode
 
 
-@dataclass(frozen=True)
-class RowPacking:
+class RowPacking(msgspec.Struct, frozen=True):
     """How a worker turns a file's records into the rows a ledger's scan process takes: the
     ledger's price book and the store's packing function (``Ledger.scan_process().pack``)."""
 
@@ -68,8 +66,7 @@ def start_worker(packing: RowPacking | None) -> None:
     exit_with_parent()
 
 
-@dataclass(frozen=True)
-class Task:
+class Task(msgspec.Struct, frozen=True):
     source: str
     path: str
     kind: FileKind
@@ -79,8 +76,7 @@ class Task:
     budget: int
 
 
-@dataclass
-class Outcome:
+class Outcome(msgspec.Struct):
     task: Task
     parsed: FileParse | None
     check: str | None = None  # hex of the bytes just before ``parsed.end_offset``

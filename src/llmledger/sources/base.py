@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Literal, NamedTuple, Protocol, TypeVar
+
+import msgspec
 
 from llmledger.events import UsageEvent
 from llmledger.usage.counts import LogCount
@@ -176,8 +177,7 @@ def events_to_write(
     return events
 
 
-@dataclass
-class FileParse:
+class FileParse(msgspec.Struct):
     """What parsing one file (from a byte offset) produced.
 
     ``end_offset`` is where the next incremental read starts (always just after a complete
@@ -193,8 +193,10 @@ class FileParse:
     complete: bool = True
 
 
-@dataclass(frozen=True)
-class Fingerprint:
+# Structs, not dataclasses, here and in llmledger.scan: every report imports these modules and
+# a dataclass takes ~0.8 ms to create (a Struct ~0.03 ms). Fingerprint and SourceFile are also
+# made for every file on every scan (3,000+ on a warm run): ~8x faster than frozen dataclasses.
+class Fingerprint(msgspec.Struct, frozen=True):
     """Identity and state of a file on disk: a change in any field means "read it again"."""
 
     device: int
@@ -209,8 +211,7 @@ def fingerprint(path: str | Path) -> Fingerprint:
     return Fingerprint(st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-@dataclass(frozen=True)
-class SourceFile:
+class SourceFile(msgspec.Struct, frozen=True):
     """One file a source reads."""
 
     source: str
@@ -218,14 +219,13 @@ class SourceFile:
     kind: FileKind
 
 
-@dataclass
-class Location:
+class Location(msgspec.Struct):
     """A place a source looks in, for ``llmledger sources``."""
 
     path: Path
     exists: bool
     files: int = 0
-    notes: list[str] = field(default_factory=list)
+    notes: list[str] = msgspec.field(default_factory=list)
 
 
 class Source(Protocol):

@@ -33,7 +33,6 @@ import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -104,8 +103,7 @@ class Malformed(Exception):
     """A task file or message that is not what these extensions write."""
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(msgspec.Struct, frozen=True):
     """One usage message of a task, before its model and input rule are applied."""
 
     ts_ms: int
@@ -115,8 +113,7 @@ class Call:
     provider: str | None
 
 
-@dataclass(frozen=True)
-class TaskContext:
+class TaskContext(msgspec.Struct, frozen=True):
     """What a task's side files say: the model in effect at a time, and the project."""
 
     model_at: Callable[[int, int | None], tuple[str | None, str | None]]
@@ -127,8 +124,7 @@ class TaskContext:
 InputRule = Callable[[ApiReqInfo, "str | None", int], bool]
 
 
-@dataclass(frozen=True)
-class Flavor:
+class Flavor(msgspec.Struct, frozen=True):
     """One of the three extensions: its names, where it keeps tasks, how to read its counts."""
 
     name: str
@@ -137,7 +133,7 @@ class Flavor:
     extension_id: str
     includes_cache: InputRule
     context: Callable[[Path], TaskContext]
-    extra_roots: Callable[[Mapping[str, str]], list[Path]] = field(default=lambda env: [])
+    extra_roots: Callable[[Mapping[str, str]], list[Path]] = lambda env: []
 
 
 def usage_calls(data: bytes) -> tuple[list[Call], int]:

@@ -27,15 +27,18 @@ import json
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from llmledger.events import UsageEvent
-from llmledger.otel.ingest import event_from_record, is_agent_rollup
-from llmledger.otel.otlp_json import OtlpRecord, records_of
 from llmledger.sources.base import FileParse, FileSource, Record, SourceFile
 from llmledger.sources.copilot_cli import copilot_home
 from llmledger.sources.jsonl import JsonlReader, marker_pattern
 from llmledger.sources.walk import existing_dirs, walk_files
+
+# The OTLP reader (and hashlib, for its ids) loads when a file is parsed: every report's scan
+# imports this module, most find nothing new to read.
+if TYPE_CHECKING:
+    from llmledger.events import UsageEvent
+    from llmledger.otel.otlp_json import OtlpRecord
 
 NAME = "copilot-otel"
 EXPORT_PATH = "COPILOT_OTEL_FILE_EXPORTER_PATH"
@@ -94,6 +97,9 @@ def to_record(event: UsageEvent) -> Record:
 def parse_lines(lines: Iterator[bytes], state_dir: Path) -> tuple[list[Record], int]:
     """Pure but for the session-state lookup: exporter lines to the records of their chat
     spans, and the number of lines that are not JSON (or hold impossible counts)."""
+    from llmledger.otel.ingest import event_from_record, is_agent_rollup
+    from llmledger.otel.otlp_json import records_of
+
     records: list[Record] = []
     malformed = 0
     for line in lines:
