@@ -260,3 +260,25 @@ def test_a_missing_redis_package_names_the_extra(monkeypatch: pytest.MonkeyPatch
 def test_bad_redis_settings_name_the_key(table: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("|", r"\|").replace("(", r"\(")):
         parse_quotas({"quotas": table})
+
+
+def test_a_plan_multiplier_weighs_used_and_held_units(
+    tmp_path: Path, redis_url: str, redis_prefix: str
+) -> None:
+    raw = {"quotas": {}, "plans": {"hobby": {"tokens": 100, "multiplier": 2}}}
+    with open_ledger(tmp_path / "weighted.db", raw) as ledger:
+        now = datetime.now(UTC)
+
+        async def work(counters: RedisCounters) -> None:
+            first = await reserve(counters, ledger, "r1", now)
+            assert first is not None
+            ledger.quotas.settle(first, event())  # 25 tokens count 50
+            await counters.finish(first, event())
+            assert await reserve(counters, ledger, "r2", now) is not None  # 50 + 0 < 100
+            plan = read_plan(ledger, ledger.quotas.quotas, WHO, now)
+            found = await counters.reserve("r3", WHO, plan, BOUND, now, now + timedelta(hours=1))
+            assert found.refusal is not None  # 50 + 2 × 60 held
+            assert (found.refusal.used, found.refusal.reserved) == (50, 120)
+            assert ledger.usage_summary(user_id="u1")["used"] == 50
+
+        run(redis_url, redis_prefix, ledger, work)

@@ -36,7 +36,6 @@ if not gen then
 end
 if redis.call('EXISTS', KEYS[5]) == 1 then return {'done', gen} end
 if redis.call('HGET', KEYS[4], 'g') == gen then return {'again', gen} end
-local now = tonumber(ARGV[2])
 local nc, nh, nl = tonumber(ARGV[6]), tonumber(ARGV[7]), tonumber(ARGV[8])
 local io, cache, cost = {}, {}, {}
 local seq = nil
@@ -59,7 +58,7 @@ end
 local tokens, nanos = {}, {}
 for j = 1, nh do
   local key = KEYS[5 + nc + j]
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
   local t, c = 0, 0
   for _, rid in ipairs(redis.call('ZRANGE', key, 0, -1)) do
     local h = redis.call('HMGET', ARGV[10] .. rid, 'g', 't', 'c')
@@ -155,7 +154,6 @@ return redis.call('DEL', KEYS[1])
 # Returns {corrected, skipped, dropped}.
 RECONCILE = """
 local gen = redis.call('GET', KEYS[1])
-local now = tonumber(ARGV[1])
 local fixed, skipped, dropped = 0, 0, 0
 for i = 1, tonumber(ARGV[4]) do
   local key = KEYS[3 + i]
@@ -169,7 +167,7 @@ for i = 1, tonumber(ARGV[4]) do
     skipped = skipped + 1
   else
     local busy = false
-    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. v[6], '(' .. now, '+inf')) do
+    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. v[6], '(' .. ARGV[1], '+inf')) do
       if redis.call('HEXISTS', ARGV[2] .. rid, 's') == 1 then
         busy = true
         break
