@@ -28,6 +28,7 @@ from datetime import datetime, timezone
 
 import msgspec
 
+from llmledger.estimate import estimate_tokens
 from llmledger.events import UsageEvent
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity
@@ -181,6 +182,9 @@ class QuotaGate:
     # -- background work -----------------------------------------------------------------------
 
     def start(self) -> None:
+        # The tokenizer loads on first use (~0.5 s of CPU): here, before the server accepts
+        # its first connection, not inside a request while other clients' heads wait (408).
+        estimate_tokens("warm-up")
         loop = asyncio.get_running_loop()
         # Usage another gateway process (or the CLI) records reaches this one's live streams.
         watch = CounterWatch(self.feed, self.book.month_counts)

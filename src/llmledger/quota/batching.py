@@ -7,7 +7,7 @@ decides and stores the waiting admissions, in ONE transaction, however many requ
 
     batcher = QuotaBatcher(ledger, book)       # the writer's batcher from now on
     job = AdmitJob(Subject("u1", key_id="k1", model="gpt-4o"), request_id, estimate)
-    batcher.submit(job); admission = job.future.result()
+    batcher.submit(job); admission = job.future.result()  # a loop's job: await job.waiter
     batcher.submit(SettleJob(event, admission.reservation))  # event + hold drop, one commit
 
 Admissions decide on an ``AdmissionView``: each request subject's limits (plans, add-ons,
@@ -74,12 +74,12 @@ class CountersMoved(Exception):
 
 class _Job(Generic[R]):
     """A job's outcome goes to ``future`` (threads wait on it), or, for a job made on an
-    event loop (``loop``), to ``waiter``: every waiter of a commit is set by ONE call into its
-    loop (a wake-up per commit, not per request)."""
+    event loop (``loop``), to ``waiter`` only: every waiter of a commit is set by ONE call into
+    its loop (a wake-up per commit, not per request)."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self.loop = loop
-        self.future: Future[R] = Future()
+        self.future: Future[R] | None = None if loop is not None else Future()
         self.waiter: asyncio.Future[R] | None = None if loop is None else loop.create_future()
 
     def fail(self, exc: BaseException) -> None:
@@ -95,7 +95,7 @@ def _deliver(outcomes: Sequence[Outcome]) -> None:
     for job, outcome in outcomes:
         if job.loop is not None:
             by_loop.setdefault(job.loop, []).append((job, outcome))
-        elif not job.future.done():
+        elif job.future is not None and not job.future.done():
             if isinstance(outcome, BaseException):
                 job.future.set_exception(outcome)
             else:
@@ -198,6 +198,8 @@ class _Held:
 @dataclass(frozen=True)
 class _CachedLimits:
     limits: tuple[Limit, ...]
+    counters: tuple[CounterRange, ...]  # each limit's
+    subjects: tuple[str, ...]  # the limits' subjects, each once: where an admission holds
     until: datetime  # recomputed from here on (a window ends, an add-on starts or expires)
 
 
@@ -214,7 +216,7 @@ class AdmissionView:
         self._counts: dict[str, dict[CounterRange, Counts]] = {}  # by subject
         self._holds: dict[str, _Held] = {}  # by subject (those read from the file)
         self._hold_subjects: dict[str, list[str]] = {}  # request id -> its held subjects
-        self._states: dict[tuple[str, ...], list[AlertState]] = {}  # this commit's, by keys
+        self._states: dict[tuple[str, ...], list[AlertState]] = {}  # by limit keys
 
     def clear(self) -> None:
         self._mark = None
@@ -222,10 +224,11 @@ class AdmissionView:
         self._counts.clear()
         self._holds.clear()
         self._hold_subjects.clear()
+        self._states.clear()
 
     def begin(self, batch: QuotaBatch) -> None:
-        """Start a commit: forget everything if anything else wrote since the last one."""
-        self._states.clear()  # alert states change between commits (fired, resolved)
+        """Start a commit: forget everything if anything else wrote since the last one (alert
+        states too: the book stores a fired or resolved one in a write of its own)."""
         if batch.opening_mark != self._mark:
             self.clear()
             self._zone_ok = batch.counter_zone() == self.book.zone_name
@@ -290,10 +293,10 @@ class AdmissionView:
         if hold.subject not in subjects:
             subjects.append(hold.subject)
 
-    def limits(self, batch: QuotaBatch, who: Subject, now: datetime) -> tuple[Limit, ...]:
+    def limits(self, batch: QuotaBatch, who: Subject, now: datetime) -> _CachedLimits:
         cached = self._limits.get(who)
         if cached is not None and now < cached.until:
-            return cached.limits
+            return cached
         quotas = self.book.quotas
         limits = tuple(limits_for(batch, quotas, who, now))
         until = min((limit.window.end for limit in limits), default=now + timedelta(hours=1))
@@ -307,8 +310,10 @@ class AdmissionView:
                         until = moment
         if len(self._limits) >= _MAX_CACHED_SUBJECTS:
             self._limits.clear()
-        self._limits[who] = _CachedLimits(limits, until)
-        return limits
+        counters = tuple(limit.counter for limit in limits)
+        subjects = tuple(dict.fromkeys(limit.subject for limit in limits))
+        cached = self._limits[who] = _CachedLimits(limits, counters, subjects, until)
+        return cached
 
     # -- the cycle -------------------------------------------------------------------------
 
@@ -325,17 +330,16 @@ class AdmissionView:
         added to ``unwritten`` when given, for the caller to store with the others')."""
         if not self._zone_ok:
             raise CountersMoved("the ledger's counters are in another time zone")
-        limits = self.limits(batch, who, now)
-        subjects = list(dict.fromkeys(limit.subject for limit in limits))
-        counts = self.counts(batch, [limit.counter for limit in limits])
-        found = usages(limits, counts, self.held(batch, subjects, now))
+        limited = self.limits(batch, who, now)
+        counts = self.counts(batch, limited.counters)
+        found = usages(limited.limits, counts, self.held(batch, limited.subjects, now))
         for usage in found:
             if usage.limit.hard and usage.exhausted:
                 return Admission(None, refusal(usage))
         bound = self.book.capped(estimate)
         expires = self.book.reservation_expiry(now)
         holds = tuple(
-            Hold(request_id, s, bound.tokens, bound.cost_nanos, expires) for s in subjects
+            Hold(request_id, s, bound.tokens, bound.cost_nanos, expires) for s in limited.subjects
         )
         if unwritten is None:
             batch.add_holds(holds)
@@ -343,7 +347,7 @@ class AdmissionView:
             unwritten.extend(holds)
         for hold in holds:
             self._remember(hold)
-        return Admission(Reservation(request_id, who, holds, expires, limits))
+        return Admission(Reservation(request_id, who, holds, expires, limited.limits))
 
     def settled(
         self, batch: QuotaBatch, reservation: Reservation
@@ -355,7 +359,9 @@ class AdmissionView:
         counts = self.counts(batch, [limit.counter for limit in limits])
         keys = tuple(limit.key for limit in limits)
         states = self._states.get(keys)
-        if states is None:  # read once per commit for the requests of the same subjects
+        if states is None:  # read once for the requests of the same subjects
+            if len(self._states) >= _MAX_CACHED_SUBJECTS:
+                self._states.clear()
             states = self._states[keys] = batch.alert_states(keys)
         return usages(limits, counts, {}), states
 

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from llmledger.errors import InvalidEventError, LedgerError
 from llmledger.events import MAX_TOKENS, UsageEvent
+from llmledger.pricing.lane import lane_cost
 from llmledger.quota import alerts
 from llmledger.quota.admission import Admission, Estimate, Refusal, Reservation, budget_row, refusal
 from llmledger.quota.alerts import AlertEvent
@@ -161,9 +162,9 @@ class QuotaBook:
     def estimate(self, model: str, input_tokens: int, max_output_tokens: int) -> Estimate:
         """A request's bound: its input and max output, priced with the ledger's price book
         (cost 0 when the model has no price)."""
-        event = UsageEvent(model=model, input_tokens=input_tokens, output_tokens=max_output_tokens)
-        self._ledger.prices.price_event(event)
-        return Estimate(input_tokens + max_output_tokens, event.cost_nanos or 0)
+        lane = self._ledger.prices.lane(model)  # price_event's rates, without an event
+        cost = 0 if lane is None else lane_cost(lane, input_tokens, 0, 0, 0, max_output_tokens, 0)
+        return Estimate(input_tokens + max_output_tokens, cost)
 
     def capped(self, estimate: Estimate) -> Estimate:
         """The part of a request's bound a reservation holds (``max_reservation_*``)."""
