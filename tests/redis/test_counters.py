@@ -26,6 +26,7 @@ from llmledger.quota.redis_counters import (
     ledger_counts,
     read_plan,
     redacted,
+    redis_url,
 )
 from tests.quota.conftest import open_ledger
 
@@ -282,3 +283,13 @@ def test_a_plan_multiplier_weighs_used_and_held_units(
             assert ledger.usage_summary(user_id="u1")["used"] == 50
 
         run(redis_url, redis_prefix, ledger, work)
+
+
+def test_the_environment_names_the_redis_before_the_config() -> None:
+    quotas = parse_quotas({"quotas": {"redis": "redis://config:6379/0"}})
+    assert redis_url(quotas, {}) == "redis://config:6379/0"
+    env = {"LLMLEDGER_QUOTA_REDIS": "redis://:pw@env:6379/1"}
+    assert redis_url(quotas, env) == "redis://:pw@env:6379/1"
+    assert redis_url(parse_quotas({}), {}) is None
+    with pytest.raises(ConfigError, match="LLMLEDGER_QUOTA_REDIS: 'env:6379' is not a Redis URL"):
+        redis_url(quotas, {"LLMLEDGER_QUOTA_REDIS": "env:6379"})

@@ -10,13 +10,13 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from tests.gateway.conftest import wait_for
+from tests.gateway.conftest import GatewayProcess, wait_for
 from tests.gateway.quota_fixtures import (
     REQUEST_TOKENS,
+    TOKENS_ENV,
     FixedUsageUpstream,
     chat,
     quota_config,
-    start_gateway,
 )
 from tests.redis.test_gateways import two_gateways
 
@@ -68,18 +68,22 @@ def test_the_reservation_of_a_killed_gateway_expires(
         survivor.stop()
 
 
-def test_a_sqlite_ledger_with_redis_counts_too(
+def test_a_sqlite_ledger_with_redis_from_the_environment(
     fixed: FixedUsageUpstream, tmp_path: Path, redis_url: str, redis_prefix: str
 ) -> None:
-    quotas = f'redis = "{redis_url}"\nredis_prefix = "{redis_prefix}"\n'
+    quotas = f'redis_prefix = "{redis_prefix}"\n'  # the URL from the environment
     plans = f"[plans.hobby]\ntokens = {2 * REQUEST_TOKENS}\n"
-    gateway = start_gateway(
-        tmp_path, quota_config(fixed.port, tmp_path, quotas=quotas, plans=plans)
-    )
+    config = quota_config(fixed.port, tmp_path, quotas=quotas, plans=plans)
+    env = {**TOKENS_ENV, "LLMLEDGER_QUOTA_REDIS": redis_url}
+    gateway = GatewayProcess(tmp_path, config, env=env).start()
     try:
         key, _ = gateway.create_key("local")
         with httpx2.Client(base_url=gateway.url, timeout=30) as http:
             statuses = [chat(http, key, "redis-sqlite").status_code for _ in range(3)]
         assert statuses == [200, 200, 429]
+        import redis
+
+        with redis.Redis.from_url(redis_url) as client:
+            assert len(list(client.scan_iter(match=f"{redis_prefix}:c:month:*"))) == 1
     finally:
         gateway.stop()

@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from llmledger.quota.gateway_hosts import conflict, gateway_name
-from llmledger.store.postgres_presence import Presence, announce
 from tests.gateway.quota_fixtures import FixedUsageUpstream, quota_config, start_gateway
+
+if TYPE_CHECKING:
+    from llmledger.store.postgres_presence import Presence
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +26,13 @@ def fixed() -> Iterator[FixedUsageUpstream]:
     upstream.start_in_thread()
     yield upstream
     upstream.stop()
+
+
+def announce(url: str, name: str) -> Presence:
+    """A connection announced as a gateway (psycopg imported here: a missing driver skips)."""
+    from llmledger.store.postgres_presence import announce as announced
+
+    return announced(url, name)
 
 
 @pytest.fixture

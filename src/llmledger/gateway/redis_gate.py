@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import threading
 import urllib.request
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +42,7 @@ from llmledger.quota.redis_counters import (
     connect,
     ledger_counts,
     read_plan,
+    redis_url,
 )
 from llmledger.request_estimate import request_bound
 
@@ -65,18 +67,22 @@ class RedisGate:
         self.feed = feed
         self.reserve_output_tokens = reserve_output_tokens
         settings = self.book.quotas.settings
-        assert settings.redis is not None
+        url = redis_url(self.book.quotas, os.environ)
+        assert url is not None
         self.webhook = settings.alert_webhook
         self.interval = settings.redis_reconcile_seconds
-        client = connect(settings.redis)  # LedgerError (one line): no package, no Redis
-        self.counters = RedisCounters(
-            client, settings.redis_prefix, self.book.quotas, settings.redis
-        )
+        client = connect(url)  # LedgerError (one line): no package, no Redis
+        self.counters = RedisCounters(client, settings.redis_prefix, self.book.quotas, url)
         self.executor = ThreadPoolExecutor(4, thread_name_prefix="llmledger-quota")
         self.in_flight = 0
         self._open: dict[str, Reservation] = {}  # admitted, not yet settled or released
         self._tasks: list[asyncio.Task[None]] = []
         self._unsubscribe = self.book.subscribe(self._alerted)
+
+    @staticmethod
+    def wanted(ledger: Ledger) -> bool:
+        """Whether the config (or ``LLMLEDGER_QUOTA_REDIS``) puts the counters in Redis."""
+        return redis_url(ledger.quotas.quotas, os.environ) is not None
 
     # -- the proxy's cycle ---------------------------------------------------------------------
 

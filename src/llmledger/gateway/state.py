@@ -57,7 +57,7 @@ class Gateway:
         self.recorder.on_commit = self._committed
         self.quota: QuotaGate | RedisGate | None = None  # plans and budgets, when configured
         if config.quotas:
-            gate = RedisGate if ledger.quotas.quotas.settings.redis else QuotaGate
+            gate = RedisGate if RedisGate.wanted(ledger) else QuotaGate
             self.quota = gate(ledger, self.feed, config.server.reserve_output_tokens)
             self.recorder.settle = self.quota.settle
         self.announced: Announced | None = None  # this gateway, as other hosts see it

@@ -12,7 +12,8 @@ Config (TOML)::
     max_reservation_tokens = 100000  # a request reserves at most this many tokens ...
     max_reservation_usd = 10.0       # ... and at most this much cost
     alert_webhook = "https://…"  # the gateway POSTs alerts here (optional)
-    redis = "redis://…"          # counters shared by gateways on several hosts (docs/redis.md)
+    redis = "redis://…"          # counters shared by gateways on several hosts (docs/redis.md;
+                                 # env LLMLEDGER_QUOTA_REDIS wins, e.g. for a password)
     redis_prefix = "llmledger"   # the keys' prefix (two ledgers on one Redis need two)
     redis_reconcile_seconds = 30 # how often the Redis counters are checked against the ledger
 
@@ -151,15 +152,30 @@ def parse_quotas(raw: Mapping[str, Any]) -> Quotas:
             f"quotas.timezone: {settings.timezone!r} is not an IANA time zone "
             "(e.g. UTC, Europe/Berlin)"
         ) from None
-    if settings.redis is not None and not settings.redis.startswith(_REDIS_SCHEMES):
-        raise ConfigError(
-            f"quotas.redis: {settings.redis!r} is not a Redis URL "
-            "(redis://host:6379/0, rediss://… or unix:///path/redis.sock)"
-        )
+    if settings.redis is not None:
+        check_redis_url(settings.redis, "quotas.redis")
     return Quotas(settings=settings, plans=plans)
 
 
 _REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
-__all__ = ["DEFAULT_PLANS", "CountMode", "Plan", "QuotaSettings", "Quotas", "parse_quotas"]
+def check_redis_url(url: str, where: str) -> str:
+    """``url`` when it is a Redis URL; ConfigError naming ``where`` else."""
+    if not url.startswith(_REDIS_SCHEMES):
+        raise ConfigError(
+            f"{where}: {url!r} is not a Redis URL "
+            "(redis://host:6379/0, rediss://… or unix:///path/redis.sock)"
+        )
+    return url
+
+
+__all__ = [
+    "DEFAULT_PLANS",
+    "CountMode",
+    "Plan",
+    "QuotaSettings",
+    "Quotas",
+    "check_redis_url",
+    "parse_quotas",
+]

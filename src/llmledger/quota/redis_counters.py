@@ -21,7 +21,7 @@ Counter keys carry the window (``month:2026-01``) and expire after it: rollover 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -33,7 +33,7 @@ from llmledger.quota import redis_scripts
 from llmledger.quota.admission import Admission, Estimate, Reservation, refusal
 from llmledger.quota.limits import Limit, Subject, Usage, limits_for
 from llmledger.quota.periods import Window, window_at
-from llmledger.quota.plans import Quotas
+from llmledger.quota.plans import Quotas, check_redis_url
 from llmledger.quota.records import CounterRange, Counts, Hold, QuotaReader
 
 if TYPE_CHECKING:
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from llmledger.ledger import Ledger
 
 __all__ = [
+    "REDIS_ENV",
     "CountersUnavailable",
     "Plan",
     "RedisCounters",
@@ -51,7 +52,10 @@ __all__ = [
     "ledger_counts",
     "read_plan",
     "redacted",
+    "redis_url",
 ]
+
+REDIS_ENV = "LLMLEDGER_QUOTA_REDIS"
 
 MISSING_PACKAGE = (
     "[quotas] redis needs the redis package: pip install 'llmledger[redis]' "
@@ -77,6 +81,13 @@ def redacted(url: str) -> str:
     user = f"{parts.username}:***@" if parts.username else ":***@"
     port = f":{parts.port}" if parts.port else ""
     return urlunsplit(parts._replace(netloc=f"{user}{host}{port}"))
+
+
+def redis_url(quotas: Quotas, env: Mapping[str, str]) -> str | None:
+    """Where the counters live: ``LLMLEDGER_QUOTA_REDIS``, else ``[quotas] redis``; None for
+    the ledger's own counters."""
+    found = env.get(REDIS_ENV, "").strip()
+    return check_redis_url(found, REDIS_ENV) if found else quotas.settings.redis
 
 
 def connect(url: str, timeout: float = 2.0) -> Redis:
