@@ -214,3 +214,42 @@ def test_a_redis_flushed_mid_load_overruns_by_at_most_the_requests_in_flight(
     finally:
         for process in processes:
             process.stop()
+
+
+def test_a_gateway_killed_mid_load_loses_and_doubles_nothing(
+    fixed: FixedUsageUpstream,
+    tmp_path: Path,
+    postgres_schema_url: str,
+    redis_url: str,
+    redis_prefix: str,
+) -> None:
+    """SIGKILL mid-load: every answer a client saw complete is in the ledger once, and once
+    the killed gateway's holds expire, reconciliation brings Redis to the ledger's count."""
+    import threading
+    import time
+
+    from tests.postgres.test_gateways import _load
+
+    extra = "redis_reconcile_seconds = 0.1\nreservation_seconds = 2\n"
+    plenty = "[plans.hobby]\ntokens = 1000000000\n"
+    quotas = redis_quotas(redis_url, redis_prefix, extra)
+    survivor, killed = two_gateways(tmp_path, fixed.port, postgres_schema_url, quotas, plenty)
+    try:
+        key, _ = survivor.create_key("killed")
+        killer = threading.Timer(1.0, killed.kill9)
+        started = time.monotonic()
+        killer.start()
+        completed = asyncio.run(_load([survivor.url, killed.url], key, "redis-kill", 25))
+        killer.join()
+        assert time.monotonic() - started > 1.0  # the kill came mid-load
+        with quota_ledger(survivor) as ledger:
+            events = list(ledger.events(EventFilter(equals={"user_id": ("killed",)})))
+        recorded = [str(e.details.get("response_id")) for e in events if e.details]
+        assert len(recorded) == len(events) == len(set(recorded))  # none counted twice
+        assert set(completed) <= set(recorded)  # every complete answer was recorded
+        assert len(events) <= len(tagged(fixed, "redis-kill"))
+        used = len(events) * REQUEST_TOKENS
+        assert wait_for(lambda: redis_used(redis_url, redis_prefix, "user:killed") == used, 30)
+    finally:
+        survivor.stop()
+        killed.stop()
