@@ -24,23 +24,26 @@ _SELECT = (
 
 
 def read_scan_cursors(conn: QueryConnection) -> dict[str, ScanCursor]:
-    """Every stored cursor by its file's path."""
-    cursors = {}
-    for row in conn.execute(_SELECT).fetchall():
-        carry = _json_decode(row[7]) if row[7] else None
-        cursors[row[0]] = ScanCursor(
-            path=row[0],
-            source=row[1],
-            device=row[2],
-            inode=row[3],
-            size=row[4],
-            mtime_ns=row[5],
-            offset=row[6],
-            carry=carry,
-            events=row[8],
-            malformed=row[9],
-        )
-    return cursors
+    """Every stored cursor by its file's path (every report's scan reads them all)."""
+    return {row[0]: _cursor(*row) for row in conn.execute(_SELECT).fetchall()}
+
+
+def _cursor(
+    path: str,
+    source: str,
+    device: int | None,
+    inode: int | None,
+    size: int,
+    mtime_ns: int,
+    offset: int,
+    carry: str | None,
+    events: int,
+    malformed: int,
+) -> ScanCursor:
+    decoded = _json_decode(carry) if carry else None
+    return ScanCursor(
+        path, source, device, inode, size, mtime_ns, offset, decoded, events, malformed
+    )
 
 
 def scan_file_rows(cursors: Sequence[ScanCursor], scanned_at: int) -> list[tuple[object, ...]]:
