@@ -38,10 +38,12 @@ from llmledger.store.postgres_rate_windows import PostgresRateWindows
 from llmledger.store.postgres_reads import PostgresReads
 from llmledger.store.postgres_write import (
     SETUP_SQL,
+    add_both_sql,
     event_rows,
     merge_rows,
     months,
 )
+from llmledger.store.rollup import USERS_TABLE
 from llmledger.store.scan_files import read_scan_cursors, scan_file_rows
 
 __all__ = ["PostgresStore"]
@@ -291,8 +293,7 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
                     continue
                 conn.execute(
                     "WITH old AS (SELECT * FROM events WHERE id = %(id)s AND ts = %(ts)s), "
-                    f"sums AS ({_delta('old', -1)}) "
-                    f"{_add_rollup('sums')}",
+                    f"{add_both_sql('old', -1)} SELECT COUNT(*) FROM sums",
                     {"id": update.event_id, "ts": row[0]},
                 )
                 conn.execute(
@@ -308,8 +309,7 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
                 )
                 conn.execute(
                     "WITH new AS (SELECT * FROM events WHERE id = %(id)s AND ts = %(ts)s), "
-                    f"sums AS ({_delta('new', +1)}) "
-                    f"{_add_rollup('sums')}",
+                    f"{add_both_sql('new', +1)} SELECT COUNT(*) FROM sums",
                     {"id": update.event_id, "ts": row[0]},
                 )
                 changed += 1
@@ -317,8 +317,8 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
 
     def rebuild_rollup(self) -> None:
         with self._writing() as conn:
-            conn.execute("DELETE FROM rollup_hourly")
-            conn.execute(f"WITH sums AS ({_delta('events', +1)}) {_add_rollup('sums')}")
+            conn.execute(f"DELETE FROM rollup_hourly; DELETE FROM {USERS_TABLE}")
+            conn.execute(f"WITH {add_both_sql('events', +1)} SELECT COUNT(*) FROM sums")
 
     def scan_process(self) -> ScanProcess | None:
         """None: a scan writes through ``write_scan`` (PostgreSQL takes writers in parallel)."""
@@ -383,15 +383,3 @@ def add_totals(per_model: dict[str, Totals] | None, sums: dict[str, Totals]) -> 
     if per_model is not None:
         for model, totals in sums.items():
             per_model.setdefault(model, Totals()).add(totals)
-
-
-def _delta(rows: str, sign: int) -> str:
-    from llmledger.store.postgres_write import rollup_delta_sql
-
-    return rollup_delta_sql(rows, sign)
-
-
-def _add_rollup(rows: str) -> str:
-    from llmledger.store.postgres_write import ADD_TO_ROLLUP
-
-    return ADD_TO_ROLLUP.format(rows=rows)

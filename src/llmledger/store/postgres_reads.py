@@ -1,7 +1,7 @@
-"""Reading a PostgreSQL ledger: counts, sums per group (from the hourly rollup when it answers
-exactly, else from the events), and the events themselves. ``PostgresReads`` is mixed into
-``PostgresStore``; the SQL is the SQLite store's (store/sql.py, store/rollup.py), put in
-PostgreSQL's terms by ``pg``. Groups come back in SQLite's order, so outputs are the same."""
+"""Reading a PostgreSQL ledger: counts, sums per group (from an hourly rollup, by user too,
+when one answers exactly, else from the events), and the events themselves. ``PostgresReads``
+is mixed into ``PostgresStore``; the SQL is the SQLite store's (store/sql.py, store/rollup.py),
+put in PostgreSQL's terms by ``pg``. Groups come back in SQLite's order, so outputs are the same."""
 
 from __future__ import annotations
 
@@ -58,9 +58,10 @@ class PostgresReads:
 
     def count(self, flt: EventFilter | None = None) -> int:
         flt = flt or EventFilter()
-        if rollup.usable(flt, [], None):
+        table = rollup.table(flt, [], None, users=True)
+        if table is not None:
             where, params = rollup.where_sql(flt)
-            sql = f"SELECT COALESCE(SUM(events), 0) FROM rollup_hourly{where}"
+            sql = f"SELECT COALESCE(SUM(events), 0) FROM {table}{where}"
         else:
             where, params = where_sql(flt)
             sql = f"SELECT COUNT(*) FROM events{where}"
@@ -69,7 +70,7 @@ class PostgresReads:
         return int(row[0]) if row else 0
 
     def time_span(self, flt: EventFilter | None = None) -> tuple[int, int] | None:
-        sql, params = time_span_sql(flt or EventFilter())
+        sql, params = time_span_sql(flt or EventFilter(), users=True)
         with self._reading() as conn:
             row = conn.execute(pg(sql), params).fetchone()
         return None if row is None or row[0] is None else (int(row[0]), int(row[1]))
@@ -77,8 +78,8 @@ class PostgresReads:
     def aggregate(
         self, flt: EventFilter, dims: Sequence[str], segments: DaySegments | None = None
     ) -> list[GroupRow]:
-        if rollup.usable(flt, dims, segments):
-            sql, params = rollup.aggregate_sql(flt, dims, segments)
+        if rollup.usable(flt, dims, segments, users=True):
+            sql, params = rollup.aggregate_sql(flt, dims, segments, users=True)
             return self._grouped(sql, params, dims)
         sql, params = events_group_sql(flt, dims, segments, TOTALS_SQL)
         return self._grouped(sql, params, dims)
@@ -96,7 +97,7 @@ class PostgresReads:
         return result
 
     def unpriced_models(self, flt: EventFilter) -> list[str]:
-        sql, params = unpriced_models_sql(flt)
+        sql, params = unpriced_models_sql(flt, users=True)
         with self._reading() as conn:
             rows = conn.execute(pg(sql), params).fetchall()
         return sorted(str(row[0]) for row in rows)

@@ -1,6 +1,11 @@
-"""Writing events to a PostgreSQL ledger inside an open transaction: COPY into a temporary
-table, then one statement that claims the ids, inserts the new rows and adds them to the hourly
-rollup, so the rollup holds exactly what was inserted.
+"""Writing events to a PostgreSQL ledger inside an open transaction: COPY (binary) into a
+temporary table, then claim the ids, insert the new rows and add them to the hourly rollup, so
+the rollup holds exactly what was inserted.
+
+Most batches hold only new ids: they take the fast path, a plain ``INSERT`` into ``event_ids``
+in a savepoint, then one statement that inserts the events and adds them to the rollup (an
+``ON CONFLICT`` claim cost twice as much per row). A batch with a stored id gets a unique
+violation, is rolled back to the savepoint and takes the merging path (``MERGE_SQL``).
 
 A row whose id is stored already keeps the stored copy unless it has more tokens, or its id is
 in ``force`` (as SQLiteStore does): the stored copy is then deleted, taken out of the rollup, and
@@ -21,7 +26,7 @@ import psycopg
 from llmledger.errors import InvalidEventError
 from llmledger.events import MAX_TOKENS, UsageEvent
 from llmledger.query import Totals
-from llmledger.store.rollup import ROLLUP_SUMS
+from llmledger.store.rollup import ROLLUP_SUMS, USERS_KEY, USERS_TABLE
 from llmledger.store.rows import HOUR_US, to_us
 from llmledger.store.sql import totals_from_row
 from llmledger.store.sqlite import EVENT_COLUMNS
@@ -36,6 +41,13 @@ _ROLLUP_KEY = ("hour", "model", "source", "provider", "cost_status")
 ROLLUP_COLUMNS = (*_ROLLUP_KEY, *ROLLUP_SUMS, "min_ts", "max_ts")
 _json = msgspec.json.Encoder().encode
 
+# Each column's type, for binary COPY (no text to format here or to parse on the server).
+_TYPES = {"ts": "bigint", "estimated": "smallint", "success": "smallint"}
+_TYPES |= {c: "bigint" for c in (*ROLLUP_SUMS[:7], "requests")}
+_TYPES["latency_ms"] = "double precision"
+COPY_TYPES = [_TYPES.get(column, "text") for column in EVENT_COLUMNS]
+COPY_SQL = f"COPY {INCOMING} ({COLUMNS_SQL}) FROM STDIN (FORMAT BINARY)"
+
 SETUP_SQL = (
     f"CREATE TEMP TABLE IF NOT EXISTS {INCOMING} (LIKE events INCLUDING DEFAULTS)",
     f'CREATE TEMP TABLE IF NOT EXISTS {CONFLICTS} (id TEXT COLLATE "C" PRIMARY KEY, '
@@ -43,8 +55,9 @@ SETUP_SQL = (
 )
 
 
-def rollup_delta_sql(rows: str, sign: int) -> str:
-    """A SELECT of rollup rows summing ``rows`` (a table or CTE with the events' columns),
+def rollup_delta_sql(rows: str, sign: int, *, users: bool = False) -> str:
+    """A SELECT of rollup rows (of ``rollup_hourly``, or with ``users`` of
+    ``rollup_hourly_users``) summing ``rows`` (a table or CTE with the events' columns),
     negated when ``sign`` < 0, in key order."""
     neg = "-" if sign < 0 else ""
     sums = [
@@ -55,22 +68,43 @@ def rollup_delta_sql(rows: str, sign: int) -> str:
         f"{neg}SUM(estimated)",
         f"{neg}SUM(1 - success)",
     ]
+    who = "COALESCE(user_id, '') AS user_id, COALESCE(org_id, '') AS org_id, " if users else ""
+    keys = ", ".join(str(k + 1) for k in range(len(USERS_KEY if users else _ROLLUP_KEY)))
     return (
-        f"SELECT ts / {HOUR_US} AS hour, model, source, COALESCE(provider, '') AS provider, "
-        f"cost_status, {', '.join(sums)}, MIN(ts), MAX(ts) FROM {rows} "
-        "GROUP BY 1, 2, 3, 4, 5 ORDER BY 1, 2, 3, 4, 5"
+        f"SELECT ts / {HOUR_US} AS hour, {who}model, source, "
+        f"COALESCE(provider, '') AS provider, cost_status, {', '.join(sums)}, MIN(ts), MAX(ts) "
+        f"FROM {rows} GROUP BY {keys} ORDER BY {keys}"
     )
 
 
-ADD_TO_ROLLUP = (
-    f"INSERT INTO rollup_hourly AS r ({', '.join(ROLLUP_COLUMNS)}) SELECT * FROM {{rows}} "
-    f"ON CONFLICT ({', '.join(_ROLLUP_KEY)}) DO UPDATE SET "
-    + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_SUMS)
-    + ", min_ts = LEAST(r.min_ts, excluded.min_ts), max_ts = GREATEST(r.max_ts, excluded.max_ts)"
-)
+def _add_to(table: str, key: Sequence[str]) -> str:
+    return (
+        f"INSERT INTO {table} AS r ({', '.join((*key, *ROLLUP_COLUMNS[5:]))}) "
+        f"SELECT * FROM {{rows}} ON CONFLICT ({', '.join(key)}) DO UPDATE SET "
+        + ", ".join(f"{c} = r.{c} + excluded.{c}" for c in ROLLUP_SUMS)
+        + ", min_ts = LEAST(r.min_ts, excluded.min_ts), "
+        "max_ts = GREATEST(r.max_ts, excluded.max_ts)"
+    )
+
+
+# Add rollup rows (a SELECT shaped as rollup_delta_sql's, as ``{rows}``) to a rollup.
+ADD_TO_ROLLUP = _add_to("rollup_hourly", _ROLLUP_KEY)
+ADD_TO_USERS_ROLLUP = _add_to(USERS_TABLE, USERS_KEY)
+
+
+def add_both_sql(rows: str, sign: int) -> str:
+    """CTEs (to follow a WITH's first one) adding ``rows`` to both rollups, negated when
+    ``sign`` < 0; ``sums`` is what rollup_hourly got."""
+    users = f"({rollup_delta_sql(rows, sign, users=True)}) AS u"
+    return (
+        f"sums AS ({rollup_delta_sql(rows, sign)}), "
+        f"rolled AS ({ADD_TO_ROLLUP.format(rows='sums')}), "
+        f"users_rolled AS ({ADD_TO_USERS_ROLLUP.format(rows=users)})"
+    )
+
 
 # Claim the incoming ids (existing ones are locked and noted as conflicts), insert the new
-# rows, add them to the rollup; answers the rollup rows added (for per-model totals).
+# rows, add them to the rollups; answers the rollup rows added (for per-model totals).
 MERGE_SQL = f"""
 WITH claimed AS (
     INSERT INTO event_ids AS k (id, ts) SELECT id, ts FROM {INCOMING} ORDER BY id
@@ -83,9 +117,19 @@ WITH claimed AS (
     SELECT {", ".join(f"i.{c}" for c in EVENT_COLUMNS)}
     FROM {INCOMING} i JOIN claimed c ON c.id = i.id AND c.inserted
     RETURNING ts, model, source, provider, cost_status, {", ".join(ROLLUP_SUMS[:6])},
-              cost_nanos, requests, estimated, success
-), sums AS ({rollup_delta_sql("added", +1)}
-), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")})
+              cost_nanos, requests, estimated, success, user_id, org_id
+), {add_both_sql("added", +1)}
+SELECT * FROM sums
+"""
+
+# The fast path: claim every incoming id (a stored one raises a unique violation), in id order.
+CLAIM_SQL = f"INSERT INTO event_ids (id, ts) SELECT id, ts FROM {INCOMING} ORDER BY id"
+
+# ... then insert the rows and add them to the rollup; answers the rollup rows added.
+INSERT_SQL = f"""
+WITH added AS (
+    INSERT INTO events ({COLUMNS_SQL}) SELECT {COLUMNS_SQL} FROM {INCOMING}
+), {add_both_sql(INCOMING, +1)}
 SELECT * FROM sums
 """
 
@@ -95,15 +139,13 @@ SELECT c.id, {_TOTAL.format(t="e")}, {_TOTAL.format(t="i")}
 FROM {CONFLICTS} c JOIN events e ON e.id = c.id AND e.ts = c.ts JOIN {INCOMING} i ON i.id = c.id
 """
 
-# Delete stored copies that lose to the incoming ones (ids %s), taking them out of the rollup.
+# Delete stored copies that lose to the incoming ones (ids %s), taking them out of the rollups.
 REPLACE_SQL = f"""
 WITH gone AS (
     DELETE FROM events e USING {CONFLICTS} c
     WHERE c.id = ANY(%(ids)s) AND e.id = c.id AND e.ts = c.ts
     RETURNING e.*
-), sums AS ({rollup_delta_sql("gone", -1)}
-), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")}
-), moved AS (
+), {add_both_sql("gone", -1)}, moved AS (
     UPDATE event_ids k SET ts = i.ts FROM {INCOMING} i WHERE k.id = i.id AND i.id = ANY(%(ids)s)
 )
 INSERT INTO events ({COLUMNS_SQL})
@@ -111,8 +153,7 @@ SELECT {COLUMNS_SQL} FROM {INCOMING} WHERE id = ANY(%(ids)s)
 """
 
 REPLACED_SUMS_SQL = f"""
-WITH sums AS ({rollup_delta_sql(f"(SELECT * FROM {INCOMING} WHERE id = ANY(%(ids)s)) AS r", +1)}
-), rolled AS ({ADD_TO_ROLLUP.format(rows="sums")})
+WITH replaced AS (SELECT * FROM {INCOMING} WHERE id = ANY(%(ids)s)), {add_both_sql("replaced", +1)}
 SELECT * FROM sums
 """
 
@@ -220,22 +261,45 @@ def merge_rows(
     if not rows:
         return 0
     with conn.cursor() as cur:
-        with cur.copy(f"COPY {INCOMING} ({COLUMNS_SQL}) FROM STDIN") as copy:
-            write = copy.write_row
-            for row in rows:
-                write(row)
-        sums = cur.execute(MERGE_SQL).fetchall()
-        conflicted = cur.execute(CONFLICTS_SQL).fetchall()
-        if conflicted:
-            ids = [str(cid) for cid, stored, new in conflicted if cid in force or new > stored]
-            if ids:
-                cur.execute(REPLACE_SQL, {"ids": ids})
-                sums += cur.execute(REPLACED_SUMS_SQL, {"ids": ids}).fetchall()
+        copy_rows(cur, rows)
+        try:
+            with conn.transaction():  # a savepoint: a stored id undoes only the claim
+                cur.execute(CLAIM_SQL)
+        except psycopg.errors.UniqueViolation:
+            sums = _merge(cur, force)
+        else:
+            sums = cur.execute(INSERT_SQL).fetchall()
         cur.execute(f"TRUNCATE {INCOMING}, {CONFLICTS}")
     if per_model is not None:
         for model, totals in totals_per_model(sums).items():
             per_model.setdefault(model, Totals()).add(totals)
     return sum(int(item[13]) for item in sums)
+
+
+def copy_rows(cur: psycopg.Cursor[tuple[Any, ...]], rows: Sequence[tuple[Any, ...]]) -> None:
+    """COPY ``rows`` into the (empty) incoming table, in binary."""
+    with cur.copy(COPY_SQL) as copy:
+        copy.set_types(COPY_TYPES)
+        write = copy.write_row
+        row: tuple[Any, ...] = ()
+        try:
+            for row in rows:
+                write(row)
+        except (TypeError, ValueError, OverflowError, psycopg.DataError) as exc:
+            # A field of the wrong type (e.g. a number where text belongs) or out of range.
+            raise InvalidEventError(f"event {row[0] if row else '?'!r}: {exc}") from exc
+
+
+def _merge(cur: psycopg.Cursor[tuple[Any, ...]], force: AbstractSet[str]) -> list[Any]:
+    """The merging path, for a batch holding ids stored already: the rollup rows added."""
+    sums: list[Any] = cur.execute(MERGE_SQL).fetchall()
+    conflicted = cur.execute(CONFLICTS_SQL).fetchall()
+    if conflicted:
+        ids = [str(cid) for cid, stored, new in conflicted if cid in force or new > stored]
+        if ids:
+            cur.execute(REPLACE_SQL, {"ids": ids})
+            sums += cur.execute(REPLACED_SUMS_SQL, {"ids": ids}).fetchall()
+    return sums
 
 
 def totals_per_model(sums: Sequence[Sequence[Any]]) -> dict[str, Totals]:

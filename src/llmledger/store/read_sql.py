@@ -15,11 +15,13 @@ from llmledger.store.sql import day_sql, where_sql
 __all__ = ["events_group_sql", "time_span_sql", "unpriced_models_sql"]
 
 
-def time_span_sql(flt: EventFilter) -> tuple[str, list[Any]]:
-    """The first and last timestamps of the matching events (NULLs when none match)."""
-    if rollup.usable(flt, [], None):
+def time_span_sql(flt: EventFilter, *, users: bool = False) -> tuple[str, list[Any]]:
+    """The first and last timestamps of the matching events (NULLs when none match);
+    ``users``: the ledger keeps the users' rollup (store/rollup.py)."""
+    table = rollup.table(flt, [], None, users=users)
+    if table is not None:
         where, params = rollup.where_sql(flt)
-        sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM rollup_hourly{where} AND events > 0"
+        sql = f"SELECT MIN(min_ts), MAX(max_ts) FROM {table}{where} AND events > 0"
         return (sql if where else sql.replace(" AND ", " WHERE ", 1)), params
     where, params = where_sql(flt)
     return f"SELECT MIN(ts), MAX(ts) FROM events{where}", params
@@ -51,9 +53,9 @@ def events_group_sql(
     return sql, params + where_params
 
 
-def unpriced_models_sql(flt: EventFilter) -> tuple[str, list[Any]]:
+def unpriced_models_sql(flt: EventFilter, *, users: bool = False) -> tuple[str, list[Any]]:
     """The distinct models of the matching events that have no price."""
-    table = "rollup_hourly" if rollup.usable(flt, [], None) else "events"
+    table = rollup.table(flt, [], None, users=users) or "events"
     where, params = rollup.where_sql(flt) if table != "events" else where_sql(flt)
     joiner = " AND " if where else " WHERE "
     sql = f"SELECT DISTINCT model FROM {table}{where}{joiner}cost_status = 'unpriced'"
