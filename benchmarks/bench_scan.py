@@ -3,6 +3,8 @@ with ccusage on the same files.
 
     python benchmarks/bench_scan.py [--out DIR] [--runs 3] [--no-ccusage]
     python benchmarks/bench_scan.py --before /tmp/before   # also an older checkout, same run
+    python benchmarks/bench_scan.py --after /tmp/after     # a checkout instead of the installed
+                                                           # package (a shared working tree)
 
 Builds (or reuses) the corpus of ``agent_corpus.py`` (default size: 1,000 Claude Code session
 files with 100,000 assistant messages, plus Codex, Gemini CLI and OpenCode logs), then times:
@@ -199,16 +201,17 @@ def agent_env(home: Path, ledger_home: Path | None = None) -> dict[str, str]:
 
 
 def llmledger_once(
-    home: Path, warm_runs: int = 3, src: Path | None = None
+    home: Path, warm_runs: int = 3, src: Path | None = None, cold_cpu: list[float] = COLD_CPU
 ) -> tuple[float, list[float], Peak, str]:
     """One cold run into an empty ledger, then ``warm_runs`` re-runs with nothing new (with
-    ``src``: the package of an older checkout, ``PATH/src``, instead of the installed one)."""
+    ``src``: the package of a checkout, ``PATH/src``, instead of the installed one); the cold
+    run's CPU seconds go to ``cold_cpu``."""
     with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
         env = agent_env(home, Path(ledger_home))
         if src is not None:
             env["PYTHONPATH"] = str(src)
         cold, peak, output = timed([*llmledger_argv(), "--json"], env)
-        (COLD_CPU if src is None else BEFORE_CPU).append(CPU_SECONDS[-1])
+        cold_cpu.append(CPU_SECONDS[-1])
         warm = []
         for _ in range(warm_runs):
             wall, warm_peak, _ = timed([*llmledger_argv(), "--json"], env)
@@ -217,10 +220,12 @@ def llmledger_once(
     return cold, warm, peak, output
 
 
-def per_agent_llmledger(home: Path) -> dict[str, dict[str, int]]:
+def per_agent_llmledger(home: Path, src: Path | None = None) -> dict[str, dict[str, int]]:
     totals = {}
     with tempfile.TemporaryDirectory(prefix="llmledger-bench-") as ledger_home:
         env = agent_env(home, Path(ledger_home))
+        if src is not None:
+            env["PYTHONPATH"] = str(src)
         for agent, flag in (("claude-code", "--claude"), ("codex", "--codex")):
             _, _, out = timed([*llmledger_argv(), "daily", "--json", "--tz", "UTC", flag], env)
             totals[agent] = {f: json.loads(out)["totals"][f] for f in FIELDS}
@@ -262,10 +267,15 @@ def ccusage_agents(home: Path) -> dict[str, dict[str, int]]:
 
 
 def run_both(
-    home: Path, runs: int, with_ccusage: bool, before: Path | None = None
+    home: Path,
+    runs: int,
+    with_ccusage: bool,
+    before: Path | None = None,
+    after: Path | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """Runs interleaved (ours, then ccusage, again and again) so that both see the same load;
-    with ``before``, an older checkout's run goes first in each round."""
+    with ``before``, an older checkout's run goes first in each round; with ``after``, ours is
+    that checkout's package instead of the installed one."""
     ours: dict[str, Any] = {"cold": [], "warm": [], "peak": (0, 0)}
     old: dict[str, Any] = {"cold": [], "warm": [], "peak": (0, 0)}
     ours["before"] = old if before is not None else None
@@ -273,12 +283,12 @@ def run_both(
     for _ in range(runs):
         if before is not None:
             read_corpus(home)
-            cold, warm, peak, _ = llmledger_once(home, src=before / "src")
+            cold, warm, peak, _ = llmledger_once(home, src=before / "src", cold_cpu=BEFORE_CPU)
             old["cold"].append(cold)
             old["warm"] += warm
             old["peak"] = peak_max(old["peak"], peak)
         read_corpus(home)  # each pair starts from the page cache, whatever happened before
-        cold, warm, peak, _ = llmledger_once(home)
+        cold, warm, peak, _ = llmledger_once(home, src=after / "src" if after else None)
         ours["cold"].append(cold)
         ours["warm"] += warm
         ours["peak"] = peak_max(ours["peak"], peak)
@@ -316,7 +326,12 @@ def truth(expected: dict[str, Any]) -> dict[str, dict[str, int]]:
     return result
 
 
-def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any] | None) -> None:
+def report(
+    expected: dict[str, Any],
+    ours: dict[str, Any],
+    theirs: dict[str, Any] | None,
+    src: Path | None = None,
+) -> None:
     cold, warm = statistics.median(ours["cold"]), statistics.median(ours["warm"])
     runs = ", ".join(f"{w:.2f}" for w in ours["cold"])
     print(f"\nllmledger cold  : {cold:.2f} s median (runs: {runs})")
@@ -347,7 +362,7 @@ def report(expected: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any
         )
     print("\ntotals (all days, UTC)             " + "".join(f"{f:>20}" for f in FIELDS))
     right = truth(expected)
-    ours_agents = per_agent_llmledger(Path(expected["_home"]))
+    ours_agents = per_agent_llmledger(Path(expected["_home"]), src)
     for agent in ("claude-code", "codex"):
         rows = [("expected", right[agent]), ("llmledger", ours_agents[agent])]
         if theirs is not None:
@@ -368,6 +383,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--before", type=Path, help="a checkout of an older commit, timed in the same rounds"
     )
+    parser.add_argument(
+        "--after", type=Path, help="time this checkout's package instead of the installed one"
+    )
     args = parser.parse_args(argv)
     spec = Spec(claude_files=args.claude_files, claude_messages=args.claude_messages)
     expected = build_corpus(args.out, spec)
@@ -379,12 +397,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{platform.python_implementation()} {platform.python_version()}, {platform.platform()}"
     )
     print(f"llmledger command: {' '.join(llmledger_argv())}")
+    if args.after is not None:
+        print(f"llmledger package: {args.after / 'src'} (PYTHONPATH)")
     print(f"corpus read once before timing: {read_corpus(home):.2f} s (then from the page cache)")
     with_ccusage = not args.no_ccusage and ccusage_ready(home)
     print(f"load average before: {os.getloadavg()[0]:.2f}")
-    ours, theirs = run_both(home, args.runs, with_ccusage, args.before)
+    ours, theirs = run_both(home, args.runs, with_ccusage, args.before, args.after)
     print(f"load average after: {os.getloadavg()[0]:.2f}")
-    report(expected, ours, theirs)
+    report(expected, ours, theirs, args.after / "src" if args.after else None)
     return 0
 
 
