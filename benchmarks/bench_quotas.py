@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -47,6 +48,11 @@ def start(
     proc, port, key = start_gateway(workdir, upstream_port, src=src, extra_config=extra)
     name = name or ("enforced" if quotas else "off")
     return proc, Target(name, f"http://127.0.0.1:{port}", "/v1/chat/completions", key, proc.pid)
+
+
+def _load() -> str:
+    """The 1/5/15-minute load averages (the machine is shared: every figure goes with it)."""
+    return " / ".join(f"{value:.1f}" for value in os.getloadavg())
 
 
 def _median(values: Sequence[float]) -> float:
@@ -112,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             proc, target = start(workdir / "before", upstream_port, True, src, "before")
             processes.append(proc)
             targets.append(target)
-        print(f"machine: {_machine()}")
+        print(f"machine: {_machine()}, load {_load()}")
         print(f"per cell: {args.requests} requests (+{args.warmup} warm-up)\n", flush=True)
         for run in range(1, args.repeat + 1):
             for mode in modes:
@@ -140,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _report(cells)
         if args.before is not None:
             _report(cells, "before")
+        print(f"load at the end: {_load()}")
     finally:
         for proc in reversed(processes):
             stop(proc)

@@ -260,13 +260,7 @@ class AdmissionView:
     # -- reads -----------------------------------------------------------------------------
 
     def counts(self, batch: QuotaBatch, ranges: Sequence[CounterRange]) -> list[Counts]:
-        found: list[Counts | None] = []
-        missing: list[CounterRange] = []
-        for wanted in ranges:
-            known = self._counts.get(wanted.subject, {}).get(wanted)
-            found.append(known)
-            if known is None:
-                missing.append(wanted)
+        missing = [w for w in ranges if w not in self._counts.get(w.subject, ())]
         if missing:
             for wanted, counts in zip(missing, batch.counts(missing)):
                 self._counts.setdefault(wanted.subject, {})[wanted] = counts
@@ -288,7 +282,10 @@ class AdmissionView:
         return result
 
     def _remember(self, hold: Hold) -> None:
-        self._holds.setdefault(hold.subject, _Held()).add(hold)
+        held = self._holds.get(hold.subject)
+        if held is None:
+            held = self._holds[hold.subject] = _Held()
+        held.add(hold)
         subjects = self._hold_subjects.setdefault(hold.request_id, [])
         if hold.subject not in subjects:
             subjects.append(hold.subject)

@@ -169,11 +169,9 @@ class QuotaBook:
     def capped(self, estimate: Estimate) -> Estimate:
         """The part of a request's bound a reservation holds (``max_reservation_*``)."""
         settings = self.quotas.settings
+        tokens = max(0, min(estimate.tokens, settings.max_reservation_tokens))
         max_cost = round(settings.max_reservation_usd * NANOS_PER_USD)
-        return Estimate(
-            max(0, min(estimate.tokens, settings.max_reservation_tokens)),
-            max(0, min(estimate.cost_nanos, max_cost)),
-        )
+        return Estimate(tokens, max(0, min(estimate.cost_nanos, max_cost)))
 
     def _decide(
         self, reader: QuotaReader, who: Subject, estimate: Estimate, now: datetime
