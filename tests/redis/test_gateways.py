@@ -140,6 +140,9 @@ def test_two_gateways_share_a_budget_of_40_through_redis(
         assert statuses.count(429) == len(statuses) - ok
         check_ledger(processes, fixed, "shared", "redis-crowd", ok)
         assert redis_used(redis_url, redis_prefix, "user:shared") == ok * REQUEST_TOKENS
+        with quota_ledger(processes[0]) as ledger:  # the plan's alerts fired, once each
+            fired = [(a.limit_key, a.threshold) for a in ledger.quotas.alerts()]
+        assert sorted(fired) == [("plan:user:shared", 80), ("plan:user:shared", 100)]
     finally:
         for process in processes:
             process.stop()

@@ -5,7 +5,9 @@ on several hosts use, with ``QuotaGate``'s interface (admit / settle / release /
   transaction, no lock), then ONE Lua script decides and holds the bound on every limit
   (quota/redis_counters.py); a refusal is the same 429 ``budget_exceeded`` as ``QuotaGate``'s.
 - ``settle``: the reservation is marked settling in Redis, the event written to the ledger by
-  the normal path (``QuotaBook.settle``: event, alerts), then its real usage added in Redis.
+  the normal path (the writer's group commit, as without quotas: settles of many gateways do
+  not queue on the ledger's quota lock), its real usage added in Redis, then the alerts of its
+  limits checked against the ledger.
 - Redis down: a request is refused with 503 ``quota_unavailable`` (fail closed: a budget is
   never bypassed); a settle still writes its event (Redis catches up by reconciliation).
 - Every ``[quotas] redis_reconcile_seconds`` (and at start) the counters are checked against
@@ -120,19 +122,24 @@ class RedisGate:
         return self.book.capped(estimate), plan
 
     async def settle(self, event: UsageEvent, reservation: Reservation) -> None:
-        """Write ``event`` to the ledger, then apply its usage to the Redis counters."""
+        """Write ``event`` to the ledger, apply its usage to the Redis counters, check alerts."""
         self.in_flight = max(0, self.in_flight - 1)
         self._open.pop(reservation.request_id, None)
         try:
             await self.counters.settling(reservation.request_id, self.book.now())
         except CountersUnavailable as exc:  # the event is written all the same
             log.warning("gateway: %s", exc)
-        loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self.executor, self.book.settle, reservation, event)
+        # The writer's group commit: many gateways' settles never queue on one lock.
+        await asyncio.wrap_future(self.ledger.submit(event))
         try:
             await self.counters.finish(reservation, event)
         except CountersUnavailable as exc:  # its hold expires; reconciliation counts it
             log.warning("gateway: %s", exc)
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self.executor, self.book.check_alerts, Subject.of(event))
+        except Exception:  # the usage is recorded: a failed alert check must not undo that
+            log.exception("gateway: cannot check the quota alerts of %s", event.id)
 
     async def release(self, request_id: str) -> None:
         """Drop a request's holds (it ended without an event to settle with)."""
