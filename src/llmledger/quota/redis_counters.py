@@ -59,7 +59,7 @@ REDIS_ENV = "LLMLEDGER_QUOTA_REDIS"
 
 MISSING_PACKAGE = (
     "[quotas] redis needs the redis package: pip install 'llmledger[redis]' "
-    "(or pip install 'redis>=5')"
+    "(or pip install 'redis>=5.0.1')"
 )
 _MODES = {"total": "t", "input+output": "i", "cost": "c"}
 _DONE_MS = 86_400_000  # how long a settled request id is remembered
