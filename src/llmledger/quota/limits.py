@@ -260,10 +260,13 @@ class Usage:
         return self.used + self.held >= self.limit.limit
 
 
+_NOTHING_HELD = Counts()
+
+
 def usages(
     limits: Sequence[Limit], counts: Sequence[Counts], held: dict[str, Counts]
 ) -> list[Usage]:
     return [
-        Usage(limit, limit.units(c), limit.units(held.get(limit.subject, Counts())))
+        Usage(limit, limit.units(c), limit.units(held.get(limit.subject, _NOTHING_HELD)))
         for limit, c in zip(limits, counts)
     ]
