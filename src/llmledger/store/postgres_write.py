@@ -94,12 +94,37 @@ ADD_TO_USERS_ROLLUP = _add_to(USERS_TABLE, USERS_KEY)
 
 def add_both_sql(rows: str, sign: int) -> str:
     """CTEs (to follow a WITH's first one) adding ``rows`` to both rollups, negated when
-    ``sign`` < 0; ``sums`` is what rollup_hourly got."""
-    users = f"({rollup_delta_sql(rows, sign, users=True)}) AS u"
+    ``sign`` < 0; ``sums`` is what rollup_hourly got. ``rows`` are summed once, per user,
+    hashed; the hourly sums are sums of those. Text keys sort byte by byte ("C": several
+    times faster than the database's collation, and the same order for every writer)."""
+    neg = "-" if sign < 0 else ""
+    by_user = ", ".join(str(k + 1) for k in range(len(USERS_KEY)))
+    by_hour = ", ".join(str(k + 1) for k in range(len(_ROLLUP_KEY)))
+    c = 'COLLATE "C"'
+    event_sums = ", ".join(
+        [
+            *(f"{neg}SUM({name}) AS {name}" for name in ROLLUP_SUMS[:6]),
+            f"{neg}SUM(COALESCE(cost_nanos, 0)) AS cost_nanos",
+            f"{neg}SUM(requests) AS requests",
+            f"{neg}COUNT(*) AS events",
+            f"{neg}SUM(estimated) AS estimated",
+            f"{neg}SUM(1 - success) AS failed",
+            "MIN(ts) AS min_ts",
+            "MAX(ts) AS max_ts",
+        ]
+    )
+    of_users = ", ".join(
+        [*(f"SUM({name})::BIGINT" for name in ROLLUP_SUMS), "MIN(min_ts)", "MAX(max_ts)"]
+    )
     return (
-        f"sums AS ({rollup_delta_sql(rows, sign)}), "
-        f"rolled AS ({ADD_TO_ROLLUP.format(rows='sums')}), "
-        f"users_rolled AS ({ADD_TO_USERS_ROLLUP.format(rows=users)})"
+        f"per_user AS (SELECT ts / {HOUR_US} AS hour, COALESCE(user_id, '') {c} AS user_id, "
+        f"COALESCE(org_id, '') {c} AS org_id, model {c} AS model, source {c} AS source, "
+        f"COALESCE(provider, '') {c} AS provider, cost_status {c} AS cost_status, "
+        f"{event_sums} FROM {rows} GROUP BY {by_user}), "
+        f"users_rolled AS ({ADD_TO_USERS_ROLLUP.format(rows=f'per_user ORDER BY {by_user}')}), "
+        f"sums AS (SELECT hour, model, source, provider, cost_status, {of_users} "
+        f"FROM per_user GROUP BY {by_hour} ORDER BY {by_hour}), "
+        f"rolled AS ({ADD_TO_ROLLUP.format(rows='sums')})"
     )
 
 
