@@ -9,7 +9,6 @@ on stderr with the models there are.
 from __future__ import annotations
 
 import argparse
-import difflib
 import sys
 from dataclasses import replace
 from typing import Any, cast
@@ -114,6 +113,8 @@ def _closest(name: str, valid: list[str]) -> str | None:
     prefixed = [v for v in valid if v.startswith(name.lower())]
     if prefixed:
         return prefixed[0]
+    import difflib  # only for a name that is wrong: not on every report's path
+
     found = difflib.get_close_matches(name.lower(), valid, n=1, cutoff=0.6)
     return found[0] if found else None
 
@@ -183,6 +184,8 @@ def _no_model_message(pattern: str, stored: list[str]) -> str:
     more = len(stored) - MODELS_LISTED
     if more > 0:
         listed += f" (and {more} more: llmledger models)"
+    import difflib
+
     close = difflib.get_close_matches(pattern, stored, n=1, cutoff=0.6)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"no events for model {pattern!r}{hint}; models in the ledger: {listed}"
