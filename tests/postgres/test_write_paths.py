@@ -59,3 +59,28 @@ def test_an_event_field_of_the_wrong_type_writes_nothing(pg_url: str) -> None:
         assert fetch_sql(ledger, "SELECT COUNT(*) FROM rollup_hourly_users") == [(0,)]
         batch[30].user_id = "user-0"
         assert ledger.record_many(batch) == 50
+
+
+def test_db_check_finds_a_user_rollup_row_that_drifted_and_repair_mends_it(pg_url: str) -> None:
+    import json
+
+    import psycopg
+
+    from tests.postgres.conftest import run_cli
+
+    with Ledger(pg_url, prices=PriceBook(), env={}) as ledger:
+        ledger.record_many(_events(0, 30))
+    assert run_cli("db", "check", "--db", pg_url).returncode == 0
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE rollup_hourly_users SET output_tokens = output_tokens + 5 "
+            "WHERE user_id = 'user-1' AND hour = (SELECT MIN(hour) FROM rollup_hourly_users)"
+        )
+    broken = run_cli("db", "check", "--db", pg_url, "--json")
+    assert broken.returncode == 1
+    assert json.loads(broken.stdout)["rollup"]["differences"] == 1
+    repaired = run_cli("db", "repair", "--db", pg_url)
+    assert repaired.returncode == 0, repaired.stderr
+    assert run_cli("db", "check", "--db", pg_url).returncode == 0
+    with Ledger(pg_url, prices=PriceBook(), env={}) as ledger:
+        assert _sums(ledger, "rollup_hourly_users") == _sums(ledger, "rollup_hourly")

@@ -2,7 +2,8 @@
 
 1. integrity: every claimed id (``event_ids``) has its event row and every event row its id;
 2. migrations: every migration this version knows is applied, none from a newer version;
-3. rollup: ``rollup_hourly`` holds exactly the events' sums (``min_ts``/``max_ts`` aside);
+3. rollup: ``rollup_hourly`` and ``rollup_hourly_users`` hold exactly the events' sums
+   (``min_ts``/``max_ts`` aside); a user's hour that differs is shown under its hour's key;
 4. quotas (once in use): the usage counters equal the events' sums per subject and day/month,
    and no reservation is left behind (expired, or of a request whose event is recorded).
 
@@ -24,6 +25,7 @@ from llmledger.store.postgres_quotas import EXPECTED_SQL
 from llmledger.store.postgres_schema import MIGRATIONS
 from llmledger.store.postgres_write import ROLLUP_COLUMNS, rollup_delta_sql
 from llmledger.store.quota_health import QuotaHealth, counter_differences
+from llmledger.store.rollup import ROLLUP_SUMS, USERS_KEY, USERS_TABLE
 
 
 @dataclass
@@ -146,4 +148,32 @@ def _check_quotas(conn: psycopg.Connection[tuple[Any, ...]], now_us: int) -> Quo
 def _rollup_differences(
     conn: psycopg.Connection[tuple[Any, ...]],
 ) -> tuple[int, list[RollupDifference]]:
-    return rollup_differences_from(conn, ROLLUP_COLUMNS, rollup_delta_sql("events", +1))
+    count, shown = rollup_differences_from(conn, ROLLUP_COLUMNS, rollup_delta_sql("events", +1))
+    users_count, users_shown = _users_differences(conn)
+    return count + users_count, (shown + users_shown)[:SHOWN]
+
+
+def _users_differences(
+    conn: psycopg.Connection[tuple[Any, ...]],
+) -> tuple[int, list[RollupDifference]]:
+    """The keys of ``rollup_hourly_users`` whose sums are not the events' (each shown with its
+    user and organization dropped: an hour's key, the sums of that user's row)."""
+    key = ", ".join(USERS_KEY)
+    sums = ", ".join(f"{name}::BIGINT" for name in ROLLUP_SUMS)
+    stored = f"SELECT {key}, {sums} FROM {USERS_TABLE} WHERE events <> 0"
+    expected = f"SELECT {key}, {sums} FROM expected"
+    columns = f"{key}, {', '.join(ROLLUP_SUMS)}, min_ts, max_ts"
+    rows = conn.execute(
+        f"WITH expected({columns}) AS ({rollup_delta_sql('events', +1, users=True)}) "
+        f"SELECT 0, * FROM ({stored} EXCEPT {expected}) AS a "
+        f"UNION ALL SELECT 1, * FROM ({expected} EXCEPT {stored}) AS b"
+    ).fetchall()
+    by_key: dict[tuple[Any, ...], list[dict[str, int] | None]] = {}
+    for row in rows:
+        values = dict(zip(ROLLUP_SUMS, (int(v) for v in row[8:])))
+        by_key.setdefault(tuple(row[1:8]), [None, None])[int(row[0])] = values
+    shown = [
+        RollupDifference(int(k[0]), str(k[3]), str(k[4]), str(k[5]), str(k[6]), *pair)
+        for k, pair in sorted(by_key.items())[:SHOWN]
+    ]
+    return len(by_key), shown
