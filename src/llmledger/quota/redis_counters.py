@@ -148,11 +148,16 @@ class RedisCounters:
     """The Lua scripts over one Redis and key prefix (see the module docstring)."""
 
     def __init__(self, client: Redis, prefix: str, quotas: Quotas, url: str = "") -> None:
-        from redis import RedisError
+        from redis import exceptions
 
         self.client = client
         self.where = redacted(url) if url else "Redis"
-        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError)
+        self._errors: tuple[type[BaseException], ...] = (exceptions.RedisError, OSError)
+        self._away: tuple[type[BaseException], ...] = (
+            exceptions.ConnectionError,
+            exceptions.TimeoutError,
+            OSError,
+        )
         self.prefix = prefix
         self.quotas = quotas
         self.generation: str | None = None  # the last one seen (a change: Redis was lost)
@@ -166,8 +171,9 @@ class RedisCounters:
         try:
             return await script(keys=keys, args=args)
         except self._errors as exc:
+            why = "cannot reach" if isinstance(exc, self._away) else "an error from"
             raise CountersUnavailable(
-                f"quota counters unavailable: cannot reach {self.where} ({exc})"
+                f"quota counters unavailable: {why} {self.where} ({exc})"
             ) from None
 
     # -- keys ----------------------------------------------------------------------------------
