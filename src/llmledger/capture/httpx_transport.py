@@ -111,22 +111,34 @@ def _outgoing(request: Request, exchange: Exchange) -> Request:
     if not exchange.rewrites_request:
         return request
     try:
+        body = exchange.body
         headers = request.headers.copy()
-        for name in ("content-length", "transfer-encoding"):
-            if name in headers:
-                del headers[name]
+        if "transfer-encoding" in headers:
+            del headers["transfer-encoding"]
+        headers["content-length"] = str(len(body))
         headers["accept-encoding"] = "identity"  # a stream's bytes are rewritten: not compressed
         make: Callable[..., Request] = type(request)
+        # ``stream=`` takes the headers as they are (``content=`` re-derives them: 4x the cost).
         return make(
             request.method,
             request.url,
             headers=headers,
-            content=exchange.body,
+            stream=_byte_stream(request)(body),
             extensions=request.extensions,
         )
     except Exception:
         exchange.send_apps_own()
         return request
+
+
+@functools.cache
+def _byte_stream_of(library: str) -> Callable[[bytes], object]:
+    return cast(Callable[[bytes], object], importlib.import_module(library).ByteStream)
+
+
+def _byte_stream(request: Request) -> Callable[[bytes], object]:
+    """``httpx.ByteStream`` or ``httpx2.ByteStream``: a request body for ``request``'s library."""
+    return _byte_stream_of(type(request).__module__.partition(".")[0])
 
 
 def _readable_body(request: Request) -> bytes | None:
