@@ -99,13 +99,15 @@ def test_a_second_reserve_or_settle_of_a_request_changes_nothing(
         again = await reserve(counters, ledger, "r1", now)
         assert first is not None and again is not None
         held = await counters.client.zrange(counters.key("h", "user:u1"), 0, -1)
-        assert held == ["r1"]  # held once
+        assert held == ["r1|60|0"]  # held once: request id, tokens, nano-USD
+        assert await counters.client.hget(counters.key("hs", "user:u1"), "t") == "60"
         used = event()
         await counters.settling("r1", now)
         ledger.quotas.settle(first, used)
         assert await counters.finish(first, used) is True
         assert await counters.finish(first, used) is False  # the second settle: nothing
         assert await counters.client.zcard(counters.key("h", "user:u1")) == 0
+        assert await counters.client.hget(counters.key("hs", "user:u1"), "t") == "0"
         key = month_key(counters, "user:u1", now)
         assert await counters.client.hget(key, "io") == "25"
         assert await reserve(counters, ledger, "r1", now) is not None  # settled: holds nothing
@@ -130,6 +132,8 @@ def test_holds_fill_a_limit_and_expire(ledger: Ledger, redis_url: str, redis_pre
         # The two holds of crashed requests expire: the limit has room again.
         later = now + timedelta(seconds=601)
         assert await reserve(counters, ledger, "r4", later) is not None
+        sums = await counters.client.hgetall(counters.key("hs", "user:u1"))
+        assert (sums["t"], sums["c"]) == ("60", "0")  # r4's alone: the expired ones went
 
     run(redis_url, redis_prefix, ledger, work)
 
@@ -148,7 +152,7 @@ def test_a_refusal_by_one_limit_holds_nothing_on_the_others(
         assert (found.refusal.kind, found.refusal.name) == ("budget", "key-budget")
         assert found.refusal.window == "day"
         for subject in ("user:u1", "key:k1"):
-            assert await counters.client.zrange(counters.key("h", subject), 0, -1) == ["r1"]
+            assert await counters.client.zrange(counters.key("h", subject), 0, -1) == ["r1|60|0"]
 
     run(redis_url, redis_prefix, ledger, work)
 

@@ -249,7 +249,8 @@ class RedisCounters:
             *limit_args,
         ]
         keys = [*self._fixed(), self.key("r", request_id), self.key("d", request_id)]
-        found = await self._run(self._reserve, [*keys, *counters, *holds], args)
+        sums = [self.key("hs", subject) for subject in self._subjects(holds)]
+        found = await self._run(self._reserve, [*keys, *counters, *holds, *sums], args)
         status, self.generation = str(found[0]), str(found[1])
         if status == "refused":
             limit = plan.limits[int(found[2]) - 1]
@@ -271,7 +272,7 @@ class RedisCounters:
             self.counter_key(limit.subject, window_at(limit.window.kind, at, self.quotas.zone))
             for limit in reservation.limits
         )
-        holds = dict.fromkeys(self.key("h", hold.subject) for hold in reservation.holds)
+        holds, sums = self._hold_keys(reservation)
         counts = event_counts(event)
         keys = [self.key("gen"), self.key("seq"), self.key("r", rid), self.key("d", rid)]
         args: list[str | int] = [
@@ -283,12 +284,20 @@ class RedisCounters:
             len(holds),
             _DONE_MS,
         ]
-        return bool(await self._run(self._finish, [*keys, *counters, *holds], args))
+        return bool(await self._run(self._finish, [*keys, *counters, *holds, *sums], args))
 
     async def release(self, reservation: Reservation) -> None:
-        rid = reservation.request_id
-        holds = dict.fromkeys(self.key("h", hold.subject) for hold in reservation.holds)
-        await self._run(self._release, [self.key("r", rid), *holds], [rid])
+        holds, sums = self._hold_keys(reservation)
+        keys = [self.key("gen"), self.key("r", reservation.request_id), *holds, *sums]
+        await self._run(self._release, keys, [len(holds)])
+
+    def _hold_keys(self, reservation: Reservation) -> tuple[list[str], list[str]]:
+        subjects = list(dict.fromkeys(hold.subject for hold in reservation.holds))
+        return [self.key("h", s) for s in subjects], [self.key("hs", s) for s in subjects]
+
+    def _subjects(self, hold_keys: dict[str, int]) -> list[str]:
+        start = len(self.key("h", ""))
+        return [key[start:] for key in hold_keys]
 
     # -- the ledger is the truth ---------------------------------------------------------------
 

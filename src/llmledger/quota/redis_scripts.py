@@ -7,8 +7,12 @@ Keys (``P`` is ``[quotas] redis_prefix``)::
     P:keys                       the set of counter keys (what reconciliation walks)
     P:c:<window>:<key>:<subject> a counter: g (generation), io, cache, cost, v (sequence at
                                  the last change), s (subject), f/l (ledger counter range)
-    P:h:<subject>                open holds on a subject: request ids scored by expiry (ms)
-    P:r:<request id>             a reservation: g, t (tokens), c (nano-USD), s (settling since)
+    P:h:<subject>                open holds on a subject: ``<request id>|<tokens>|<nano-USD>``
+                                 scored by expiry (ms)
+    P:hs:<subject>               what they hold together: g, t (tokens), c (nano-USD), kept by
+                                 every script that adds or drops a hold (no walk per request)
+    P:r:<request id>             a reservation: g, t, c, m (its member in the hold sets),
+                                 s (settling since)
     P:d:<request id>             a settled request (a second settle changes nothing)
 
 A counter, hold or reservation of another generation than ``P:gen`` does not count: when
@@ -20,9 +24,9 @@ from __future__ import annotations
 
 __all__ = ["FINISH", "RECONCILE", "RELEASE", "RESERVE", "SETTLING"]
 
-# KEYS: gen, seq, keys, r, d, counters (nc), holds (nh)
+# KEYS: gen, seq, keys, r, d, counters (nc), holds (nh), hold sums (nh)
 # ARGV: 1 new gen, 2 now ms, 3 expiry ms, 4 tokens, 5 nano-USD, 6 nc, 7 nh, 8 nl,
-#       9 hold-set ttl ms, 10 request key prefix, 11 request id,
+#       9 hold-set ttl ms, 10 (unused), 11 request id,
 #       then per counter 7: io, cache, cost (the ledger's, to seed), subject, first, last,
 #       expire-at ms; then per limit 6: counter index, hold index, mode (t/i/c), multiplier,
 #       limit, hard (1/0).
@@ -57,16 +61,24 @@ for i = 1, nc do
 end
 local tokens, nanos = {}, {}
 for j = 1, nh do
-  local key = KEYS[5 + nc + j]
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', ARGV[2])
+  local set, sums = KEYS[5 + nc + j], KEYS[5 + nc + nh + j]
+  local h = redis.call('HMGET', sums, 'g', 't', 'c')
   local t, c = 0, 0
-  for _, rid in ipairs(redis.call('ZRANGE', key, 0, -1)) do
-    local h = redis.call('HMGET', ARGV[10] .. rid, 'g', 't', 'c')
-    if h[1] == gen then
-      t = t + tonumber(h[2])
-      c = c + tonumber(h[3])
+  if h[1] ~= gen then
+    redis.call('DEL', set)
+  else
+    t, c = tonumber(h[2]), tonumber(h[3])
+    local gone = redis.call('ZRANGEBYSCORE', set, '-inf', ARGV[2])
+    if #gone > 0 then
+      redis.call('ZREMRANGEBYSCORE', set, '-inf', ARGV[2])
+      for _, member in ipairs(gone) do
+        local _, _, mt, mc = string.find(member, '|(%d+)|(%d+)$')
+        t, c = t - tonumber(mt), c - tonumber(mc)
+      end
     end
+    if redis.call('ZCARD', set) == 0 then t, c = 0, 0 end
   end
+  redis.call('HSET', sums, 'g', gen, 't', string.format('%.0f', t), 'c', string.format('%.0f', c))
   tokens[j], nanos[j] = t, c
 end
 local function units(mode, mult, a, b, c)
@@ -89,12 +101,16 @@ for k = 1, nl do
     end
   end
 end
-redis.call('HSET', KEYS[4], 'g', gen, 't', ARGV[4], 'c', ARGV[5])
+local member = ARGV[11] .. '|' .. ARGV[4] .. '|' .. ARGV[5]
+redis.call('HSET', KEYS[4], 'g', gen, 't', ARGV[4], 'c', ARGV[5], 'm', member)
 redis.call('PEXPIREAT', KEYS[4], ARGV[3])
 for j = 1, nh do
-  local key = KEYS[5 + nc + j]
-  redis.call('ZADD', key, ARGV[3], ARGV[11])
-  redis.call('PEXPIRE', key, ARGV[9])
+  local set, sums = KEYS[5 + nc + j], KEYS[5 + nc + nh + j]
+  redis.call('ZADD', set, ARGV[3], member)
+  redis.call('HINCRBY', sums, 't', ARGV[4])
+  redis.call('HINCRBY', sums, 'c', ARGV[5])
+  redis.call('PEXPIRE', set, ARGV[9])
+  redis.call('PEXPIRE', sums, ARGV[9])
 end
 return {'ok', gen}
 """
@@ -110,7 +126,7 @@ end
 return 0
 """
 
-# KEYS: gen, seq, r, d, counters (nc), holds (nh)
+# KEYS: gen, seq, r, d, counters (nc), holds (nh), hold sums (nh)
 # ARGV: 1 request id, 2 io, 3 cache, 4 cost, 5 nc, 6 nh, 7 done ttl ms
 # Adds the real usage to the counters (only for a reservation of this generation: one that
 # expired or was lost is left to reconciliation, the ledger has its event) and drops the
@@ -133,16 +149,34 @@ if gen and redis.call('HGET', KEYS[3], 'g') == gen then
     end
   end
 end
-for j = 1, nh do redis.call('ZREM', KEYS[4 + nc + j], ARGV[1]) end
+local r = redis.call('HMGET', KEYS[3], 'g', 't', 'c', 'm')
+if gen and r[1] == gen then
+  for j = 1, nh do
+    if redis.call('ZREM', KEYS[4 + nc + j], r[4]) == 1 then
+      redis.call('HINCRBY', KEYS[4 + nc + nh + j], 't', 0 - tonumber(r[2]))
+      redis.call('HINCRBY', KEYS[4 + nc + nh + j], 'c', 0 - tonumber(r[3]))
+    end
+  end
+end
 redis.call('DEL', KEYS[3])
 redis.call('SET', KEYS[4], '1', 'PX', ARGV[7])
 return applied
 """
 
-# KEYS: r, holds. ARGV: request id. Drops a reservation that ends without usage.
+# KEYS: gen, r, holds (n), hold sums (n). ARGV: n. Drops a reservation that ends without usage.
 RELEASE = """
-for j = 2, #KEYS do redis.call('ZREM', KEYS[j], ARGV[1]) end
-return redis.call('DEL', KEYS[1])
+local n = tonumber(ARGV[1])
+local gen = redis.call('GET', KEYS[1])
+local r = redis.call('HMGET', KEYS[2], 'g', 't', 'c', 'm')
+if gen and r[1] == gen then
+  for j = 1, n do
+    if redis.call('ZREM', KEYS[2 + j], r[4]) == 1 then
+      redis.call('HINCRBY', KEYS[2 + n + j], 't', 0 - tonumber(r[2]))
+      redis.call('HINCRBY', KEYS[2 + n + j], 'c', 0 - tonumber(r[3]))
+    end
+  end
+end
+return redis.call('DEL', KEYS[2])
 """
 
 # KEYS: gen, seq, keys, counters (n)
@@ -167,7 +201,8 @@ for i = 1, tonumber(ARGV[4]) do
     skipped = skipped + 1
   else
     local busy = false
-    for _, rid in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. v[6], '(' .. ARGV[1], '+inf')) do
+    for _, member in ipairs(redis.call('ZRANGEBYSCORE', ARGV[3] .. v[6], '(' .. ARGV[1], '+inf')) do
+      local rid = string.match(member, '^(.*)|%d+|%d+$')
       if redis.call('HEXISTS', ARGV[2] .. rid, 's') == 1 then
         busy = true
         break
