@@ -131,8 +131,10 @@ class PostgresStore(PostgresReads, PostgresKeys, PostgresQuotas, PostgresRateWin
 
     @staticmethod
     def _configure(conn: Connection) -> None:
-        # Sorts of a 50,000-event batch fit in memory; JIT costs more than it saves on them.
-        conn.execute("SET work_mem = '64MB'")
+        # Sorts of a 50,000-event batch fit in memory, and a year of 200 users' days hashes
+        # in memory (a daily --group-by user of 10M events: 1.7 s, 3 s sorting on disk at
+        # 64MB); JIT costs more than it saves on them.
+        conn.execute("SET work_mem = '128MB'")
         conn.execute("SET jit = off")
         for statement in SETUP_SQL:
             conn.execute(statement)

@@ -24,6 +24,7 @@ __all__ = ["TOTALS_SQL", "PostgresReads", "pg"]
 Connection = psycopg.Connection[tuple[Any, ...]]
 
 # The events totals in PostgreSQL's dialect (``success`` is a SMALLINT there, as in SQLite).
+_BYTEWISE = ' COLLATE "C"'
 TOTALS_SQL = totals_sql({**EVENT_TOTALS, "failed": "SUM(1 - success)"})
 
 
@@ -42,11 +43,6 @@ def pg(sql: str) -> str:
         parts.append(rest[: end + 1] + "::BIGINT")
         rest = rest[end + 1 :]
     return "".join(parts) + rest
-
-
-def _sort_key(values: Sequence[Any]) -> tuple[tuple[bool, Any], ...]:
-    # SQLite's GROUP BY order: NULL first, then by value (text by code point).
-    return tuple((value is not None, value) for value in values)
 
 
 class PostgresReads:
@@ -85,11 +81,20 @@ class PostgresReads:
         return self._grouped(sql, params, dims)
 
     def _grouped(self, sql: str, params: list[Any], dims: Sequence[str]) -> list[GroupRow]:
+        if dims:  # SQLite's GROUP BY order: NULL first, then by value (text by code point)
+            names = [f"g{k}" for k in range(len(dims))]
+            order = (
+                f"{name}{'' if dim == 'day' else _BYTEWISE} NULLS FIRST"
+                for name, dim in zip(names, dims)
+            )
+            sql = (
+                f"SELECT * FROM ({sql}) AS grouped({', '.join(names)}) ORDER BY {', '.join(order)}"
+            )
         with self._reading() as conn:
             rows = conn.execute(pg(sql), params).fetchall()
         width = len(dims)
         result = []
-        for row in sorted(rows, key=lambda r: _sort_key(r[:width])):
+        for row in rows:
             values = [int(v) if dim == "day" else v for dim, v in zip(dims, row[:width])]
             totals = totals_from_row(row[width:])
             if totals.events:
