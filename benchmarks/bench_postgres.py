@@ -9,7 +9,7 @@ schema in the --pg database, dropped afterwards; SQLite a temporary file. Ingest
 ``Ledger.record_many`` (pricing + writing: COPY into PostgreSQL); building the UsageEvent objects
 is timed apart (it is the caller's work). Report times are wall times of ``build_report`` in
 Europe/Berlin (days on the hour: daily and models read the hourly rollup; a group-by user reads
-the events).
+PostgreSQL's rollup by user, and SQLite's events).
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ def main() -> None:
         return
     print(
         f"machine: {platform.machine()} {os.cpu_count()} cores, Python "
-        f"{platform.python_version()}; events: {args.events:,}, batches of {args.batch:,}"
+        f"{platform.python_version()}; events: {args.events:,}, batches of {args.batch:,}; "
+        f"load {os.getloadavg()[0]:.1f}"
     )
     for backend in ("postgresql", "sqlite"):
         if args.only and backend != args.only:
@@ -113,6 +114,7 @@ def main() -> None:
         )
         for name, seconds in reports.items():
             print(f"{'':<10} report {name:<22} {seconds:.3f} s (median of 3)")
+        print(f"{'':<10} load {os.getloadavg()[0]:.1f}")
 
 
 def in_child(backend: str, args: argparse.Namespace) -> dict[str, object]:
