@@ -108,6 +108,21 @@ def test_events_are_those_of_the_whole_body_however_it_is_split(
     assert parse(one_byte_at_a_time)[1] == events
 
 
+@SETTINGS
+@given(chunked())
+def test_joined_runs_hold_the_same_events(case: tuple[bytes, list[bytes]]) -> None:
+    """``feed_joined`` (whole events as one piece, for a meter that keeps them unsplit) hands
+    out the same bytes; with LF line ends, its pieces split alone give the same events."""
+    body, chunks = case
+    frames = SSEFrames()
+    runs = [frames.feed_joined(chunk) for chunk in chunks]
+    rest = frames.close()
+    assert b"".join(runs) + rest == body
+    if b"\r" not in body:
+        events = [event for run in [*runs, rest] for event in parse([run])[1]]
+        assert events == reference(body)
+
+
 def test_line_ends_of_every_kind_and_a_crlf_split_across_chunks() -> None:
     body = b"data: a\r\n\r\nevent: e\rdata: b\r\rdata: c\n\ndata: d\r\ndata: e\r\n\r\n"
     for cut in range(len(body) + 1):

@@ -74,3 +74,25 @@ def test_text_kept_unparsed_is_skipped_once_usage_came() -> None:
     assert accumulator.usage is not None
     assert (accumulator.usage.input_tokens, accumulator.usage.output_tokens) == (5, 2)
     assert accumulator.text == ""  # the text delta was never parsed: usage made it moot
+
+
+def test_a_run_of_raw_events_is_read_as_its_events_were() -> None:
+    """``add_events`` keeps whole events unsplit; settling reads them as ``add`` would have
+    taken each: text deltas only for an estimate, other chunks (a finish reason, usage) always,
+    malformed data skipped; past the byte bound they are fed at once."""
+    run = _sse(
+        b'{"id":"c1","model":"m","choices":[{"delta":{"content":"Hi "},"finish_reason":null}]}',
+        b"not json",
+        b'{"choices":[{"delta":{"content":"you"},"finish_reason":"stop"}]}',
+    )
+    usage = json.loads(b'{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}')
+    deferred = DeferredStream(OpenAIChatStream())
+    deferred.add_events(b": keep-alive\n\n" + run)
+    deferred.add(usage)
+    settled = deferred.settle()
+    assert settled.usage is not None and settled.usage.output_tokens == 2
+    assert (settled.finish_reason, settled.text) == ("stop", "you")  # the delta stayed unread
+    unfinished = DeferredStream(OpenAIChatStream(), max_pending_bytes=1)
+    unfinished.add_events(run)  # over the bound: fed now
+    assert unfinished.accumulator.text == "Hi you"
+    assert unfinished.settle().usage is None

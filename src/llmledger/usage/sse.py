@@ -113,6 +113,26 @@ class SSEFrames:
             self._scanned = 0
         return blocks
 
+    @property
+    def lf_only(self) -> bool:
+        """No CR came yet: every ``\n\n`` ends an event, so cutting just after one is safe."""
+        return not self._cr
+
+    def feed_joined(self, data: bytes) -> bytes:
+        """The events ``data`` completed, as one piece (``b"".join(self.feed(data))``, without
+        splitting them when nothing is pending and the line ends are LF)."""
+        if self._pending or self._cr or b"\r" in data:
+            return b"".join(self.feed(data))
+        end = data.rfind(b"\n\n")
+        if end >= 0 and end == len(data) - 2:
+            return data
+        rest = len(data) - end - 2 if end >= 0 else len(data)
+        if rest > self.max_event_bytes:
+            return b"".join(self.feed(data))
+        self._pending += data[len(data) - rest :]
+        self._scanned = rest
+        return data[: len(data) - rest]
+
     def close(self) -> bytes:
         """End of the body: the last event if it lacked its blank line (else b"")."""
         rest = bytes(self._pending)
@@ -132,7 +152,7 @@ def event_fields(block: bytes) -> tuple[bytes, bytes | None]:
     """``(event name, data)`` of one raw event: its ``event:`` field (b"" if none) and its
     ``data:`` lines joined by LF (None if it has none: a comment or keep-alive)."""
     usual = block[:6] == b"data: " and block.endswith(b"\n\n")
-    if usual and block.find(b"\n") == len(block) - 2:
+    if usual and block.find(b"\n") == len(block) - 2 and b"\r" not in block:
         return b"", block[6:-2]  # the usual event: one data line, LF line ends
     name = b""
     data: list[bytes] = []

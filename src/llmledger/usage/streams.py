@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import replace
 
 from llmledger.estimate import estimate_tokens, tokenizer_name
@@ -485,16 +486,25 @@ class DeferredStream:
 
     Parsing every chunk of an SDK stream as it passes costs several microseconds a chunk; most
     chunks are text deltas whose text matters only when the provider's usage never comes.
-    ``add`` is a list append; past ``max_pending`` events everything pending is fed (memory
-    stays bounded on very long streams).
+    ``add`` is a list append, and ``add_events`` keeps a run of raw SSE events unsplit; past
+    ``max_pending`` events (or ``max_pending_bytes`` of runs) everything pending is fed, so
+    memory stays bounded on very long streams.
     """
 
-    __slots__ = ("_max_pending", "_pending", "accumulator")
+    __slots__ = ("_max_pending", "_max_pending_bytes", "_pending", "_run_bytes", "accumulator")
 
-    def __init__(self, accumulator: StreamAccumulator, *, max_pending: int = 4096) -> None:
+    def __init__(
+        self,
+        accumulator: StreamAccumulator,
+        *,
+        max_pending: int = 4096,
+        max_pending_bytes: int = 1024 * 1024,
+    ) -> None:
         self.accumulator = accumulator
         self._max_pending = max_pending
+        self._max_pending_bytes = max_pending_bytes
         self._pending: list[object] = []
+        self._run_bytes = 0
 
     def add(self, event: object) -> None:
         """A parsed event, or the JSON text (bytes) of one the accumulator's
@@ -502,18 +512,31 @@ class DeferredStream:
         pending = self._pending
         pending.append(event)
         if len(pending) >= self._max_pending:
-            self._pending = []
-            for item_ in pending:
-                self._feed(item_)
+            self._flush()
+
+    def add_events(self, run: bytes) -> None:
+        """Whole raw SSE events (``SSEFrames``), none of them ``[DONE]``: split and read when
+        the result is asked for, each as ``add`` would have taken it."""
+        self._pending.append(_EventRun(run))
+        self._run_bytes += len(run)
+        if self._run_bytes >= self._max_pending_bytes or len(self._pending) >= self._max_pending:
+            self._flush()
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, []
+        self._run_bytes = 0
+        for item_ in _expanded(pending, self.accumulator):
+            self._feed(item_)
 
     def settle(self) -> StreamAccumulator:
         """Feed what is pending and return the accumulator. Text-only events are fed only
         when the stream did not end with reported usage (``usage_or_estimate`` needs them)."""
         pending, self._pending = self._pending, []
+        self._run_bytes = 0
         acc = self.accumulator
         text_only = acc.text_only
         skipped: list[object] = []
-        for event in pending:
+        for event in _expanded(pending, acc):
             if type(event) is bytes or text_only(event):
                 skipped.append(event)
             else:
@@ -529,3 +552,36 @@ class DeferredStream:
             if event is None:
                 return
         self.accumulator.feed(event)
+
+
+class _EventRun:
+    """Raw SSE events kept unsplit by ``DeferredStream.add_events``."""
+
+    __slots__ = ("raw",)
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+
+
+def _expanded(pending: list[object], acc: StreamAccumulator) -> Iterator[object]:
+    """``pending`` with every run of raw events split into what ``add`` takes: the JSON text of
+    a text-only event (``text_only_json``), else the parsed event (malformed ones dropped)."""
+    for item_ in pending:
+        if type(item_) is not _EventRun:
+            yield item_
+            continue
+        frames = SSEFrames()
+        blocks = frames.feed(item_.raw)
+        last = frames.close()
+        if last:
+            blocks.append(last)
+        for block in blocks:
+            data = event_fields(block)[1]
+            if data is None:
+                continue
+            if is_done(data):
+                acc.finished = True
+            elif acc.text_only_json(data):
+                yield data
+            elif (payload := decode_json(data)) is not None:
+                yield payload
