@@ -52,6 +52,7 @@ __all__ = ["RedisGate"]
 
 log = logging.getLogger("llmledger.gateway")
 _WEBHOOK_TIMEOUT = 5.0
+_CLOSE_SECONDS = 2.0
 
 
 def _decoded(body: bytes) -> dict[str, object]:
@@ -165,8 +166,8 @@ class RedisGate:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._unsubscribe()
-        with contextlib.suppress(Exception):
-            await self.counters.client.aclose()
+        with contextlib.suppress(Exception):  # bounded: a connection cut mid-command can hang it
+            await asyncio.wait_for(self.counters.client.aclose(), _CLOSE_SECONDS)
         self.executor.shutdown(wait=True)
 
     async def reconcile(self) -> tuple[int, int, int]:
