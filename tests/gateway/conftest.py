@@ -24,13 +24,16 @@ from tests.gateway.fake_upstream import FakeUpstream
 UPSTREAM_KEYS = {"FAKE_KEY_A": "sk-good-a", "FAKE_KEY_B": "sk-good-b"}
 
 
-def standard_config(upstream_port: int, workdir: Path, extra: str = "") -> str:
-    """One OpenAI-protocol upstream with two accounts, one Anthropic-protocol upstream."""
+def standard_config(
+    upstream_port: int, workdir: Path, extra: str = "", request_timeout: float = 2.0
+) -> str:
+    """One OpenAI-protocol upstream with two accounts, one Anthropic-protocol upstream.
+    ``request_timeout`` is short for the 408 tests; load tests give a busy machine longer."""
     return f"""
 [gateway]
 access_log = "{workdir / "access.log"}"
 drain_timeout = 2.0
-request_timeout = 2.0
+request_timeout = {request_timeout}
 max_header_bytes = 16384
 max_body_bytes = 1048576
 {extra}

@@ -51,9 +51,11 @@ def quota_config(
     plans: str = "",
     server: str = "",
 ) -> str:
-    """The standard gateway config with ``[quotas]``, plans and ``[server]`` tables."""
+    """The standard gateway config with ``[quotas]``, plans and ``[server]`` tables; a
+    request's head and body may take 30 s to arrive (the concurrency tests load 2 CPUs with
+    32 clients and two gateways: 2 s gave a few 408s on a busy machine)."""
     return (
-        standard_config(upstream_port, workdir)
+        standard_config(upstream_port, workdir, request_timeout=30.0)
         + f"""
 [quotas]
 {quotas}
