@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
+
+import msgspec
 
 from llmledger.errors import ConfigError
 from llmledger.quota.plans import Quotas, parse_quotas
@@ -28,16 +29,16 @@ _PER_TOKEN_NAMES = {
 }
 
 
-@dataclass(frozen=True)
-class PriceTier:
+# msgspec Structs, not dataclasses: every run loads this module, and a dataclass costs ~3.5 M
+# instructions to create at import (a Struct ~0.1 M).
+class PriceTier(msgspec.Struct, frozen=True):
     """Per-token prices in USD (already converted from the configured currency)."""
 
     above_input_tokens: int
     rates: Mapping[str, Decimal]
 
 
-@dataclass(frozen=True)
-class ModelOverride:
+class ModelOverride(msgspec.Struct, frozen=True):
     name: str
     provider: str | None
     rates: Mapping[str, Decimal]  # USD per token, by kind in RATE_KINDS
@@ -45,20 +46,18 @@ class ModelOverride:
     currency: str = "USD"
 
 
-@dataclass(frozen=True)
-class PricingConfig:
-    models: Mapping[str, ModelOverride] = field(default_factory=dict)
-    aliases: Mapping[str, str] = field(default_factory=dict)
-    exchange_rates: Mapping[str, Decimal] = field(default_factory=dict)  # units per 1 USD
+class PricingConfig(msgspec.Struct, frozen=True):
+    models: Mapping[str, ModelOverride] = msgspec.field(default_factory=dict)
+    aliases: Mapping[str, str] = msgspec.field(default_factory=dict)
+    exchange_rates: Mapping[str, Decimal] = msgspec.field(default_factory=dict)  # units per 1 USD
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(msgspec.Struct, frozen=True):
     path: Path | None = None
     db: str | None = None
-    pricing: PricingConfig = field(default_factory=PricingConfig)
-    raw: Mapping[str, Any] = field(default_factory=dict)
-    quotas: Quotas = field(default_factory=lambda: parse_quotas({}))  # [quotas], [plans.*]
+    pricing: PricingConfig = msgspec.field(default_factory=PricingConfig)
+    raw: Mapping[str, Any] = msgspec.field(default_factory=dict)
+    quotas: Quotas = msgspec.field(default_factory=lambda: parse_quotas({}))  # [quotas], [plans.*]
 
 
 def _number(value: Any, key: str) -> Decimal:
