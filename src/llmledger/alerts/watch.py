@@ -10,10 +10,11 @@ are the same either way, so a channel gets it once.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
+
+import msgspec
 
 from llmledger.alerts.anomalies import find_anomalies
 from llmledger.alerts.delivery import AlertDispatcher, DeliveryResult
@@ -39,7 +40,7 @@ def quota_alerts(ledger: Ledger, since: datetime) -> list[Alert]:
     found = []
     for state in ledger.quotas.alerts(open_only=False):
         if state.fired_at >= since:
-            found.append(from_quota_state(dataclasses.replace(state, resolved_at=None)))
+            found.append(from_quota_state(msgspec.structs.replace(state, resolved_at=None)))
         if state.resolved_at is not None and state.resolved_at >= since:
             found.append(from_quota_state(state))
     return sorted(found, key=lambda alert: alert.at)

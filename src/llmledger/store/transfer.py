@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import msgspec
+
 from llmledger.errors import StoreError
 from llmledger.query import US_PER_DAY, DaySegments, EventFilter, Totals
 from llmledger.quota.records import AlertState, Budget, Grant, QuotaReader
@@ -142,7 +144,7 @@ def _copy_bookkeeping(source: Store, target: Store) -> dict[str, int]:
         target.add_budget(budget)
     copied["budgets"] = len(fresh)
     for state in alerts:
-        target.mark_alert(AlertState(**{**state.__dict__, "resolved_at": None}))
+        target.mark_alert(msgspec.structs.replace(state, resolved_at=None))
         if state.resolved_at is not None:
             target.mark_alert(state)
     copied["alert states"] = len(alerts)
