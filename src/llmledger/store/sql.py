@@ -4,7 +4,6 @@ a time zone's local day number of a timestamp column, and the connection both dr
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import fields
 from typing import Any, Protocol
 
 from llmledger.query import FILTER_COLUMNS, US_PER_DAY, DaySegments, EventFilter, Totals
@@ -46,7 +45,7 @@ EVENT_TOTALS: dict[str, str] = {
     "last_ts": "MAX(ts)",
 }
 # Totals' fields in their order: the counts, then the first and last timestamps.
-TOTALS_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Totals))
+TOTALS_FIELDS: tuple[str, ...] = Totals.__struct_fields__
 _COUNTS = len(TOTALS_FIELDS) - 2
 assert TOTALS_FIELDS[_COUNTS:] == ("first_ts", "last_ts")
 
