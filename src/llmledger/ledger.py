@@ -19,6 +19,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
+import msgspec
+
 from llmledger.bookkeeping import Keys, ScanCursor, ScanProcess
 from llmledger.config import Config, load_config
 from llmledger.errors import InvalidEventError
@@ -348,7 +350,7 @@ class Ledger:
         ``totals``, ``daily`` rows, ``models`` rows and ``unpricedModels``."""
         options, since, until = self._window(days, tz)
         daily = self.build_report(options)
-        models = self.build_report(ReportOptions(**{**options.__dict__, "kind": "models"}))
+        models = self.build_report(msgspec.structs.replace(options, kind="models"))
         return {
             "days": days,
             "since": since.isoformat(),

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from dataclasses import replace
 from typing import Any, cast
+
+import msgspec
 
 from llmledger.cli.common import (
     Parents,
@@ -139,14 +140,18 @@ def exclude_sources(ledger: Any, options: ReportOptions, excluded: list[str]) ->
     have, or when nothing is left of a ledger that has events."""
     if not excluded:
         return options
-    check_sources(ledger, replace(options, filters={"source": tuple(excluded)}))
+    check_sources(ledger, msgspec.structs.replace(options, filters={"source": tuple(excluded)}))
     wanted = options.filters.get("source") or tuple(_stored(ledger, "source"))
     kept = tuple(source for source in wanted if source not in set(excluded))
     if wanted and not kept:
         raise UsageError(
             f"--exclude-source leaves no source to report (there is: {', '.join(wanted)})"
         )
-    return replace(options, filters={**options.filters, "source": kept}) if kept else options
+    return (
+        msgspec.structs.replace(options, filters={**options.filters, "source": kept})
+        if kept
+        else options
+    )
 
 
 def match_models(pattern: str, stored: list[str]) -> list[str]:
@@ -174,7 +179,7 @@ def resolve_models(ledger: Any, options: ReportOptions) -> ReportOptions:
     if not selected:
         return options  # nothing matches: the report is empty, as asked
     filters = {**options.filters, "model": tuple(selected)}
-    return replace(options, filters=filters)
+    return msgspec.structs.replace(options, filters=filters)
 
 
 def _no_model_message(pattern: str, stored: list[str]) -> str:

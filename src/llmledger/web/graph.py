@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime, timezone, tzinfo
 
 import msgspec
@@ -328,7 +328,7 @@ def graph_from_report(
 def only_source(report: Report, source: str) -> Report:
     """A daily report grouped by source, narrowed to one source (the same rows a query for
     that source gives)."""
-    return replace(report, rows=[row for row in report.rows if row.group == source])
+    return msgspec.structs.replace(report, rows=[row for row in report.rows if row.group == source])
 
 
 def _sum(days: Iterable[_Day]) -> Totals:

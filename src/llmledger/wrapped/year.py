@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta, tzinfo
 from typing import Any
 
+import msgspec
+
 from llmledger.ledger import Ledger
 from llmledger.report.aggregate import ReportOptions
 from llmledger.web.levels import quartile_levels
@@ -67,7 +69,7 @@ class YearInReview:
 
 
 def _ranked(ledger: Ledger, options: ReportOptions, group_by: str | None) -> list[Ranked]:
-    kind_options = ReportOptions(**{**options.__dict__, "kind": "models", "group_by": group_by})
+    kind_options = msgspec.structs.replace(options, kind="models", group_by=group_by)
     report = ledger.build_report(kind_options)
     rows: dict[str, Ranked] = {}
     for row in report.rows:
