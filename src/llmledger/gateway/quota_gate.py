@@ -40,7 +40,7 @@ from llmledger.quota.batching import AdmitJob, CountersMoved, QuotaBatcher, Rele
 from llmledger.quota.limits import Subject
 from llmledger.request_estimate import request_bound
 
-__all__ = ["BudgetExceeded", "QuotaGate", "subjects_of"]
+__all__ = ["BudgetExceeded", "QuotaGate", "publish_alert", "request_json", "subjects_of"]
 
 log = logging.getLogger("llmledger.gateway")
 
@@ -80,7 +80,8 @@ def subjects_of(user_id: str | None, org_id: str | None, key_id: str | None) -> 
     return tuple(Subject(user_id=user_id, org_id=org_id, key_id=key_id).subjects())
 
 
-def _decoded(body: bytes) -> dict[str, object]:
+def request_json(body: bytes) -> dict[str, object]:
+    """A request body's JSON object (empty when it is not one): what its bound is read from."""
     try:
         value = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -144,7 +145,7 @@ class QuotaGate:
         return admission.reservation
 
     def _estimate(self, api: str, body: bytes, model: str) -> Estimate:
-        bound = request_bound(api, _decoded(body), model, self.reserve_output_tokens)
+        bound = request_bound(api, request_json(body), model, self.reserve_output_tokens)
         return self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
 
     def _reserve(self, api: str, body: bytes, who: Subject, request_id: str) -> Admission:
@@ -213,16 +214,18 @@ class QuotaGate:
     # -- alerts --------------------------------------------------------------------------------
 
     def _alerted(self, event: AlertEvent) -> None:
-        """A fired or resolved alert (any thread): the live stream, then the webhook."""
-        body = event.to_dict()
-        self.feed.publish(FeedMessage("alert", (event.subject,), body))
-        if self.webhook:
-            threading.Thread(
-                target=_post,
-                args=(self.webhook, _encode(body)),
-                name="llmledger-webhook",
-                daemon=True,
-            ).start()
+        publish_alert(self.feed, self.webhook, event)
+
+
+def publish_alert(feed: UsageFeed, webhook: str | None, event: AlertEvent) -> None:
+    """A fired or resolved alert (any thread): the live stream, then the webhook (a thread of
+    its own: a slow receiver never holds a request)."""
+    body = event.to_dict()
+    feed.publish(FeedMessage("alert", (event.subject,), body))
+    if webhook:
+        threading.Thread(
+            target=_post, args=(webhook, _encode(body)), name="llmledger-webhook", daemon=True
+        ).start()
 
 
 def _post(url: str, body: bytes) -> None:

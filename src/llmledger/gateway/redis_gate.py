@@ -20,18 +20,14 @@ import asyncio
 import contextlib
 import logging
 import os
-import threading
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-
-import msgspec
 
 from llmledger.events import UsageEvent
 from llmledger.gateway.errors import GatewayError
 from llmledger.gateway.keys import Identity
-from llmledger.gateway.quota_gate import BudgetExceeded
-from llmledger.gateway.usage_feed import CounterWatch, FeedMessage, UsageFeed
+from llmledger.gateway.quota_gate import BudgetExceeded, publish_alert, request_json
+from llmledger.gateway.usage_feed import CounterWatch, UsageFeed
 from llmledger.ledger import Ledger
 from llmledger.quota.admission import Estimate, Reservation
 from llmledger.quota.alerts import AlertEvent
@@ -51,16 +47,7 @@ from llmledger.request_estimate import request_bound
 __all__ = ["RedisGate"]
 
 log = logging.getLogger("llmledger.gateway")
-_WEBHOOK_TIMEOUT = 5.0
 _CLOSE_SECONDS = 2.0
-
-
-def _decoded(body: bytes) -> dict[str, object]:
-    try:
-        value = msgspec.json.decode(body)
-    except msgspec.DecodeError:
-        return {}
-    return value if isinstance(value, dict) else {}
 
 
 class RedisGate:
@@ -117,7 +104,7 @@ class RedisGate:
     def _prepare(self, api: str, body: bytes, who: Subject, now: datetime) -> tuple[Estimate, Plan]:
         """The request's capped bound, its limits and the ledger's counts of them."""
         model = who.model or ""
-        bound = request_bound(api, _decoded(body), model, self.reserve_output_tokens)
+        bound = request_bound(api, request_json(body), model, self.reserve_output_tokens)
         estimate = self.book.estimate(model, bound.input_tokens, bound.max_output_tokens)
         plan = read_plan(self.ledger, self.book.quotas, who, now)
         return self.book.capped(estimate), plan
@@ -199,24 +186,4 @@ class RedisGate:
     # -- alerts --------------------------------------------------------------------------------
 
     def _alerted(self, event: AlertEvent) -> None:
-        """A fired or resolved alert (any thread): the live stream, then the webhook."""
-        body = event.to_dict()
-        self.feed.publish(FeedMessage("alert", (event.subject,), body))
-        if self.webhook:
-            threading.Thread(
-                target=_post,
-                args=(self.webhook, msgspec.json.encode(body)),
-                name="llmledger-webhook",
-                daemon=True,
-            ).start()
-
-
-def _post(url: str, body: bytes) -> None:
-    request = urllib.request.Request(
-        url, data=body, method="POST", headers={"content-type": "application/json"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=_WEBHOOK_TIMEOUT) as response:
-            response.read()
-    except Exception as exc:  # the alert is logged and on the stream already
-        log.warning("quota alert webhook %s failed: %s", url, exc)
+        publish_alert(self.feed, self.webhook, event)
