@@ -6,8 +6,12 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.gateway.quota_fixtures import FixedUsageUpstream
 
 ISOLATED_VARS = (
     "LLMLEDGER_DB",
@@ -99,3 +103,15 @@ def ledger_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if backend == "postgresql":
         return str(request.getfixturevalue("postgres_schema_url"))
     raise AssertionError(f"no URL for the {backend} backend")
+
+
+@pytest.fixture(scope="module")
+def fixed() -> Iterator[FixedUsageUpstream]:
+    """A fake upstream on loopback whose every answer reports the same usage (the quota and
+    many-gateway tests); one per test module."""
+    from tests.gateway.quota_fixtures import FixedUsageUpstream
+
+    upstream = FixedUsageUpstream()
+    upstream.start_in_thread()
+    yield upstream
+    upstream.stop()

@@ -5,11 +5,9 @@ allows 40 of them, through one gateway process and through two on one SQLite led
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
-import pytest
 
 from llmledger.query import EventFilter
 from llmledger.quota.limits import Subject
@@ -29,14 +27,6 @@ PLANS = f"""
 [plans.hobby]
 tokens = {ALLOWED * REQUEST_TOKENS}
 """
-
-
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
 
 
 async def _hammer(urls: list[str], key: str, tag: str) -> list[int]:

@@ -48,14 +48,6 @@ tokens = 0
 
 
 @pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
-
-
-@pytest.fixture(scope="module")
 def metered(
     fixed: FixedUsageUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[GatewayProcess]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -25,14 +24,6 @@ from tests.gateway.quota_fixtures import (
 from tests.gateway.test_quota_concurrency import PLANS, _check
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
 
 
 def test_two_gateways_on_one_postgresql_ledger_admit_40_of_200(

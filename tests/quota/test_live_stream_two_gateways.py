@@ -28,14 +28,6 @@ tokens = {100 * REQUEST_TOKENS}
 """
 
 
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
-
-
 @pytest.fixture
 def pair(fixed: FixedUsageUpstream, tmp_path: Path) -> Iterator[list[GatewayProcess]]:
     shared = tmp_path / "shared.db"

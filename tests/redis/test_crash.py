@@ -4,7 +4,6 @@ Redis: the other gateway counts it (429, "held by requests in flight") until it 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -21,14 +20,6 @@ from tests.gateway.quota_fixtures import (
 from tests.redis.test_gateways import two_gateways
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
 
 
 def test_the_reservation_of_a_killed_gateway_expires(

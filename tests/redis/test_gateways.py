@@ -6,7 +6,6 @@ ledger afterwards; a Redis flushed between two bursts is seeded again from the l
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
@@ -32,14 +31,6 @@ PLANS = f"""
 [plans.hobby]
 tokens = {ALLOWED * REQUEST_TOKENS}
 """
-
-
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
 
 
 def redis_quotas(url: str, prefix: str, extra: str = "") -> str:

@@ -20,14 +20,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
-
-
 def announce(url: str, name: str) -> Presence:
     """A connection announced as a gateway (psycopg imported here: a missing driver skips)."""
     from llmledger.store.postgres_presence import announce as announced

@@ -25,14 +25,6 @@ from tests.redis.tcp_relay import Relay
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def fixed() -> Iterator[FixedUsageUpstream]:
-    upstream = FixedUsageUpstream()
-    upstream.start_in_thread()
-    yield upstream
-    upstream.stop()
-
-
 @pytest.fixture
 def relay(redis_url: str) -> Iterator[Relay]:
     from urllib.parse import urlsplit
