@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
+import msgspec
+
 from llmledger.bookkeeping import KeyRecord
 from llmledger.errors import StoreError
 from llmledger.store.sql import QueryConnection
@@ -76,7 +78,7 @@ class KeyTables:
         with self._writing() as conn:
             if not self._insert_key(conn, _values(record, created)):
                 raise StoreError(f"a key with id {record.id!r} exists already")
-        return KeyRecord(**{**record.__dict__, "created_at": created})
+        return msgspec.structs.replace(record, created_at=created)
 
     def list_keys(self, *, include_revoked: bool = True) -> list[KeyRecord]:
         sql = f"SELECT {_COLUMNS} FROM gateway_keys"
