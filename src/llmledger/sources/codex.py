@@ -325,9 +325,9 @@ def _keep_windows(readings: list[RateWindow], state: dict[str, Any]) -> None:
     kept: dict[str, list[dict[str, Any]]] = dict(state.get("windows") or {})
     for reading in readings:
         key = f"{reading.limit_id}/{reading.window}"
-        # Its fields are plain values: a shallow copy is asdict's result (which deep-copies
-        # each one: ~20 us a reading, a reading per Codex usage line).
-        row = dict(vars(reading))
+        # Its fields are plain values: msgspec's asdict is a shallow copy (dataclasses' deep-
+        # copies each one: ~20 us a reading, a reading per Codex usage line).
+        row = msgspec.structs.asdict(reading)
         seen = kept.get(key)
         if seen is None or new_period(seen[-1], row):
             kept[key] = [row, row]
