@@ -123,7 +123,8 @@ def test_blocks_show_the_official_windows_of_their_agents(
     code, out, _ = _run(capsys, "blocks", "--codex", "--tz", "UTC")
     assert code == 0
     last = out.splitlines()[-1]
-    assert last.startswith("Official limits: Codex CLI 5-hour 30% (resets today ")
+    # The reset is 2 h ahead of the real clock: today, or tomorrow after 22:00 UTC.
+    assert last.startswith("Official limits: Codex CLI 5-hour 30% (resets "), last
     assert last.endswith("(in 2h)) (llmledger quota)")
     code, out, _ = _run(capsys, "blocks", "--no-scan", "--tz", "UTC")  # Claude Code's
     assert out.splitlines()[-1].startswith("Official limits: Claude Code weekly 41% (resets ")
